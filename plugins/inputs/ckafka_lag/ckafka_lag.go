@@ -1,0 +1,324 @@
+// Package ckafka_lag collects consumer-group lag of Tencent Cloud CKafka
+// instances through the CKafka cloud API 3.0.
+package ckafka_lag
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/config"
+	"github.com/influxdata/telegraf/filter"
+	"github.com/influxdata/telegraf/plugins/inputs"
+
+	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/tcloud"
+)
+
+//go:embed sample.conf
+var sampleConfig string
+
+// CKafkaLag is the ckafka_lag input.
+type CKafkaLag struct {
+	Region           string          `toml:"region"`
+	SecretID         string          `toml:"secret_id"`
+	SecretKey        config.Secret   `toml:"secret_key"`
+	Token            config.Secret   `toml:"token"`
+	Endpoint         string          `toml:"endpoint"`
+	InstanceIDs      []string        `toml:"instance_ids"`
+	Groups           []string        `toml:"groups"`
+	ExcludeGroups    []string        `toml:"exclude_groups"`
+	Topics           []string        `toml:"topics"`
+	ExcludeTopics    []string        `toml:"exclude_topics"`
+	PartitionMetrics bool            `toml:"partition_metrics"`
+	Timeout          config.Duration `toml:"timeout"`
+	MaxConcurrency   int             `toml:"max_concurrency"`
+	RateLimit        float64         `toml:"rate_limit"`
+	Log              telegraf.Logger `toml:"-"`
+
+	api         *cloudAPI
+	credSource  string
+	groupFilter filter.Filter
+	topicFilter filter.Filter
+}
+
+func (*CKafkaLag) SampleConfig() string { return sampleConfig }
+
+// Init validates the configuration and builds the API client.
+func (c *CKafkaLag) Init() error {
+	if c.Region == "" {
+		return errors.New("region is required (e.g. \"ap-guangzhou\")")
+	}
+	if c.Timeout <= 0 {
+		return fmt.Errorf("timeout must be positive, got %s", time.Duration(c.Timeout))
+	}
+	if c.MaxConcurrency < 1 {
+		return fmt.Errorf("max_concurrency must be at least 1, got %d", c.MaxConcurrency)
+	}
+	if c.RateLimit <= 0 {
+		return fmt.Errorf("rate_limit must be positive, got %v", c.RateLimit)
+	}
+	for _, id := range c.InstanceIDs {
+		if strings.TrimSpace(id) == "" {
+			return errors.New("instance_ids contains an empty id")
+		}
+	}
+	var err error
+	if c.groupFilter, err = filter.NewIncludeExcludeFilter(c.Groups, c.ExcludeGroups); err != nil {
+		return fmt.Errorf("groups/exclude_groups: %w", err)
+	}
+	if c.topicFilter, err = filter.NewIncludeExcludeFilter(c.Topics, c.ExcludeTopics); err != nil {
+		return fmt.Errorf("topics/exclude_topics: %w", err)
+	}
+
+	secretKey, err := secretString(c.SecretKey)
+	if err != nil {
+		return fmt.Errorf("secret_key: %w", err)
+	}
+	token, err := secretString(c.Token)
+	if err != nil {
+		return fmt.Errorf("token: %w", err)
+	}
+	client, err := tcloud.New(tcloud.Options{
+		Service:   "ckafka",
+		Version:   apiVersion,
+		Region:    c.Region,
+		Endpoint:  c.Endpoint,
+		SecretID:  c.SecretID,
+		SecretKey: secretKey,
+		Token:     token,
+		Timeout:   time.Duration(c.Timeout),
+	})
+	if err != nil {
+		return fmt.Errorf("creating CKafka API client: %w", err)
+	}
+	c.credSource = client.CredentialSource
+	c.api = newCloudAPI(client, c.RateLimit, c.MaxConcurrency, time.Duration(c.Timeout))
+	return nil
+}
+
+func secretString(s config.Secret) (string, error) {
+	if s.Empty() {
+		return "", nil
+	}
+	buf, err := s.Get()
+	if err != nil {
+		return "", err
+	}
+	defer buf.Destroy()
+	return buf.String(), nil
+}
+
+// collection is the state of one Gather.
+type collection struct {
+	c     *CKafkaLag
+	acc   telegraf.Accumulator
+	now   time.Time
+	stats callStats
+
+	ctx       context.Context
+	abort     context.CancelFunc
+	aborted   sync.Once
+	abortedBy error
+
+	mu     sync.Mutex
+	groups int
+}
+
+// Gather runs one collection. Failures are reported per instance or group
+// with acc.AddError; everything else is still emitted.
+func (c *CKafkaLag) Gather(acc telegraf.Accumulator) error {
+	start := time.Now()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	col := &collection{c: c, acc: acc, now: start, ctx: ctx, abort: cancel}
+
+	instances, err := c.instances(col)
+	if err != nil {
+		col.report(err, "")
+	}
+	var wg sync.WaitGroup
+	for _, in := range instances {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			col.collectInstance(in, &wg)
+		}()
+	}
+	wg.Wait()
+
+	acc.AddFields("ckafka_lag_gather", map[string]interface{}{
+		"instances":    int64(len(instances)),
+		"groups":       int64(col.groups),
+		"api_requests": col.stats.requests.Load(),
+		"api_errors":   col.stats.errors.Load(),
+		"throttled":    col.stats.throttled.Load(),
+		"duration_ms":  time.Since(start).Milliseconds(),
+	}, map[string]string{"region": c.Region}, start)
+	return nil
+}
+
+// instances returns the instances to collect: the configured ones (named
+// when the API tells their names) or every running one.
+func (c *CKafkaLag) instances(col *collection) ([]instanceInfo, error) {
+	all, err := c.api.describeInstances(col.ctx, &col.stats)
+	if len(c.InstanceIDs) == 0 {
+		if err != nil {
+			return nil, err
+		}
+		running := make([]instanceInfo, 0, len(all))
+		for _, in := range all {
+			if in.Status == 1 {
+				running = append(running, in)
+			}
+		}
+		return running, nil
+	}
+	known := make(map[string]instanceInfo, len(all))
+	for _, in := range all {
+		known[in.ID] = in
+	}
+	selected := make([]instanceInfo, 0, len(c.InstanceIDs))
+	for _, id := range c.InstanceIDs {
+		in, ok := known[id]
+		if !ok && err == nil {
+			col.acc.AddError(fmt.Errorf("region %s instance %s: not found by DescribeInstances; check instance_ids and region", c.Region, id))
+			continue
+		}
+		in.ID = id
+		selected = append(selected, in)
+	}
+	// Without names we still collect the configured instances.
+	return selected, err
+}
+
+func (col *collection) collectInstance(in instanceInfo, wg *sync.WaitGroup) {
+	groups, err := col.c.api.describeGroups(col.ctx, &col.stats, in.ID)
+	if err != nil {
+		col.report(err, "instance "+in.ID)
+		return
+	}
+	for _, g := range groups {
+		if !col.c.groupFilter.Match(g) {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			col.collectGroup(in, g)
+		}()
+	}
+}
+
+func (col *collection) collectGroup(in instanceInfo, group string) {
+	offsets, err := col.c.api.describeGroupOffsets(col.ctx, &col.stats, in.ID, group)
+	if err != nil {
+		col.report(err, fmt.Sprintf("instance %s group %q", in.ID, group))
+		return
+	}
+	sort.Slice(offsets, func(i, j int) bool { return offsets[i].Topic < offsets[j].Topic })
+	topics := make([]TopicLag, 0, len(offsets))
+	for _, t := range offsets {
+		if col.c.topicFilter.Match(t.Topic) {
+			topics = append(topics, CalculateTopicLag(t.Topic, t.Partitions, col.c.PartitionMetrics))
+		}
+	}
+	col.emitGroup(in, group, topics)
+	col.mu.Lock()
+	col.groups++
+	col.mu.Unlock()
+}
+
+func (col *collection) emitGroup(in instanceInfo, group string, topics []TopicLag) {
+	tags := func(extra ...string) map[string]string {
+		t := map[string]string{"region": col.c.Region, "instance_id": in.ID, "group": group}
+		if in.Name != "" {
+			t["instance_name"] = in.Name
+		}
+		for i := 0; i+1 < len(extra); i += 2 {
+			t[extra[i]] = extra[i+1]
+		}
+		return t
+	}
+	for _, t := range topics {
+		col.acc.AddFields("ckafka_lag", map[string]interface{}{
+			"lag":                    t.Lag,
+			"max_partition_lag":      t.MaxPartitionLag,
+			"partitions":             t.Partitions,
+			"uncommitted_partitions": t.Uncommitted,
+			"committed_offset":       t.Committed,
+			"log_end_offset":         t.LogEnd,
+		}, tags("topic", t.Topic), col.now)
+		for _, p := range t.PartitionLags {
+			col.acc.AddFields("ckafka_partition_lag", map[string]interface{}{
+				"lag":              p.Lag,
+				"committed_offset": p.Committed,
+				"log_end_offset":   p.LogEnd,
+			}, tags("topic", t.Topic, "partition", fmt.Sprint(p.Partition)), col.now)
+		}
+	}
+	g := CalculateGroupLag(topics)
+	col.acc.AddFields("ckafka_group_lag", map[string]interface{}{
+		"lag":               g.Lag,
+		"max_partition_lag": g.MaxPartitionLag,
+		"topics":            g.Topics,
+	}, tags(), col.now)
+}
+
+// report adds one error naming where it happened. Authentication and
+// permission failures stop the collection: every further call would fail
+// the same way, so they are reported once, with what to check.
+func (col *collection) report(err error, where string) {
+	region := "region " + col.c.Region
+	if where != "" {
+		where = region + " " + where
+	} else {
+		where = region
+	}
+	if tcloud.IsAuth(err) {
+		col.aborted.Do(func() {
+			col.abortedBy = err
+			col.abort()
+			col.acc.AddError(fmt.Errorf("%s: %v: %s (credentials from %s)", where, err, authHint(tcloud.Code(err)), col.c.credSource))
+		})
+		return
+	}
+	if col.ctx.Err() != nil && col.abortedBy != nil {
+		return // cancelled because of the reported auth failure
+	}
+	col.acc.AddError(fmt.Errorf("%s: %w", where, err))
+}
+
+func authHint(code string) string {
+	switch {
+	case code == "AuthFailure.SignatureExpire":
+		return "the request timestamp is more than 5 minutes off Tencent Cloud's clock; synchronise this host's clock (NTP)"
+	case code == "AuthFailure.TokenFailure":
+		return "the STS token is invalid or expired; refresh token together with secret_id and secret_key"
+	case strings.HasPrefix(code, "UnauthorizedOperation"), code == "AuthFailure.UnauthorizedOperation":
+		return "the key lacks CAM permissions; grant ckafka:DescribeInstances, ckafka:DescribeGroup and ckafka:DescribeGroupOffsets"
+	default:
+		return "check that the SecretId exists and is enabled and that the SecretKey belongs to it"
+	}
+}
+
+// New returns the plugin with its defaults.
+func New() *CKafkaLag {
+	return &CKafkaLag{
+		Endpoint:       "ckafka.tencentcloudapi.com",
+		Groups:         []string{"*"},
+		Topics:         []string{"*"},
+		Timeout:        config.Duration(10 * time.Second),
+		MaxConcurrency: 8,
+		RateLimit:      20,
+	}
+}
+
+func init() {
+	inputs.Add("ckafka_lag", func() telegraf.Input { return New() })
+}

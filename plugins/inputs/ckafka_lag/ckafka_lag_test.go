@@ -1,0 +1,454 @@
+package ckafka_lag
+
+import (
+	"fmt"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/config"
+	"github.com/influxdata/telegraf/metric"
+	"github.com/influxdata/telegraf/testutil"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/fakes/ckafka"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/fakes/tcapi"
+)
+
+const (
+	testSecretID  = "AKIDtestsecretid0000000000000000"
+	testSecretKey = "test-secret-key-never-logged-42"
+)
+
+func newFake(t *testing.T) (*ckafka.Fake, string) {
+	t.Helper()
+	fake := ckafka.New(map[string]string{testSecretID: testSecretKey})
+	srv := httptest.NewServer(fake)
+	t.Cleanup(srv.Close)
+	return fake, srv.URL
+}
+
+func newPlugin(t *testing.T, endpoint string, modify ...func(*CKafkaLag)) *CKafkaLag {
+	t.Helper()
+	p := New()
+	p.Region = "ap-guangzhou"
+	p.Endpoint = endpoint
+	p.SecretID = testSecretID
+	p.SecretKey = config.NewSecret([]byte(testSecretKey))
+	p.Timeout = config.Duration(2 * time.Second)
+	p.RateLimit = 1000
+	p.Log = testutil.Logger{}
+	for _, m := range modify {
+		m(p)
+	}
+	require.NoError(t, p.Init())
+	return p
+}
+
+func gather(t *testing.T, p *CKafkaLag) *testutil.Accumulator {
+	t.Helper()
+	var acc testutil.Accumulator
+	require.NoError(t, p.Gather(&acc))
+	return &acc
+}
+
+func lagMetric(instance, name, group, topic string, fields map[string]interface{}) telegraf.Metric {
+	tags := map[string]string{"region": "ap-guangzhou", "instance_id": instance, "group": group, "topic": topic}
+	if name != "" {
+		tags["instance_name"] = name
+	}
+	return metric.New("ckafka_lag", tags, fields, time.Unix(0, 0))
+}
+
+func groupMetric(instance, name, group string, lag, maxLag, topics int64) telegraf.Metric {
+	tags := map[string]string{"region": "ap-guangzhou", "instance_id": instance, "group": group}
+	if name != "" {
+		tags["instance_name"] = name
+	}
+	return metric.New("ckafka_group_lag", tags, map[string]interface{}{
+		"lag": lag, "max_partition_lag": maxLag, "topics": topics}, time.Unix(0, 0))
+}
+
+func topicFields(lag, maxLag, partitions, uncommitted, committed, logEnd int64) map[string]interface{} {
+	return map[string]interface{}{
+		"lag": lag, "max_partition_lag": maxLag, "partitions": partitions,
+		"uncommitted_partitions": uncommitted, "committed_offset": committed, "log_end_offset": logEnd,
+	}
+}
+
+func byName(acc *testutil.Accumulator, names ...string) []telegraf.Metric {
+	var out []telegraf.Metric
+	for _, m := range acc.GetTelegrafMetrics() {
+		for _, n := range names {
+			if m.Name() == n {
+				out = append(out, m)
+			}
+		}
+	}
+	return out
+}
+
+func gatherFields(acc *testutil.Accumulator) map[string]interface{} {
+	ms := byName(acc, "ckafka_lag_gather")
+	if len(ms) != 1 {
+		return nil
+	}
+	return ms[0].Fields()
+}
+
+func TestGatherDiscoversRunningInstances(t *testing.T) {
+	fake, url := newFake(t)
+	fake.AddInstance("ckafka-a", "orders", ckafka.StatusRunning)
+	fake.AddInstance("ckafka-b", "", ckafka.StatusRunning)
+	fake.AddInstance("ckafka-c", "being-created", ckafka.StatusCreating)
+	fake.SetTopic("ckafka-a", "billing", "payments", []ckafka.Partition{
+		{Committed: 100, LogEnd: 1100}, {Committed: 5, LogEnd: 10}, {Committed: -1, LogEnd: 40},
+	})
+	fake.SetTopic("ckafka-a", "billing", "refunds", []ckafka.Partition{{Committed: -1, LogEnd: 3}, {Committed: -1, LogEnd: 4}})
+	fake.SetTopic("ckafka-b", "etl", "events", []ckafka.Partition{{Committed: 7, LogEnd: 7}})
+	fake.AddGroup("ckafka-b", "idle")
+	fake.SetTopic("ckafka-c", "never", "seen", []ckafka.Partition{{Committed: 0, LogEnd: 99}})
+
+	acc := gather(t, newPlugin(t, url))
+	require.Empty(t, acc.Errors)
+
+	expected := []telegraf.Metric{
+		lagMetric("ckafka-a", "orders", "billing", "payments", topicFields(1005, 1000, 3, 1, 105, 1150)),
+		lagMetric("ckafka-a", "orders", "billing", "refunds", topicFields(0, 0, 2, 2, 0, 7)),
+		groupMetric("ckafka-a", "orders", "billing", 1005, 1000, 2),
+		lagMetric("ckafka-b", "", "etl", "events", topicFields(0, 0, 1, 0, 7, 7)),
+		groupMetric("ckafka-b", "", "etl", 0, 0, 1),
+		groupMetric("ckafka-b", "", "idle", 0, 0, 0),
+	}
+	testutil.RequireMetricsEqual(t, expected, byName(acc, "ckafka_lag", "ckafka_group_lag"), testutil.IgnoreTime(), testutil.SortMetrics())
+
+	fields := gatherFields(acc)
+	require.Equal(t, int64(2), fields["instances"])
+	require.Equal(t, int64(3), fields["groups"])
+	require.Equal(t, int64(6), fields["api_requests"]) // 1 instances + 2 group lists + 3 offsets
+	require.Equal(t, int64(0), fields["api_errors"])
+	require.Equal(t, int64(0), fields["throttled"])
+
+	// One timestamp for the whole collection.
+	ts := acc.GetTelegrafMetrics()[0].Time()
+	for _, m := range acc.GetTelegrafMetrics() {
+		require.Equal(t, ts, m.Time(), m.Name())
+		require.NotEmpty(t, m.FieldList(), m.Name())
+	}
+}
+
+func TestGatherFollowsStateChanges(t *testing.T) {
+	fake, url := newFake(t)
+	fake.AddInstance("ckafka-a", "orders", ckafka.StatusRunning)
+	fake.SetTopic("ckafka-a", "g", "t", []ckafka.Partition{{Committed: 0, LogEnd: 10}})
+	p := newPlugin(t, url)
+
+	acc := gather(t, p)
+	require.Equal(t, int64(10), byName(acc, "ckafka_lag")[0].Fields()["lag"])
+
+	fake.SetPartition("ckafka-a", "g", "t", 0, ckafka.Partition{Committed: 10, LogEnd: 2500})
+	acc = gather(t, p)
+	require.Equal(t, int64(2490), byName(acc, "ckafka_lag")[0].Fields()["lag"])
+}
+
+func TestGatherConfiguredInstances(t *testing.T) {
+	fake, url := newFake(t)
+	fake.AddInstance("ckafka-a", "orders", ckafka.StatusRunning)
+	fake.AddInstance("ckafka-b", "logs", ckafka.StatusRunning)
+	fake.SetTopic("ckafka-a", "g", "t", []ckafka.Partition{{Committed: 0, LogEnd: 10}})
+	fake.SetTopic("ckafka-b", "g", "t", []ckafka.Partition{{Committed: 0, LogEnd: 10}})
+
+	acc := gather(t, newPlugin(t, url, func(p *CKafkaLag) { p.InstanceIDs = []string{"ckafka-b", "ckafka-missing"} }))
+	require.Len(t, acc.Errors, 1)
+	require.Contains(t, acc.Errors[0].Error(), "ckafka-missing")
+	lags := byName(acc, "ckafka_lag")
+	require.Len(t, lags, 1)
+	require.Equal(t, "ckafka-b", lags[0].Tags()["instance_id"])
+	require.Equal(t, "logs", lags[0].Tags()["instance_name"])
+}
+
+func TestGatherFilters(t *testing.T) {
+	fake, url := newFake(t)
+	fake.AddInstance("ckafka-a", "orders", ckafka.StatusRunning)
+	for _, g := range []string{"app-billing", "app-search", "console-123", "app-test"} {
+		for _, topic := range []string{"orders", "orders-retry", "__consumer_offsets"} {
+			fake.SetTopic("ckafka-a", g, topic, []ckafka.Partition{{Committed: 1, LogEnd: 2}})
+		}
+	}
+	p := newPlugin(t, url, func(p *CKafkaLag) {
+		p.Groups = []string{"app-*"}
+		p.ExcludeGroups = []string{"*-test"}
+		p.Topics = []string{"orders*"}
+		p.ExcludeTopics = []string{"*-retry"}
+	})
+	acc := gather(t, p)
+	require.Empty(t, acc.Errors)
+	var got []string
+	for _, m := range byName(acc, "ckafka_lag") {
+		got = append(got, m.Tags()["group"]+"/"+m.Tags()["topic"])
+	}
+	require.ElementsMatch(t, []string{"app-billing/orders", "app-search/orders"}, got)
+	// Excluded groups cost no DescribeGroupOffsets request.
+	require.Equal(t, 2, fake.Stats().ByAction["DescribeGroupOffsets"])
+}
+
+func TestGatherPagesBeyondFifty(t *testing.T) {
+	fake, url := newFake(t)
+	fake.AddInstance("ckafka-a", "orders", ckafka.StatusRunning)
+	for i := range 120 {
+		fake.SetTopic("ckafka-a", "big", fmt.Sprintf("topic-%03d", i), []ckafka.Partition{{Committed: 0, LogEnd: 1}})
+	}
+	for i := range 70 {
+		fake.SetTopic("ckafka-a", fmt.Sprintf("small-%02d", i), "t", []ckafka.Partition{{Committed: 0, LogEnd: 2}})
+	}
+	acc := gather(t, newPlugin(t, url))
+	require.Empty(t, acc.Errors)
+	require.Len(t, byName(acc, "ckafka_group_lag"), 71)
+	require.Len(t, byName(acc, "ckafka_lag"), 120+70)
+	for _, m := range byName(acc, "ckafka_group_lag") {
+		if m.Tags()["group"] == "big" {
+			require.Equal(t, int64(120), m.Fields()["lag"])
+			require.Equal(t, int64(120), m.Fields()["topics"])
+		}
+	}
+	st := fake.Stats()
+	require.Equal(t, 2, st.ByAction["DescribeGroup"])           // 71 groups, 50 per page
+	require.Equal(t, 3+70, st.ByAction["DescribeGroupOffsets"]) // 120 topics, 50 per page
+	require.Equal(t, int64(1+2+73), gatherFields(acc)["api_requests"])
+}
+
+func TestGatherPartitionMetrics(t *testing.T) {
+	fake, url := newFake(t)
+	fake.AddInstance("ckafka-a", "orders", ckafka.StatusRunning)
+	fake.SetTopic("ckafka-a", "g", "t", []ckafka.Partition{
+		{Committed: -1, LogEnd: 9},
+		{Committed: 3, LogEnd: 9},
+		{Committed: 5, LogEnd: ckafka.NoLogEnd, APILag: 4},
+	})
+	acc := gather(t, newPlugin(t, url, func(p *CKafkaLag) { p.PartitionMetrics = true }))
+	require.Empty(t, acc.Errors)
+	tags := func(partition string) map[string]string {
+		return map[string]string{"region": "ap-guangzhou", "instance_id": "ckafka-a", "instance_name": "orders",
+			"group": "g", "topic": "t", "partition": partition}
+	}
+	expected := []telegraf.Metric{
+		metric.New("ckafka_partition_lag", tags("0"), map[string]interface{}{"lag": int64(0), "committed_offset": int64(-1), "log_end_offset": int64(9)}, time.Unix(0, 0)),
+		metric.New("ckafka_partition_lag", tags("1"), map[string]interface{}{"lag": int64(6), "committed_offset": int64(3), "log_end_offset": int64(9)}, time.Unix(0, 0)),
+		metric.New("ckafka_partition_lag", tags("2"), map[string]interface{}{"lag": int64(4), "committed_offset": int64(5), "log_end_offset": int64(9)}, time.Unix(0, 0)),
+	}
+	testutil.RequireMetricsEqual(t, expected, byName(acc, "ckafka_partition_lag"), testutil.IgnoreTime(), testutil.SortMetrics())
+	require.Equal(t, int64(10), byName(acc, "ckafka_lag")[0].Fields()["lag"])
+}
+
+func TestGatherErrors(t *testing.T) {
+	tests := []struct {
+		name   string
+		fault  tcapi.Fault
+		want   []string
+		errors int64
+	}{
+		{
+			name:   "API error on one group",
+			fault:  tcapi.Fault{Action: "DescribeGroupOffsets", BodyContains: `"Group":"g1"`, Code: "InternalError", Message: "backend busy"},
+			want:   []string{"region ap-guangzhou", "instance ckafka-a", "group \"g1\"", "[InternalError] backend busy", "RequestId "},
+			errors: 1,
+		},
+		{
+			name:   "gateway 502 with an HTML body",
+			fault:  tcapi.Fault{Action: "DescribeGroupOffsets", BodyContains: `"Group":"g1"`, Status: 502, Body: "<html>502 Bad Gateway</html>"},
+			want:   []string{"group \"g1\"", "ClientError"},
+			errors: 1,
+		},
+		{
+			name:   "broken JSON",
+			fault:  tcapi.Fault{Action: "DescribeGroupOffsets", BodyContains: `"Group":"g1"`, Body: `{"Response": {"Result": [`},
+			want:   []string{"group \"g1\"", "ParseJsonError"},
+			errors: 1,
+		},
+		{
+			name:   "timeout",
+			fault:  tcapi.Fault{Action: "DescribeGroupOffsets", BodyContains: `"Group":"g1"`, Delay: 3 * time.Second},
+			want:   []string{"group \"g1\"", "DescribeGroupOffsets"},
+			errors: 1,
+		},
+		{
+			name:   "group list fails for the instance",
+			fault:  tcapi.Fault{Action: "DescribeGroup", BodyContains: `"ckafka-a"`, Code: "InvalidParameterValue.InstanceNotExist", Message: "gone"},
+			want:   []string{"instance ckafka-a", "InstanceNotExist"},
+			errors: 1,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fake, url := newFake(t)
+			fake.AddInstance("ckafka-a", "orders", ckafka.StatusRunning)
+			fake.AddInstance("ckafka-b", "logs", ckafka.StatusRunning)
+			fake.SetTopic("ckafka-a", "g1", "t", []ckafka.Partition{{Committed: 0, LogEnd: 5}})
+			fake.SetTopic("ckafka-a", "g2", "t", []ckafka.Partition{{Committed: 0, LogEnd: 5}})
+			fake.SetTopic("ckafka-b", "g3", "t", []ckafka.Partition{{Committed: 0, LogEnd: 5}})
+			p := newPlugin(t, url, func(p *CKafkaLag) {
+				p.Timeout = config.Duration(time.Second)
+			})
+			fake.Inject(tt.fault)
+			acc := gather(t, p)
+			require.Len(t, acc.Errors, 1, "errors: %v", acc.Errors)
+			for _, w := range tt.want {
+				require.Contains(t, acc.Errors[0].Error(), w)
+			}
+			require.Equal(t, tt.errors, gatherFields(acc)["api_errors"])
+			// Everything else is still emitted.
+			require.NotEmpty(t, byName(acc, "ckafka_group_lag"))
+			for _, m := range byName(acc, "ckafka_group_lag") {
+				require.NotEqual(t, "g1", m.Tags()["group"])
+			}
+			var groups []string
+			for _, m := range byName(acc, "ckafka_group_lag") {
+				groups = append(groups, m.Tags()["group"])
+			}
+			require.Contains(t, groups, "g3")
+		})
+	}
+}
+
+func TestGatherRetriesThrottling(t *testing.T) {
+	fake, url := newFake(t)
+	fake.AddInstance("ckafka-a", "orders", ckafka.StatusRunning)
+	fake.SetTopic("ckafka-a", "g", "t", []ckafka.Partition{{Committed: 0, LogEnd: 5}})
+	p := newPlugin(t, url)
+	fake.Inject(tcapi.Fault{Action: "DescribeGroupOffsets", Code: "RequestLimitExceeded.UinLimitExceeded", Message: "slow down", Times: 2})
+	fake.Inject(tcapi.Fault{Action: "DescribeGroup", Code: "RequestLimitExceeded", Message: "slow down"})
+	acc := gather(t, p)
+	require.Empty(t, acc.Errors)
+	require.Len(t, byName(acc, "ckafka_lag"), 1)
+	fields := gatherFields(acc)
+	require.Equal(t, int64(3), fields["throttled"])
+	require.Equal(t, int64(0), fields["api_errors"])
+	require.Equal(t, int64(6), fields["api_requests"])
+}
+
+func TestGatherThrottledPastBudget(t *testing.T) {
+	fake, url := newFake(t)
+	fake.AddInstance("ckafka-a", "orders", ckafka.StatusRunning)
+	fake.SetTopic("ckafka-a", "g", "t", []ckafka.Partition{{Committed: 0, LogEnd: 5}})
+	p := newPlugin(t, url, func(p *CKafkaLag) { p.Timeout = config.Duration(500 * time.Millisecond) })
+	fake.Inject(tcapi.Fault{Action: "DescribeGroupOffsets", Code: "RequestLimitExceeded", Message: "slow down", Times: -1})
+	acc := gather(t, p)
+	require.Len(t, acc.Errors, 1)
+	require.Contains(t, acc.Errors[0].Error(), "still throttled")
+	fields := gatherFields(acc)
+	require.Greater(t, fields["throttled"], int64(1))
+	require.Equal(t, int64(1), fields["api_errors"])
+}
+
+func TestGatherRespectsRateLimit(t *testing.T) {
+	fake, url := newFake(t)
+	fake.AddInstance("ckafka-a", "orders", ckafka.StatusRunning)
+	for i := range 40 {
+		fake.SetTopic("ckafka-a", fmt.Sprintf("g%02d", i), "t", []ckafka.Partition{{Committed: 0, LogEnd: 5}})
+	}
+	fake.SetRateLimit(40)
+	fake.SetLatency(5 * time.Millisecond)
+	p := newPlugin(t, url, func(p *CKafkaLag) { p.RateLimit = 40 })
+	acc := gather(t, p)
+	require.Empty(t, acc.Errors)
+	require.Equal(t, int64(0), gatherFields(acc)["throttled"])
+	require.Zero(t, fake.Stats().Throttled)
+	require.LessOrEqual(t, fake.Stats().MaxInFlight, 8)
+}
+
+func TestGatherAuthFailures(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(*ckafka.Fake, *CKafkaLag)
+		want  []string
+	}{
+		{
+			name:  "wrong secret key",
+			setup: func(_ *ckafka.Fake, p *CKafkaLag) { p.SecretKey = config.NewSecret([]byte("wrong-key-also-secret")) },
+			want:  []string{"AuthFailure.SignatureFailure", "SecretKey belongs to it", "credentials from secret_id/secret_key from the configuration"},
+		},
+		{
+			name: "clock skew",
+			setup: func(f *ckafka.Fake, _ *CKafkaLag) {
+				f.SetClock(func() time.Time { return time.Now().Add(10 * time.Minute) })
+			},
+			want: []string{"AuthFailure.SignatureExpire", "NTP"},
+		},
+		{
+			name: "missing CAM permission",
+			setup: func(f *ckafka.Fake, _ *CKafkaLag) {
+				f.Inject(tcapi.Fault{Action: "DescribeGroupOffsets", Code: "UnauthorizedOperation", Message: "no permission", Times: -1})
+			},
+			want: []string{"UnauthorizedOperation", "ckafka:DescribeGroupOffsets"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fake, url := newFake(t)
+			fake.AddInstance("ckafka-a", "orders", ckafka.StatusRunning)
+			for i := range 5 {
+				fake.SetTopic("ckafka-a", fmt.Sprintf("g%d", i), "t", []ckafka.Partition{{Committed: 0, LogEnd: 5}})
+			}
+			p := New()
+			p.Region, p.Endpoint, p.SecretID = "ap-guangzhou", url, testSecretID
+			p.SecretKey = config.NewSecret([]byte(testSecretKey))
+			p.Log = testutil.Logger{}
+			tt.setup(fake, p)
+			require.NoError(t, p.Init())
+			acc := gather(t, p)
+			require.Len(t, acc.Errors, 1, "one clear message, not one per group: %v", acc.Errors)
+			for _, w := range tt.want {
+				require.Contains(t, acc.Errors[0].Error(), w)
+			}
+			require.NotContains(t, acc.Errors[0].Error(), testSecretKey)
+			require.NotContains(t, acc.Errors[0].Error(), "wrong-key-also-secret")
+			fields := gatherFields(acc)
+			require.NotNil(t, fields, "ckafka_lag_gather is emitted even when collection fails")
+			require.Greater(t, fields["api_errors"], int64(0))
+			require.Empty(t, byName(acc, "ckafka_lag"))
+		})
+	}
+}
+
+func TestCredentialsFromEnvironment(t *testing.T) {
+	fake, url := newFake(t)
+	fake.AddInstance("ckafka-a", "orders", ckafka.StatusRunning)
+	t.Setenv("TENCENTCLOUD_SECRET_ID", testSecretID)
+	t.Setenv("TENCENTCLOUD_SECRET_KEY", testSecretKey)
+	p := New()
+	p.Region, p.Endpoint, p.Log = "ap-guangzhou", url, testutil.Logger{}
+	require.NoError(t, p.Init())
+	require.Contains(t, p.credSource, "TENCENTCLOUD_SECRET_ID")
+	acc := gather(t, p)
+	require.Empty(t, acc.Errors)
+}
+
+func TestInitErrors(t *testing.T) {
+	tests := []struct {
+		name   string
+		modify func(*CKafkaLag)
+		want   string
+	}{
+		{"region missing", func(p *CKafkaLag) { p.Region = "" }, "region is required"},
+		{"bad endpoint", func(p *CKafkaLag) { p.Endpoint = "ftp://x" }, "scheme must be http or https"},
+		{"endpoint with path", func(p *CKafkaLag) { p.Endpoint = "https://x/y" }, "without path"},
+		{"zero rate", func(p *CKafkaLag) { p.RateLimit = 0 }, "rate_limit"},
+		{"zero concurrency", func(p *CKafkaLag) { p.MaxConcurrency = 0 }, "max_concurrency"},
+		{"zero timeout", func(p *CKafkaLag) { p.Timeout = 0 }, "timeout"},
+		{"key without id", func(p *CKafkaLag) { p.SecretID = "" }, "secret_id is empty"},
+		{"bad glob", func(p *CKafkaLag) { p.Groups = []string{"[a"} }, "groups"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := New()
+			p.Region, p.Endpoint, p.SecretID = "ap-guangzhou", "http://127.0.0.1:1", testSecretID
+			p.SecretKey = config.NewSecret([]byte(testSecretKey))
+			tt.modify(p)
+			err := p.Init()
+			require.ErrorContains(t, err, tt.want)
+			require.False(t, strings.Contains(err.Error(), testSecretKey))
+		})
+	}
+}

@@ -1,0 +1,232 @@
+package ckafka_lag
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"sync/atomic"
+	"time"
+
+	tchttp "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common/http"
+	"golang.org/x/time/rate"
+
+	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/tcloud"
+)
+
+const (
+	apiVersion = "2019-08-19"
+	// Page sizes: DescribeGroupOffsets allows at most 50 topics per page,
+	// DescribeInstances 100.
+	instancesPageSize = 100
+	groupsPageSize    = 50
+	offsetsPageSize   = 50
+	// maxPages stops a server that keeps reporting more items than it sends.
+	maxPages = 10000
+)
+
+// callStats counts one collection's requests for ckafka_lag_gather.
+type callStats struct {
+	requests  atomic.Int64
+	errors    atomic.Int64
+	throttled atomic.Int64
+}
+
+// cloudAPI issues typed CKafka calls under one shared concurrency limit and
+// one shared request rate, retrying throttled answers within the per-request
+// budget.
+type cloudAPI struct {
+	client  *tcloud.Client
+	limiter *rate.Limiter
+	slots   chan struct{}
+	timeout time.Duration
+}
+
+func newCloudAPI(client *tcloud.Client, ratePerSecond float64, concurrency int, timeout time.Duration) *cloudAPI {
+	return &cloudAPI{
+		client: client,
+		// Burst 1 spaces requests evenly, so a server counting per second
+		// never sees more than the rate.
+		limiter: rate.NewLimiter(rate.Limit(ratePerSecond), 1),
+		slots:   make(chan struct{}, concurrency),
+		timeout: timeout,
+	}
+}
+
+// apiError is a failed call: the action, and the cloud's code, message and
+// RequestId rendered by tcloud.Describe.
+type apiError struct {
+	action string
+	note   string
+	err    error
+}
+
+func (e *apiError) Error() string {
+	return e.action + ": " + e.note + tcloud.Describe(e.err)
+}
+
+func (e *apiError) Unwrap() error { return e.err }
+
+// call sends one request. It holds one of the concurrency slots for its
+// whole life; the budget (timeout) starts once it has the slot, so queueing
+// behind other calls never eats it. Throttled answers are retried with
+// exponential backoff and jitter while the budget lasts.
+func (a *cloudAPI) call(ctx context.Context, st *callStats, action string, params map[string]any, resp tchttp.Response) error {
+	select {
+	case a.slots <- struct{}{}:
+	case <-ctx.Done():
+		return &apiError{action: action, err: ctx.Err()}
+	}
+	defer func() { <-a.slots }()
+
+	ctx, cancel := context.WithTimeout(ctx, a.timeout)
+	defer cancel()
+	backoff := 100 * time.Millisecond
+	for {
+		err := a.attempt(ctx, st, action, params, resp)
+		if err == nil {
+			return nil
+		}
+		if !tcloud.IsThrottled(err) {
+			st.errors.Add(1)
+			return &apiError{action: action, err: err}
+		}
+		st.throttled.Add(1)
+		wait := backoff/2 + rand.N(backoff/2+1)
+		backoff = min(2*backoff, 2*time.Second)
+		select {
+		case <-ctx.Done():
+			st.errors.Add(1)
+			return &apiError{action: action, note: "still throttled when the " + a.timeout.String() + " request budget ran out: ", err: err}
+		case <-time.After(wait):
+		}
+	}
+}
+
+func (a *cloudAPI) attempt(ctx context.Context, st *callStats, action string, params map[string]any, resp tchttp.Response) error {
+	if err := a.limiter.Wait(ctx); err != nil {
+		return err
+	}
+	st.requests.Add(1)
+	return a.client.Call(ctx, action, params, resp)
+}
+
+type instanceInfo struct {
+	ID     string
+	Name   string
+	Status int64
+}
+
+type describeInstancesResponse struct {
+	tchttp.BaseResponse
+	Response struct {
+		Result struct {
+			TotalCount   int64
+			InstanceList []struct {
+				InstanceId   string //nolint:revive // API field name
+				InstanceName string
+				Status       int64
+			}
+		}
+	}
+}
+
+func (a *cloudAPI) describeInstances(ctx context.Context, st *callStats) ([]instanceInfo, error) {
+	var out []instanceInfo
+	for offset, pages := 0, 0; pages < maxPages; pages++ {
+		var resp describeInstancesResponse
+		params := map[string]any{"Offset": offset, "Limit": instancesPageSize}
+		if err := a.call(ctx, st, "DescribeInstances", params, &resp); err != nil {
+			return nil, err
+		}
+		list := resp.Response.Result.InstanceList
+		for _, in := range list {
+			out = append(out, instanceInfo{ID: in.InstanceId, Name: in.InstanceName, Status: in.Status})
+		}
+		offset += len(list)
+		if len(list) == 0 || int64(offset) >= resp.Response.Result.TotalCount {
+			return out, nil
+		}
+	}
+	return nil, errors.New("DescribeInstances: too many pages")
+}
+
+type describeGroupResponse struct {
+	tchttp.BaseResponse
+	Response struct {
+		Result struct {
+			TotalCount int64
+			GroupList  []struct {
+				Group    string
+				Protocol string
+			}
+		}
+	}
+}
+
+func (a *cloudAPI) describeGroups(ctx context.Context, st *callStats, instanceID string) ([]string, error) {
+	var out []string
+	for offset, pages := 0, 0; pages < maxPages; pages++ {
+		var resp describeGroupResponse
+		params := map[string]any{"InstanceId": instanceID, "Offset": offset, "Limit": groupsPageSize}
+		if err := a.call(ctx, st, "DescribeGroup", params, &resp); err != nil {
+			return nil, err
+		}
+		list := resp.Response.Result.GroupList
+		for _, g := range list {
+			out = append(out, g.Group)
+		}
+		offset += len(list)
+		if len(list) == 0 || int64(offset) >= resp.Response.Result.TotalCount {
+			return out, nil
+		}
+	}
+	return nil, errors.New("DescribeGroup: too many pages")
+}
+
+type topicOffsets struct {
+	Topic      string
+	Partitions []PartitionOffset
+}
+
+type describeGroupOffsetsResponse struct {
+	tchttp.BaseResponse
+	Response struct {
+		Result struct {
+			TotalCount int64
+			TopicList  []struct {
+				Topic      string
+				Partitions []struct {
+					Partition    int64
+					Offset       int64
+					LogEndOffset *int64
+					Lag          *int64
+				}
+			}
+		}
+	}
+}
+
+// describeGroupOffsets fetches every page of a group's topics.
+func (a *cloudAPI) describeGroupOffsets(ctx context.Context, st *callStats, instanceID, group string) ([]topicOffsets, error) {
+	var out []topicOffsets
+	for offset, pages := 0, 0; pages < maxPages; pages++ {
+		var resp describeGroupOffsetsResponse
+		params := map[string]any{"InstanceId": instanceID, "Group": group, "Offset": offset, "Limit": offsetsPageSize}
+		if err := a.call(ctx, st, "DescribeGroupOffsets", params, &resp); err != nil {
+			return nil, err
+		}
+		list := resp.Response.Result.TopicList
+		for _, t := range list {
+			parts := make([]PartitionOffset, len(t.Partitions))
+			for i, p := range t.Partitions {
+				parts[i] = PartitionOffset{Partition: p.Partition, Committed: p.Offset, LogEnd: p.LogEndOffset, APILag: p.Lag}
+			}
+			out = append(out, topicOffsets{Topic: t.Topic, Partitions: parts})
+		}
+		offset += len(list)
+		if len(list) == 0 || int64(offset) >= resp.Response.Result.TotalCount {
+			return out, nil
+		}
+	}
+	return nil, errors.New("DescribeGroupOffsets: too many pages")
+}

@@ -1,0 +1,154 @@
+// Package testkit helps tests drive the built binaries: it compiles them
+// and parses the line protocol they print.
+package testkit
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+
+	"github.com/influxdata/line-protocol/v2/lineprotocol"
+)
+
+// Module is this module's import path.
+const Module = "github.com/ckafka-lag/telegraf-ckafka-lag"
+
+// BuildBinaries compiles the named commands (e.g. "ckafka_lag") into dir.
+// Call it from TestMain: the build cache makes repeated builds cheap.
+func BuildBinaries(dir string, names ...string) error {
+	for _, name := range names {
+		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), Module+"/cmd/"+name)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("building %s: %w\n%s", name, err, out)
+		}
+	}
+	return nil
+}
+
+// Metric is one parsed line.
+type Metric struct {
+	Name   string
+	Tags   map[string]string
+	Fields map[string]any
+	Time   time.Time
+}
+
+// ParseLines parses line protocol; it fails on the first malformed line.
+func ParseLines(data []byte) ([]Metric, error) {
+	var out []Metric
+	dec := lineprotocol.NewDecoderWithBytes(data)
+	for dec.Next() {
+		name, err := dec.Measurement()
+		if err != nil {
+			return nil, err
+		}
+		m := Metric{Name: string(name), Tags: map[string]string{}, Fields: map[string]any{}}
+		for {
+			k, v, err := dec.NextTag()
+			if err != nil {
+				return nil, err
+			}
+			if k == nil {
+				break
+			}
+			m.Tags[string(k)] = string(v)
+		}
+		for {
+			k, v, err := dec.NextField()
+			if err != nil {
+				return nil, err
+			}
+			if k == nil {
+				break
+			}
+			m.Fields[string(k)] = v.Interface()
+		}
+		if m.Time, err = dec.Time(lineprotocol.Nanosecond, time.Time{}); err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// Select returns the metrics named name.
+func Select(ms []Metric, name string) []Metric {
+	var out []Metric
+	for _, m := range ms {
+		if m.Name == name {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// WriteFile writes a file under dir and returns its path.
+func WriteFile(dir, name, content string) (string, error) {
+	p := filepath.Join(dir, name)
+	return p, os.WriteFile(p, []byte(content), 0o600)
+}
+
+// SyncBuffer is a bytes.Buffer safe for a writer process and a reading test.
+type SyncBuffer struct {
+	mu  chan struct{}
+	buf bytes.Buffer
+}
+
+// NewSyncBuffer returns an empty buffer.
+func NewSyncBuffer() *SyncBuffer { return &SyncBuffer{mu: make(chan struct{}, 1)} }
+
+func (b *SyncBuffer) Write(p []byte) (int, error) {
+	b.mu <- struct{}{}
+	defer func() { <-b.mu }()
+	return b.buf.Write(p)
+}
+
+// String returns everything written so far.
+func (b *SyncBuffer) String() string {
+	b.mu <- struct{}{}
+	defer func() { <-b.mu }()
+	return b.buf.String()
+}
+
+// PeakRSS polls a running process's VmHWM (its own high-water mark, in
+// bytes) until done is closed. ru_maxrss is no use here: Go starts children
+// with vfork semantics, so the child's figure includes the parent's RSS.
+func PeakRSS(pid int, done <-chan struct{}) <-chan int64 {
+	out := make(chan int64, 1)
+	go func() {
+		var peak int64
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if v, ok := readHWM(pid); ok {
+				peak = max(peak, v)
+			}
+			select {
+			case <-done:
+				out <- peak
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return out
+}
+
+func readHWM(pid int) (int64, bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range bytes.Split(b, []byte("\n")) {
+		if rest, ok := bytes.CutPrefix(line, []byte("VmHWM:")); ok {
+			var kb int64
+			if _, err := fmt.Sscan(string(rest), &kb); err == nil {
+				return kb * 1024, true
+			}
+		}
+	}
+	return 0, false
+}

@@ -2,8 +2,8 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"net/http/httptest"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"

@@ -216,7 +216,9 @@ func TestShimDrivenByStdin(t *testing.T) {
 	lags := testkit.Select(second, "ckafka_lag")
 	require.Len(t, lags, 1)
 	require.Equal(t, int64(4000), lags[0].Fields["lag"])
-	require.Eventually(t, func() bool { return strings.Contains(stderr.String(), "E! Error in plugin: region ap-guangzhou instance ckafka-prod group \"billing\"") },
+	require.Eventually(t, func() bool {
+		return strings.Contains(stderr.String(), "E! Error in plugin: region ap-guangzhou instance ckafka-prod group \"billing\"")
+	},
 		5*time.Second, 10*time.Millisecond, stderr.String())
 
 	// Closing stdin stops the binary cleanly.

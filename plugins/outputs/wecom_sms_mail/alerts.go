@@ -1,0 +1,205 @@
+package wecom_sms_mail
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Level is an alert's severity.
+type Level int
+
+const (
+	LevelOK Level = iota
+	LevelWarning
+	LevelCritical
+)
+
+// ParseLevel reads "ok", "warning" or "critical".
+func ParseLevel(s string) (Level, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "ok":
+		return LevelOK, nil
+	case "warning":
+		return LevelWarning, nil
+	case "critical":
+		return LevelCritical, nil
+	}
+	return LevelOK, fmt.Errorf("unknown level %q (want ok, warning or critical)", s)
+}
+
+func (l Level) String() string {
+	switch l {
+	case LevelWarning:
+		return "warning"
+	case LevelCritical:
+		return "critical"
+	default:
+		return "ok"
+	}
+}
+
+// MarshalText and UnmarshalText keep levels readable in the state file.
+func (l Level) MarshalText() ([]byte, error) { return []byte(l.String()), nil }
+
+func (l *Level) UnmarshalText(b []byte) error {
+	v, err := ParseLevel(string(b))
+	*l = v
+	return err
+}
+
+// Kind says why a notification was sent.
+type Kind string
+
+const (
+	KindFiring    Kind = "firing"
+	KindEscalated Kind = "escalated"
+	KindRepeat    Kind = "repeat"
+	KindResolved  Kind = "resolved"
+	KindStale     Kind = "stale" // resolved because no data arrived for stale_after
+)
+
+// Observation is what one metric says about one alert.
+type Observation struct {
+	Key          string // identity: measurement and tags, see alertKey
+	Level        Level
+	Value        float64
+	HasValue     bool
+	Threshold    float64
+	HasThreshold bool
+}
+
+// Alert is the state of one firing alert.
+type Alert struct {
+	Key           string    `json:"key"`
+	Level         Level     `json:"level"`
+	NotifiedLevel Level     `json:"notified_level"`
+	Value         float64   `json:"value"`
+	HasValue      bool      `json:"has_value"`
+	Threshold     float64   `json:"threshold"`
+	HasThreshold  bool      `json:"has_threshold"`
+	StartedAt     time.Time `json:"started_at"`
+	LastSeen      time.Time `json:"last_seen"`
+	LastNotified  time.Time `json:"last_notified"`
+}
+
+// Notification is one alert to tell the channels about, with the alert as
+// it was when the notification became due.
+type Notification struct {
+	Kind  Kind      `json:"kind"`
+	Alert Alert     `json:"alert"`
+	At    time.Time `json:"at"`
+}
+
+// Resolved reports whether the notification ends the alert.
+func (n Notification) Resolved() bool { return n.Kind == KindResolved || n.Kind == KindStale }
+
+// Policy is the part of the configuration the state machine needs.
+type Policy struct {
+	RepeatInterval time.Duration
+	StaleAfter     time.Duration
+	SendResolved   bool
+}
+
+// Alerts is the state machine: inactive → firing (warning or critical) →
+// resolved. It does no I/O and keeps no clock; callers pass the time.
+type Alerts struct {
+	policy Policy
+	active map[string]*Alert
+}
+
+// NewAlerts returns an empty state.
+func NewAlerts(p Policy) *Alerts {
+	return &Alerts{policy: p, active: make(map[string]*Alert)}
+}
+
+// Observe applies one observation and returns the notification it makes
+// due, if any: first firing, escalation to critical, or resolution.
+func (a *Alerts) Observe(o Observation, now time.Time) (Notification, bool) {
+	alert, firing := a.active[o.Key]
+	if o.Level == LevelOK {
+		if !firing {
+			return Notification{}, false
+		}
+		delete(a.active, o.Key)
+		alert.update(o, now)
+		alert.Level = LevelOK
+		return Notification{Kind: KindResolved, Alert: *alert, At: now}, a.policy.SendResolved
+	}
+	if !firing {
+		alert = &Alert{Key: o.Key, StartedAt: now}
+		alert.update(o, now)
+		alert.NotifiedLevel = o.Level
+		alert.LastNotified = now
+		a.active[o.Key] = alert
+		return Notification{Kind: KindFiring, Alert: *alert, At: now}, true
+	}
+	alert.update(o, now)
+	if o.Level > alert.NotifiedLevel {
+		alert.NotifiedLevel = o.Level
+		alert.LastNotified = now
+		return Notification{Kind: KindEscalated, Alert: *alert, At: now}, true
+	}
+	if o.Level < alert.NotifiedLevel {
+		// A de-escalation is not news by itself; the next reminder shows
+		// the lower level, and a later escalation is news again.
+		alert.NotifiedLevel = o.Level
+	}
+	return Notification{}, false
+}
+
+func (al *Alert) update(o Observation, now time.Time) {
+	al.Level = o.Level
+	al.LastSeen = now
+	if o.HasValue {
+		al.Value, al.HasValue = o.Value, true
+	}
+	if o.HasThreshold {
+		al.Threshold, al.HasThreshold = o.Threshold, true
+	}
+}
+
+// Tick returns what time alone makes due: reminders every repeat_interval
+// while firing, and "no data" resolutions after stale_after of silence.
+func (a *Alerts) Tick(now time.Time) []Notification {
+	var out []Notification
+	for key, alert := range a.active {
+		if a.policy.StaleAfter > 0 && now.Sub(alert.LastSeen) >= a.policy.StaleAfter {
+			delete(a.active, key)
+			if a.policy.SendResolved {
+				out = append(out, Notification{Kind: KindStale, Alert: *alert, At: now})
+			}
+			continue
+		}
+		if a.policy.RepeatInterval > 0 && now.Sub(alert.LastNotified) >= a.policy.RepeatInterval {
+			alert.LastNotified = now
+			out = append(out, Notification{Kind: KindRepeat, Alert: *alert, At: now})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Alert.Key < out[j].Alert.Key })
+	return out
+}
+
+// Len is the number of firing alerts.
+func (a *Alerts) Len() int { return len(a.active) }
+
+// Snapshot returns copies of the firing alerts, sorted by key.
+func (a *Alerts) Snapshot() []Alert {
+	out := make([]Alert, 0, len(a.active))
+	for _, al := range a.active {
+		out = append(out, *al)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out
+}
+
+// Restore loads alerts from a snapshot. LastSeen becomes now: the time spent
+// down is the plugin's silence, not the collector's.
+func (a *Alerts) Restore(alerts []Alert, now time.Time) {
+	for _, al := range alerts {
+		al := al
+		al.LastSeen = now
+		a.active[al.Key] = &al
+	}
+}

@@ -1,0 +1,158 @@
+package wecom_sms_mail
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestAlertsTimelines(t *testing.T) {
+	policy := Policy{RepeatInterval: time.Hour, StaleAfter: 10 * time.Minute, SendResolved: true}
+	t0 := time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
+	at := func(minutes int) time.Time { return t0.Add(time.Duration(minutes) * time.Minute) }
+	type step struct {
+		at    int    // minutes after t0
+		level string // observation; "" means a tick only
+		value float64
+		want  []Kind
+	}
+	tests := []struct {
+		name   string
+		policy Policy
+		steps  []step
+	}{
+		{
+			name: "fire once, no duplicate while firing",
+			steps: []step{
+				{at: 0, level: "ok"},
+				{at: 1, level: "warning", value: 1500, want: []Kind{KindFiring}},
+				{at: 2, level: "warning", value: 1600},
+				{at: 3, level: "warning", value: 1700},
+			},
+		},
+		{
+			name: "repeat every repeat_interval while firing",
+			steps: []step{
+				{at: 0, level: "critical", value: 3000, want: []Kind{KindFiring}},
+				{at: 59, level: "critical"},
+				{at: 60, level: "critical", want: []Kind{KindRepeat}},
+				{at: 61, level: "critical"},
+				{at: 120, level: "critical", want: []Kind{KindRepeat}},
+			},
+		},
+		{
+			name: "escalate warning to critical, de-escalate quietly, escalate again",
+			steps: []step{
+				{at: 0, level: "warning", want: []Kind{KindFiring}},
+				{at: 1, level: "critical", want: []Kind{KindEscalated}},
+				{at: 2, level: "critical"},
+				{at: 3, level: "warning"},
+				{at: 4, level: "critical", want: []Kind{KindEscalated}},
+			},
+		},
+		{
+			name: "resolve when ok arrives",
+			steps: []step{
+				{at: 0, level: "critical", want: []Kind{KindFiring}},
+				{at: 1, level: "ok", want: []Kind{KindResolved}},
+				{at: 2, level: "ok"},
+			},
+		},
+		{
+			name:   "resolution without send_resolved is silent",
+			policy: Policy{RepeatInterval: time.Hour, StaleAfter: 10 * time.Minute},
+			steps: []step{
+				{at: 0, level: "critical", want: []Kind{KindFiring}},
+				{at: 1, level: "ok"},
+				{at: 2, level: "critical", want: []Kind{KindFiring}},
+			},
+		},
+		{
+			name: "stale alert resolves with no data",
+			steps: []step{
+				{at: 0, level: "warning", want: []Kind{KindFiring}},
+				{at: 9},
+				{at: 10, want: []Kind{KindStale}},
+				{at: 11},
+				{at: 12, level: "warning", want: []Kind{KindFiring}},
+			},
+		},
+		{
+			name: "flapping fires and resolves each time",
+			steps: []step{
+				{at: 0, level: "critical", want: []Kind{KindFiring}},
+				{at: 1, level: "ok", want: []Kind{KindResolved}},
+				{at: 2, level: "critical", want: []Kind{KindFiring}},
+				{at: 3, level: "ok", want: []Kind{KindResolved}},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := policy
+			if tt.policy != (Policy{}) {
+				p = tt.policy
+			}
+			a := NewAlerts(p)
+			for i, s := range tt.steps {
+				var got []Kind
+				if s.level != "" {
+					lvl, err := ParseLevel(s.level)
+					require.NoError(t, err)
+					if n, ok := a.Observe(Observation{Key: "k", Level: lvl, Value: s.value, HasValue: true}, at(s.at)); ok {
+						got = append(got, n.Kind)
+					}
+				}
+				for _, n := range a.Tick(at(s.at)) {
+					got = append(got, n.Kind)
+				}
+				require.Equal(t, s.want, got, "step %d (minute %d)", i, s.at)
+			}
+		})
+	}
+}
+
+func TestAlertsKeepValueAndStart(t *testing.T) {
+	a := NewAlerts(Policy{RepeatInterval: time.Hour, SendResolved: true})
+	t0 := time.Unix(1000, 0)
+	n, ok := a.Observe(Observation{Key: "k", Level: LevelWarning, Value: 1200, HasValue: true, Threshold: 1000, HasThreshold: true}, t0)
+	require.True(t, ok)
+	require.Equal(t, 1200.0, n.Alert.Value)
+	require.Equal(t, 1000.0, n.Alert.Threshold)
+	n, ok = a.Observe(Observation{Key: "k", Level: LevelCritical, Value: 2500, HasValue: true, Threshold: 2000, HasThreshold: true}, t0.Add(time.Minute))
+	require.True(t, ok)
+	require.Equal(t, KindEscalated, n.Kind)
+	require.Equal(t, t0, n.Alert.StartedAt)
+	require.Equal(t, 2000.0, n.Alert.Threshold)
+	n, ok = a.Observe(Observation{Key: "k", Level: LevelOK, Value: 10, HasValue: true}, t0.Add(2*time.Minute))
+	require.True(t, ok)
+	require.True(t, n.Resolved())
+	require.Equal(t, 10.0, n.Alert.Value)
+	require.Equal(t, 0, a.Len())
+}
+
+func TestAlertsRestore(t *testing.T) {
+	a := NewAlerts(Policy{RepeatInterval: time.Hour, StaleAfter: 10 * time.Minute, SendResolved: true})
+	t0 := time.Unix(1000, 0)
+	a.Observe(Observation{Key: "k", Level: LevelCritical}, t0)
+	snap := a.Snapshot()
+
+	b := NewAlerts(Policy{RepeatInterval: time.Hour, StaleAfter: 10 * time.Minute, SendResolved: true})
+	restart := t0.Add(30 * time.Minute)
+	b.Restore(snap, restart)
+	_, ok := b.Observe(Observation{Key: "k", Level: LevelCritical}, restart)
+	require.False(t, ok, "a restart must not re-fire an alert notified within repeat_interval")
+	require.Empty(t, b.Tick(restart.Add(9*time.Minute)))
+	b.Observe(Observation{Key: "k", Level: LevelCritical}, t0.Add(55*time.Minute))
+	require.Empty(t, b.Tick(t0.Add(59*time.Minute)))
+	require.Equal(t, []Kind{KindRepeat}, kinds(b.Tick(t0.Add(time.Hour))))
+}
+
+func kinds(ns []Notification) []Kind {
+	var out []Kind
+	for _, n := range ns {
+		out = append(out, n.Kind)
+	}
+	return out
+}

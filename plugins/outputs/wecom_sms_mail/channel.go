@@ -1,0 +1,111 @@
+package wecom_sms_mail
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// channel is one destination: a WeCom robot, the SMS account, the mailbox.
+// A channel only renders and delivers; grouping, queueing, retries and
+// persistence live once, in the dispatcher. A new channel (DingTalk,
+// Feishu) is one new file implementing this.
+type channel interface {
+	// Kind is the channel's name in the configuration: wecom, sms, email.
+	Kind() string
+	// ID identifies the destination in logs and the state file; it never
+	// contains a secret.
+	ID() string
+	MinLevel() Level
+	// Prepare renders the data into the deliveries this channel makes.
+	Prepare(d *TemplateData) ([]delivery, error)
+	// Deliver sends one delivery. It may narrow d (e.g. to the phone
+	// numbers that still failed) before returning a retryable error.
+	Deliver(ctx context.Context, d *delivery) error
+}
+
+// delivery is one message as sent: rendered once, kept in the state file
+// until delivered, so a restart resends exactly what was pending.
+type delivery struct {
+	Subject string   `json:"subject,omitempty"`
+	Text    string   `json:"text,omitempty"`
+	HTML    string   `json:"html,omitempty"`
+	Params  []string `json:"params,omitempty"`
+	Phones  []string `json:"phones,omitempty"`
+}
+
+// deliveryError says whether a failure is worth retrying, and when.
+type deliveryError struct {
+	err   error
+	retry bool
+	after time.Duration // earliest sensible retry; 0 lets the backoff decide
+}
+
+func (e *deliveryError) Error() string { return e.err.Error() }
+func (e *deliveryError) Unwrap() error { return e.err }
+
+func retryable(err error, after time.Duration) error {
+	return &deliveryError{err: err, retry: true, after: after}
+}
+
+func permanent(err error) error { return &deliveryError{err: err} }
+
+// shouldRetry classifies err: unknown errors (network, timeouts) are
+// retried.
+func shouldRetry(err error) (bool, time.Duration) {
+	var de *deliveryError
+	if errors.As(err, &de) {
+		return de.retry, de.after
+	}
+	return true, 0
+}
+
+// splitMessage cuts content into parts of at most limit bytes at line
+// breaks (inside a line only when the line alone is too long, at a
+// character boundary). Parts after the first start with a "(2/3)" marker.
+// Nothing is dropped.
+func splitMessage(content string, limit int) []string {
+	if len(content) <= limit {
+		return []string{content}
+	}
+	const markerRoom = 16 // "(99/99)\n"
+	room := limit - markerRoom
+	var parts []string
+	var cur strings.Builder
+	flush := func() {
+		if cur.Len() > 0 {
+			parts = append(parts, cur.String())
+			cur.Reset()
+		}
+	}
+	for _, line := range strings.SplitAfter(content, "\n") {
+		for len(line) > room {
+			flush()
+			cut := room
+			for cut > 0 && !utf8.RuneStart(line[cut]) {
+				cut--
+			}
+			parts = append(parts, line[:cut])
+			line = line[cut:]
+		}
+		if cur.Len()+len(line) > room {
+			flush()
+		}
+		cur.WriteString(line)
+	}
+	flush()
+	for i := 1; i < len(parts); i++ {
+		parts[i] = "(" + itoa(i+1) + "/" + itoa(len(parts)) + ")\n" + parts[i]
+	}
+	return parts
+}
+
+func itoa(i int) string {
+	const digits = "0123456789"
+	if i < 10 {
+		return digits[i : i+1]
+	}
+	return itoa(i/10) + digits[i%10:i%10+1]
+}

@@ -1,0 +1,166 @@
+package wecom_sms_mail
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/mail"
+	"os"
+	"text/template"
+	"time"
+
+	"github.com/influxdata/telegraf/config"
+	gomail "github.com/wneessen/go-mail"
+)
+
+// EmailConfig is [outputs.wecom_sms_mail.email].
+type EmailConfig struct {
+	SMTPHost           string        `toml:"smtp_host"`
+	SMTPPort           int           `toml:"smtp_port"`
+	TLSMode            string        `toml:"tls_mode"`
+	TLSCA              string        `toml:"tls_ca"`
+	InsecureSkipVerify bool          `toml:"insecure_skip_verify"`
+	Username           string        `toml:"username"`
+	Password           config.Secret `toml:"password"`
+	From               string        `toml:"from"`
+	To                 []string      `toml:"to"`
+	SubjectTemplate    string        `toml:"subject_template"`
+	MinLevel           string        `toml:"min_level"`
+}
+
+type emailChannel struct {
+	cfg        *EmailConfig
+	client     *gomail.Client
+	tpls       *templates
+	subjectTpl *template.Template
+	minLevel   Level
+}
+
+func newEmailChannel(cfg *EmailConfig, tpls *templates, lang string, timeout time.Duration) (*emailChannel, error) {
+	if cfg.SMTPHost == "" {
+		return nil, errors.New("email.smtp_host is required")
+	}
+	if cfg.SMTPPort <= 0 || cfg.SMTPPort > 65535 {
+		return nil, fmt.Errorf("email.smtp_port: %d is not a port", cfg.SMTPPort)
+	}
+	if _, err := mail.ParseAddress(cfg.From); err != nil {
+		return nil, fmt.Errorf("email.from: %q: %v", cfg.From, err)
+	}
+	if len(cfg.To) == 0 {
+		return nil, errors.New("email.to: at least one recipient is required")
+	}
+	for i, to := range cfg.To {
+		if _, err := mail.ParseAddress(to); err != nil {
+			return nil, fmt.Errorf("email.to[%d]: %q: %v", i, to, err)
+		}
+	}
+	minLevel, err := parseMinLevel("email.min_level", cfg.MinLevel)
+	if err != nil {
+		return nil, err
+	}
+	ch := &emailChannel{cfg: cfg, tpls: tpls, minLevel: minLevel}
+	if cfg.SubjectTemplate != "" {
+		if ch.subjectTpl, err = parseUserTemplate("email.subject_template", cfg.SubjectTemplate, lang); err != nil {
+			return nil, err
+		}
+	}
+
+	tlsConfig := &tls.Config{ServerName: cfg.SMTPHost, MinVersion: tls.VersionTLS12, InsecureSkipVerify: cfg.InsecureSkipVerify} //nolint:gosec // the user's explicit choice
+	if cfg.TLSCA != "" {
+		pem, err := os.ReadFile(cfg.TLSCA)
+		if err != nil {
+			return nil, fmt.Errorf("email.tls_ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("email.tls_ca: %s holds no PEM certificate", cfg.TLSCA)
+		}
+		tlsConfig.RootCAs = pool
+	}
+	opts := []gomail.Option{
+		gomail.WithPort(cfg.SMTPPort),
+		gomail.WithTimeout(timeout),
+		gomail.WithTLSConfig(tlsConfig),
+	}
+	mode := cfg.TLSMode
+	if mode == "auto" {
+		mode = "starttls"
+		if cfg.SMTPPort == 465 {
+			mode = "implicit"
+		}
+	}
+	switch mode {
+	case "implicit":
+		opts = append(opts, gomail.WithSSL())
+	case "starttls":
+		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSMandatory))
+	case "none":
+		opts = append(opts, gomail.WithTLSPolicy(gomail.NoTLS))
+	default:
+		return nil, fmt.Errorf("email.tls_mode: %q is not auto, implicit, starttls or none", cfg.TLSMode)
+	}
+	if cfg.Username != "" {
+		password, err := secretString(cfg.Password)
+		if err != nil {
+			return nil, fmt.Errorf("email.password: %w", err)
+		}
+		opts = append(opts, gomail.WithSMTPAuth(gomail.SMTPAuthAutoDiscover),
+			gomail.WithUsername(cfg.Username), gomail.WithPassword(password))
+	}
+	if ch.client, err = gomail.NewClient(cfg.SMTPHost, opts...); err != nil {
+		return nil, fmt.Errorf("email: %w", err)
+	}
+	return ch, nil
+}
+
+func (*emailChannel) Kind() string { return "email" }
+func (c *emailChannel) ID() string {
+	return fmt.Sprintf("email (%s:%d)", c.cfg.SMTPHost, c.cfg.SMTPPort)
+}
+func (c *emailChannel) MinLevel() Level { return c.minLevel }
+
+func (c *emailChannel) Prepare(d *TemplateData) ([]delivery, error) {
+	var subject string
+	var err error
+	if c.subjectTpl != nil {
+		subject, err = execute(c.subjectTpl, d)
+	} else {
+		subject, err = c.tpls.render("email_subject", d)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("rendering the email subject: %w", err)
+	}
+	text, err := c.tpls.render("email_text", d)
+	if err != nil {
+		return nil, fmt.Errorf("rendering the email text: %w", err)
+	}
+	html, err := c.tpls.renderHTML(d)
+	if err != nil {
+		return nil, fmt.Errorf("rendering the email HTML: %w", err)
+	}
+	return []delivery{{Subject: subject, Text: text, HTML: html}}, nil
+}
+
+func (c *emailChannel) Deliver(ctx context.Context, d *delivery) error {
+	msg := gomail.NewMsg()
+	if err := msg.From(c.cfg.From); err != nil {
+		return permanent(fmt.Errorf("from: %w", err))
+	}
+	if err := msg.To(c.cfg.To...); err != nil {
+		return permanent(fmt.Errorf("to: %w", err))
+	}
+	msg.Subject(d.Subject)
+	msg.SetBodyString(gomail.TypeTextPlain, d.Text)
+	msg.AddAlternativeString(gomail.TypeTextHTML, d.HTML)
+	err := c.client.DialAndSendWithContext(ctx, msg)
+	if err == nil {
+		return nil
+	}
+	var sendErr *gomail.SendError
+	if errors.As(err, &sendErr) && !sendErr.IsTemp() && sendErr.ErrorCode() >= 500 {
+		return permanent(fmt.Errorf("SMTP: %w", err))
+	}
+	return retryable(fmt.Errorf("SMTP: %w", err), 0)
+}

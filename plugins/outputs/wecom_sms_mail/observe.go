@@ -1,0 +1,125 @@
+package wecom_sms_mail
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/influxdata/telegraf"
+)
+
+// observer turns metrics into observations.
+type observer struct {
+	levelKey     string
+	valueField   string
+	excludeTags  map[string]bool
+	keyScratch   []*telegraf.Tag
+	keyBuilder   strings.Builder
+	unleveledLog map[string]bool
+}
+
+func newObserver(levelKey, valueField string, excludeTags []string) *observer {
+	ex := make(map[string]bool, len(excludeTags)+1)
+	for _, t := range excludeTags {
+		ex[t] = true
+	}
+	ex[levelKey] = true
+	return &observer{levelKey: levelKey, valueField: valueField, excludeTags: ex, unleveledLog: map[string]bool{}}
+}
+
+// observe extracts the observation of m. ok is false for metrics without a
+// level; err is set for a level that is not ok, warning or critical.
+func (o *observer) observe(m telegraf.Metric) (obs Observation, ok bool, err error) {
+	raw, found := m.GetTag(o.levelKey)
+	if !found {
+		v, has := m.GetField(o.levelKey)
+		if !has {
+			return obs, false, nil
+		}
+		s, isString := v.(string)
+		if !isString {
+			return obs, false, fmt.Errorf("%s: field %q is %T, want a string", m.Name(), o.levelKey, v)
+		}
+		raw = s
+	}
+	if obs.Level, err = ParseLevel(raw); err != nil {
+		return obs, false, fmt.Errorf("%s: %s: %w", m.Name(), o.levelKey, err)
+	}
+	obs.Value, obs.HasValue = numberField(m, o.valueField)
+	obs.Threshold, obs.HasThreshold = numberField(m, "alert_threshold")
+	obs.Key = o.key(m)
+	return obs, true, nil
+}
+
+func numberField(m telegraf.Metric, name string) (float64, bool) {
+	v, ok := m.GetField(name)
+	if !ok {
+		return 0, false
+	}
+	switch n := v.(type) {
+	case int64:
+		return float64(n), true
+	case uint64:
+		return float64(n), true
+	case float64:
+		return n, true
+	}
+	return 0, false
+}
+
+// key is the alert identity: the measurement and every tag but the excluded
+// ones, as an escaped series key ("name,k=v,k2=v2", tags sorted).
+func (o *observer) key(m telegraf.Metric) string {
+	tags := o.keyScratch[:0]
+	for _, t := range m.TagList() {
+		if !o.excludeTags[t.Key] {
+			tags = append(tags, t)
+		}
+	}
+	sort.Slice(tags, func(i, j int) bool { return tags[i].Key < tags[j].Key })
+	b := &o.keyBuilder
+	b.Reset()
+	keyEscaper.WriteString(b, m.Name())
+	for _, t := range tags {
+		b.WriteByte(',')
+		keyEscaper.WriteString(b, t.Key)
+		b.WriteByte('=')
+		keyEscaper.WriteString(b, t.Value)
+	}
+	o.keyScratch = tags[:0]
+	return b.String()
+}
+
+var keyEscaper = strings.NewReplacer(`\`, `\\`, `,`, `\,`, `=`, `\=`)
+
+// Tag is one tag of an alert's identity.
+type Tag struct {
+	Key, Value string
+}
+
+// parseKey splits a key made by observer.key.
+func parseKey(key string) (name string, tags []Tag) {
+	var parts []string
+	var cur strings.Builder
+	for i := 0; i < len(key); i++ {
+		switch c := key[i]; {
+		case c == '\\' && i+1 < len(key):
+			i++
+			cur.WriteByte(key[i])
+		case c == ',':
+			parts = append(parts, cur.String())
+			cur.Reset()
+		case c == '=' && len(parts) > 0:
+			cur.WriteByte(0) // separator, unambiguous after unescaping
+		default:
+			cur.WriteByte(c)
+		}
+	}
+	parts = append(parts, cur.String())
+	name = parts[0]
+	for _, p := range parts[1:] {
+		k, v, _ := strings.Cut(p, "\x00")
+		tags = append(tags, Tag{Key: k, Value: v})
+	}
+	return name, tags
+}

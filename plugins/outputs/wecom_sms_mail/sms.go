@@ -1,0 +1,226 @@
+package wecom_sms_mail
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/influxdata/telegraf/config"
+	tchttp "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common/http"
+
+	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/tcloud"
+)
+
+const (
+	smsVersion      = "2021-01-11"
+	smsMaxNumbers   = 200 // PhoneNumberSet limit per SendSms request
+	smsThirtySecond = 30 * time.Second
+)
+
+var (
+	mainlandMobile = regexp.MustCompile(`^1[3-9]\d{9}$`)
+	e164           = regexp.MustCompile(`^\+[1-9]\d{6,14}$`)
+)
+
+// SMSConfig is [outputs.wecom_sms_mail.sms].
+type SMSConfig struct {
+	SecretID       string        `toml:"secret_id"`
+	SecretKey      config.Secret `toml:"secret_key"`
+	Region         string        `toml:"region"`
+	Endpoint       string        `toml:"endpoint"`
+	SdkAppID       string        `toml:"sdk_app_id"`
+	SignName       string        `toml:"sign_name"`
+	TemplateID     string        `toml:"template_id"`
+	PhoneNumbers   []string      `toml:"phone_numbers"`
+	TemplateParams []string      `toml:"template_params"`
+	ParamMaxLength int           `toml:"param_max_length"`
+	MinLevel       string        `toml:"min_level"`
+}
+
+// defaultSMSParams match the old message: instance, group, topic, lag,
+// threshold of the most severe alert.
+var defaultSMSParams = []string{
+	"{{.First.Instance}}", "{{.First.Group}}", "{{.First.Topic}}", "{{.First.ValueText}}", "{{.First.ThresholdText}}",
+}
+
+type smsChannel struct {
+	cfg      *SMSConfig
+	client   *tcloud.Client
+	phones   []string
+	params   []*template.Template
+	lang     string
+	minLevel Level
+}
+
+// normalizePhone returns the E.164 form: 11-digit mainland numbers get +86.
+func normalizePhone(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	switch {
+	case mainlandMobile.MatchString(s):
+		return "+86" + s, nil
+	case e164.MatchString(s):
+		return s, nil
+	}
+	return "", fmt.Errorf("%q is not an E.164 number (+8613800000000) or an 11-digit mainland mobile", s)
+}
+
+func newSMSChannel(cfg *SMSConfig, lang string, timeout time.Duration) (*smsChannel, error) {
+	for key, v := range map[string]string{"sms.sdk_app_id": cfg.SdkAppID, "sms.template_id": cfg.TemplateID, "sms.region": cfg.Region} {
+		if v == "" {
+			return nil, fmt.Errorf("%s is required", key)
+		}
+	}
+	if len(cfg.PhoneNumbers) == 0 {
+		return nil, errors.New("sms.phone_numbers: at least one number is required")
+	}
+	if cfg.ParamMaxLength < 0 {
+		return nil, fmt.Errorf("sms.param_max_length: %d is negative", cfg.ParamMaxLength)
+	}
+	minLevel, err := parseMinLevel("sms.min_level", cfg.MinLevel)
+	if err != nil {
+		return nil, err
+	}
+	ch := &smsChannel{cfg: cfg, lang: lang, minLevel: minLevel}
+	seen := map[string]bool{}
+	for i, p := range cfg.PhoneNumbers {
+		n, err := normalizePhone(p)
+		if err != nil {
+			return nil, fmt.Errorf("sms.phone_numbers[%d]: %v", i, err)
+		}
+		if !seen[n] {
+			seen[n] = true
+			ch.phones = append(ch.phones, n)
+		}
+	}
+	params := cfg.TemplateParams
+	if params == nil {
+		params = defaultSMSParams
+	}
+	for i, p := range params {
+		t, err := parseUserTemplate(fmt.Sprintf("sms.template_params[%d]", i), p, lang)
+		if err != nil {
+			return nil, err
+		}
+		ch.params = append(ch.params, t)
+	}
+	secretKey, err := secretString(cfg.SecretKey)
+	if err != nil {
+		return nil, fmt.Errorf("sms.secret_key: %w", err)
+	}
+	ch.client, err = tcloud.New(tcloud.Options{
+		Service: "sms", Version: smsVersion, Region: cfg.Region, Endpoint: cfg.Endpoint,
+		SecretID: cfg.SecretID, SecretKey: secretKey, Timeout: timeout,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sms: %w", err)
+	}
+	return ch, nil
+}
+
+func (*smsChannel) Kind() string      { return "sms" }
+func (*smsChannel) ID() string        { return "sms" }
+func (c *smsChannel) MinLevel() Level { return c.minLevel }
+
+// Prepare renders each template variable, shortened to param_max_length
+// (numbers compactly, never cut mid-number), one request per 200 numbers.
+func (c *smsChannel) Prepare(d *TemplateData) ([]delivery, error) {
+	params := make([]string, len(c.params))
+	for i, t := range c.params {
+		v, err := execute(t, d)
+		if err != nil {
+			return nil, fmt.Errorf("rendering sms.template_params[%d]: %w", i, err)
+		}
+		params[i] = shortText(strings.TrimSpace(v), c.cfg.ParamMaxLength, c.lang)
+	}
+	var out []delivery
+	for start := 0; start < len(c.phones); start += smsMaxNumbers {
+		end := min(start+smsMaxNumbers, len(c.phones))
+		out = append(out, delivery{Params: params, Phones: append([]string(nil), c.phones[start:end]...)})
+	}
+	return out, nil
+}
+
+type sendSmsResponse struct {
+	tchttp.BaseResponse
+	Response struct {
+		SendStatusSet []struct {
+			SerialNo    string
+			PhoneNumber string
+			Fee         int64
+			Code        string
+			Message     string
+		}
+	}
+}
+
+// Deliver sends one SendSms. Only Code "Ok" is success: failing numbers are
+// reported with their codes, and those worth retrying stay in d.
+func (c *smsChannel) Deliver(ctx context.Context, d *delivery) error {
+	params := map[string]any{
+		"PhoneNumberSet":   d.Phones,
+		"SmsSdkAppId":      c.cfg.SdkAppID,
+		"TemplateId":       c.cfg.TemplateID,
+		"TemplateParamSet": d.Params,
+	}
+	if c.cfg.SignName != "" {
+		params["SignName"] = c.cfg.SignName
+	}
+	var resp sendSmsResponse
+	if err := c.client.Call(ctx, "SendSms", params, &resp); err != nil {
+		code := tcloud.Code(err)
+		switch {
+		case code == "", strings.HasPrefix(code, "RequestLimitExceeded"), strings.HasPrefix(code, "InternalError"),
+			code == "ClientError.NetworkError", code == "ClientError.HttpStatusCodeError", code == "ClientError.ParseJsonError":
+			return retryable(fmt.Errorf("SendSms: %s", tcloud.Describe(err)), 0)
+		case tcloud.IsAuth(err):
+			return permanent(fmt.Errorf("SendSms: %s: check sms.secret_id/secret_key and the CAM permission sms:SendSms", tcloud.Describe(err)))
+		default:
+			return permanent(fmt.Errorf("SendSms: %s", tcloud.Describe(err)))
+		}
+	}
+	statuses := resp.Response.SendStatusSet
+	if len(statuses) == 0 {
+		return retryable(errors.New("SendSms answered no SendStatusSet"), 0)
+	}
+	var failed []string
+	var retry []string
+	var after time.Duration
+	for _, s := range statuses {
+		if s.Code == "Ok" {
+			continue
+		}
+		failed = append(failed, fmt.Sprintf("%s: %s (%s)", s.PhoneNumber, s.Code, s.Message))
+		switch {
+		case s.Code == "LimitExceeded.PhoneNumberThirtySecondLimit":
+			retry = append(retry, s.PhoneNumber)
+			after = smsThirtySecond
+		case strings.HasPrefix(s.Code, "InternalError"), strings.HasPrefix(s.Code, "RequestLimitExceeded"):
+			retry = append(retry, s.PhoneNumber)
+		}
+	}
+	if len(failed) == 0 {
+		return nil
+	}
+	err := fmt.Errorf("SendSms failed for %d of %d numbers: %s", len(failed), len(statuses), strings.Join(failed, "; "))
+	if len(retry) == 0 {
+		return permanent(err)
+	}
+	d.Phones = retry
+	return retryable(err, after)
+}
+
+func secretString(s config.Secret) (string, error) {
+	if s.Empty() {
+		return "", nil
+	}
+	buf, err := s.Get()
+	if err != nil {
+		return "", err
+	}
+	defer buf.Destroy()
+	return buf.String(), nil
+}

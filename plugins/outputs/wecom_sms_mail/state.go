@@ -1,0 +1,75 @@
+package wecom_sms_mail
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+const stateVersion = 1
+
+// savedState is the state file: what must survive a kill -9.
+type savedState struct {
+	Version int                 `json:"version"`
+	SavedAt time.Time           `json:"saved_at"`
+	Alerts  []Alert             `json:"alerts"`
+	Told    map[string][]string `json:"told"`    // alert key → channel IDs told about it
+	Pending []Notification      `json:"pending"` // inside the group_wait window
+	Queues  map[string][]*job   `json:"queues"`  // channel ID → undelivered jobs
+}
+
+// writeState replaces path atomically: a crash leaves the old file or the
+// new one, never half of one.
+func writeState(path string, s *savedState) error {
+	data, err := json.Marshal(s)
+	if err != nil {
+		return fmt.Errorf("encoding state: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("writing state: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // no-op after the rename
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing state: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("syncing state: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("writing state: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("replacing state file: %w", err)
+	}
+	return nil
+}
+
+// readState loads path. A missing file is an empty state. A corrupt one
+// is moved aside (quarantined) and reported; the plugin starts empty.
+func readState(path string, now time.Time) (s *savedState, quarantined string, err error) {
+	data, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return &savedState{}, "", nil
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("reading state file: %w", err)
+	}
+	s = &savedState{}
+	decodeErr := json.Unmarshal(data, s)
+	if decodeErr == nil && s.Version != stateVersion {
+		decodeErr = fmt.Errorf("version %d, want %d", s.Version, stateVersion)
+	}
+	if decodeErr == nil {
+		return s, "", nil
+	}
+	aside := fmt.Sprintf("%s.corrupt-%s", path, now.UTC().Format("20060102T150405"))
+	if err := os.Rename(path, aside); err != nil {
+		return nil, "", fmt.Errorf("state file %s is corrupt (%v) and could not be moved aside: %w", path, decodeErr, err)
+	}
+	return &savedState{}, aside, fmt.Errorf("state file %s is corrupt (%v); moved it to %s and started empty", path, decodeErr, aside)
+}

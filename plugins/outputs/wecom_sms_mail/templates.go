@@ -1,0 +1,307 @@
+package wecom_sms_mail
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	htmltemplate "html/template"
+	"sort"
+	"strings"
+	"text/template"
+	"time"
+)
+
+//go:embed templates/*.tmpl templates/email.html
+var templateFS embed.FS
+
+// TemplateData is what every template sees. It is built once per
+// notification group and shared by the channels, so all speak of the same
+// alerts in the same words.
+type TemplateData struct {
+	Language string
+	Test     bool
+	Title    string
+	Alerts   []AlertView // critical first, then warning, then resolved; larger values first
+	First    AlertView   // Alerts[0], for one-line channels such as SMS
+	Counts   Counts
+	Words    Words
+}
+
+// Counts of the alerts in a message.
+type Counts struct {
+	Critical, Warning, Resolved, Firing, Total int
+}
+
+// AlertView is one alert as templates see it.
+type AlertView struct {
+	Name          string
+	Tags          map[string]string
+	Level         string // ok, warning, critical
+	Kind          string // firing, escalated, repeat, resolved, stale
+	LevelText     string // localized label
+	Value         float64
+	HasValue      bool
+	ValueText     string
+	Threshold     float64
+	HasThreshold  bool
+	ThresholdText string
+	StartedAt     time.Time
+	Duration      string
+	StaleAfter    string
+	Resolved      bool
+	NoData        bool
+	Instance      string // "name(id)", or whichever is known
+	Group, Topic  string
+	Subject       string // localized "instance … group … topic …", or the identity
+}
+
+// Words are localized labels for templates.
+type Words struct {
+	Critical, Warning, Resolved, NoData                            string
+	Level, Instance, Group, Topic, Lag, Threshold, Since, TestNote string
+}
+
+var words = map[string]Words{
+	"zh": {Critical: "严重", Warning: "警告", Resolved: "恢复", NoData: "恢复（无数据）",
+		Level: "级别", Instance: "实例", Group: "消费组", Topic: "Topic", Lag: "积压", Threshold: "阈值", Since: "开始时间",
+		TestNote: "这是一条测试消息，用于验证告警通道配置，无需处理。"},
+	"en": {Critical: "CRITICAL", Warning: "WARNING", Resolved: "RESOLVED", NoData: "RESOLVED (no data)",
+		Level: "Level", Instance: "Instance", Group: "Group", Topic: "Topic", Lag: "Lag", Threshold: "Threshold", Since: "Since",
+		TestNote: "This is a test message checking the alert channel; no action needed."},
+}
+
+// templates holds the parsed default templates of one language.
+type templates struct {
+	text *template.Template
+	html *htmltemplate.Template
+}
+
+func loadTemplates(lang string) (*templates, error) {
+	text, err := template.New(lang).ParseFS(templateFS, "templates/"+lang+".tmpl")
+	if err != nil {
+		return nil, fmt.Errorf("default %s templates: %w", lang, err)
+	}
+	html, err := htmltemplate.ParseFS(templateFS, "templates/email.html")
+	if err != nil {
+		return nil, fmt.Errorf("default email template: %w", err)
+	}
+	return &templates{text: text, html: html}, nil
+}
+
+func (t *templates) render(name string, d *TemplateData) (string, error) {
+	var b bytes.Buffer
+	if err := t.text.ExecuteTemplate(&b, name, d); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}
+
+func (t *templates) renderHTML(d *TemplateData) (string, error) {
+	var b bytes.Buffer
+	if err := t.html.Execute(&b, d); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}
+
+// parseUserTemplate parses a template given in the configuration and runs
+// it once on sample data, so that a typo fails at start, not at 3 a.m.
+func parseUserTemplate(key, text, lang string) (*template.Template, error) {
+	t, err := template.New(key).Option("missingkey=error").Parse(text)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", key, err)
+	}
+	if err := t.Execute(&bytes.Buffer{}, sampleData(lang, time.Now())); err != nil {
+		return nil, fmt.Errorf("%s: %w", key, err)
+	}
+	return t, nil
+}
+
+func execute(t *template.Template, d *TemplateData) (string, error) {
+	var b bytes.Buffer
+	if err := t.Execute(&b, d); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}
+
+func severity(n Notification) int {
+	if n.Resolved() {
+		return 0
+	}
+	return int(n.Alert.Level)
+}
+
+// buildData renders notifications for templates, sorted by severity then
+// value.
+func buildData(notes []Notification, lang string, staleAfter time.Duration) *TemplateData {
+	sorted := append([]Notification(nil), notes...)
+	sort.SliceStable(sorted, func(i, j int) bool {
+		si, sj := severity(sorted[i]), severity(sorted[j])
+		if si != sj {
+			return si > sj
+		}
+		if sorted[i].Alert.Value != sorted[j].Alert.Value {
+			return sorted[i].Alert.Value > sorted[j].Alert.Value
+		}
+		return sorted[i].Alert.Key < sorted[j].Alert.Key
+	})
+	w := words[lang]
+	d := &TemplateData{Language: lang, Words: w}
+	for _, n := range sorted {
+		v := alertView(n, lang, w, staleAfter)
+		switch {
+		case v.Resolved:
+			d.Counts.Resolved++
+		case v.Level == "critical":
+			d.Counts.Critical++
+			d.Counts.Firing++
+		default:
+			d.Counts.Warning++
+			d.Counts.Firing++
+		}
+		d.Alerts = append(d.Alerts, v)
+	}
+	d.Counts.Total = len(d.Alerts)
+	if len(d.Alerts) > 0 {
+		d.First = d.Alerts[0]
+	}
+	d.Title = titleOf(d)
+	return d
+}
+
+func titleOf(d *TemplateData) string {
+	var b strings.Builder
+	if d.Language == "zh" {
+		if d.Test {
+			b.WriteString("【测试】")
+		}
+		b.WriteString("CKafka 消费积压")
+		if d.Counts.Firing > 0 {
+			b.WriteString("告警")
+		} else {
+			b.WriteString("恢复")
+		}
+		return b.String()
+	}
+	if d.Test {
+		b.WriteString("[TEST] ")
+	}
+	b.WriteString("CKafka consumer lag ")
+	if d.Counts.Firing > 0 {
+		b.WriteString("alert")
+	} else {
+		b.WriteString("resolved")
+	}
+	return b.String()
+}
+
+func alertView(n Notification, lang string, w Words, staleAfter time.Duration) AlertView {
+	name, tagList := parseKey(n.Alert.Key)
+	tags := make(map[string]string, len(tagList))
+	for _, t := range tagList {
+		tags[t.Key] = t.Value
+	}
+	v := AlertView{
+		Name:          name,
+		Tags:          tags,
+		Level:         n.Alert.Level.String(),
+		Kind:          string(n.Kind),
+		Value:         n.Alert.Value,
+		HasValue:      n.Alert.HasValue,
+		ValueText:     formatNumber(n.Alert.Value),
+		Threshold:     n.Alert.Threshold,
+		HasThreshold:  n.Alert.HasThreshold,
+		ThresholdText: formatNumber(n.Alert.Threshold),
+		StartedAt:     n.Alert.StartedAt,
+		Duration:      roundDuration(n.At.Sub(n.Alert.StartedAt)),
+		StaleAfter:    roundDuration(staleAfter),
+		Resolved:      n.Resolved(),
+		NoData:        n.Kind == KindStale,
+		Group:         tags["group"],
+		Topic:         tags["topic"],
+	}
+	if !v.HasValue {
+		v.ValueText = "-"
+	}
+	switch {
+	case v.NoData:
+		v.LevelText = w.NoData
+	case v.Resolved:
+		v.LevelText = w.Resolved
+	case v.Level == "critical":
+		v.LevelText = w.Critical
+	default:
+		v.LevelText = w.Warning
+	}
+	id, iname := tags["instance_id"], tags["instance_name"]
+	switch {
+	case id != "" && iname != "":
+		v.Instance = iname + "(" + id + ")"
+	case id != "":
+		v.Instance = id
+	default:
+		v.Instance = iname
+	}
+	v.Subject = subject(v, name, tagList, lang)
+	return v
+}
+
+func subject(v AlertView, name string, tags []Tag, lang string) string {
+	if v.Group == "" && v.Topic == "" && v.Instance == "" {
+		parts := []string{name}
+		for _, t := range tags {
+			parts = append(parts, t.Key+"="+t.Value)
+		}
+		return strings.Join(parts, " ")
+	}
+	var parts []string
+	add := func(zh, en, value string) {
+		if value == "" {
+			return
+		}
+		if lang == "zh" {
+			parts = append(parts, zh+" "+value)
+		} else {
+			parts = append(parts, en+" "+value)
+		}
+	}
+	add("实例", "instance", v.Instance)
+	add("消费组", "group", v.Group)
+	add("Topic", "topic", v.Topic)
+	return strings.Join(parts, " ")
+}
+
+func roundDuration(d time.Duration) string {
+	switch {
+	case d <= 0:
+		return "0s"
+	case d < time.Minute:
+		return d.Round(time.Second).String()
+	case d < time.Hour:
+		return strings.TrimSuffix(d.Round(time.Minute).String(), "0s")
+	default:
+		return strings.TrimSuffix(d.Round(time.Minute).String(), "0s")
+	}
+}
+
+// sampleData is what -test-notify sends and what user templates are checked
+// against at start.
+func sampleData(lang string, now time.Time) *TemplateData {
+	d := buildData([]Notification{{
+		Kind: KindFiring,
+		At:   now,
+		Alert: Alert{
+			Key:          "ckafka_lag,group=test-group,instance_id=ckafka-test,instance_name=test,region=ap-guangzhou,topic=test-topic",
+			Level:        LevelCritical,
+			Value:        2500,
+			HasValue:     true,
+			Threshold:    2000,
+			HasThreshold: true,
+			StartedAt:    now,
+		},
+	}}, lang, 10*time.Minute)
+	d.Test = true
+	d.Title = titleOf(d)
+	return d
+}

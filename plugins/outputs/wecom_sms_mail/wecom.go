@@ -1,0 +1,306 @@
+package wecom_sms_mail
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"text/template"
+	"time"
+)
+
+const (
+	wecomDefaultBase = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send"
+	// Limits of the group robot API (developer.work.weixin.qq.com/document/path/91770).
+	wecomMarkdownLimit = 4096
+	wecomTextLimit     = 2048
+	wecomPerMinute     = 20
+)
+
+// WeComConfig is [outputs.wecom_sms_mail.wecom].
+type WeComConfig struct {
+	WebhookURLs         []string `toml:"webhook_urls"`
+	MsgType             string   `toml:"msgtype"`
+	MentionedMobileList []string `toml:"mentioned_mobile_list"`
+	MentionedList       []string `toml:"mentioned_list"`
+	MinLevel            string   `toml:"min_level"`
+	Template            string   `toml:"template"`
+}
+
+// wecomRobot is one group robot.
+type wecomRobot struct {
+	cfg      *WeComConfig
+	index    int
+	url      string // contains the key: never log it
+	key      string
+	minLevel Level
+	tpls     *templates
+	userTpl  *template.Template
+	client   *http.Client
+	now      func() time.Time
+
+	mu   sync.Mutex
+	sent []time.Time // our sends within the last minute
+}
+
+// robotURL accepts a full webhook URL or just its key.
+func robotURL(s string) (u, key string, err error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", "", errors.New("empty entry")
+	}
+	if !strings.Contains(s, "://") {
+		if strings.ContainsAny(s, "/?&= ") {
+			return "", "", errors.New("neither a URL nor a robot key")
+		}
+		return wecomDefaultBase + "?key=" + url.QueryEscape(s), s, nil
+	}
+	parsed, err := url.Parse(s)
+	if err != nil {
+		return "", "", errors.New("not a valid URL")
+	}
+	if parsed.Scheme != "https" && parsed.Scheme != "http" {
+		return "", "", errors.New("scheme must be https")
+	}
+	key = parsed.Query().Get("key")
+	if key == "" {
+		return "", "", errors.New("URL has no key= parameter")
+	}
+	return s, key, nil
+}
+
+func newWeComRobots(cfg *WeComConfig, tpls *templates, lang string, client *http.Client) ([]channel, error) {
+	if len(cfg.WebhookURLs) == 0 {
+		return nil, errors.New("wecom.webhook_urls: at least one robot URL or key is required")
+	}
+	switch cfg.MsgType {
+	case "markdown", "text":
+	default:
+		return nil, fmt.Errorf("wecom.msgtype: %q is not markdown or text", cfg.MsgType)
+	}
+	minLevel, err := parseMinLevel("wecom.min_level", cfg.MinLevel)
+	if err != nil {
+		return nil, err
+	}
+	for i, m := range cfg.MentionedMobileList {
+		if m != "@all" && !mainlandMobile.MatchString(m) {
+			return nil, fmt.Errorf("wecom.mentioned_mobile_list[%d]: %q is not an 11-digit mobile number or @all", i, m)
+		}
+	}
+	var userTpl *template.Template
+	if cfg.Template != "" {
+		if userTpl, err = parseUserTemplate("wecom.template", cfg.Template, lang); err != nil {
+			return nil, err
+		}
+	}
+	robots := make([]channel, 0, len(cfg.WebhookURLs))
+	for i, raw := range cfg.WebhookURLs {
+		u, key, err := robotURL(raw)
+		if err != nil {
+			// The entry itself may be a key: never echo it.
+			return nil, fmt.Errorf("wecom.webhook_urls[%d]: %v", i, err)
+		}
+		robots = append(robots, &wecomRobot{cfg: cfg, index: i + 1, url: u, key: key, minLevel: minLevel,
+			tpls: tpls, userTpl: userTpl, client: client, now: time.Now})
+	}
+	return robots, nil
+}
+
+func (*wecomRobot) Kind() string      { return "wecom" }
+func (r *wecomRobot) MinLevel() Level { return r.minLevel }
+
+// ID names the robot by its position and host; the key stays out of logs.
+func (r *wecomRobot) ID() string {
+	host := ""
+	if u, err := url.Parse(r.url); err == nil {
+		host = u.Host
+	}
+	return fmt.Sprintf("wecom robot %d (%s, key %s)", r.index, host, redactKey(r.key))
+}
+
+// redactKey keeps the last four characters, enough to tell robots apart.
+func redactKey(key string) string {
+	if len(key) <= 8 {
+		return "***"
+	}
+	return "***" + key[len(key)-4:]
+}
+
+// redact removes the key from text that may quote the URL (net/http
+// errors do).
+func (r *wecomRobot) redact(s string) string {
+	s = strings.ReplaceAll(s, r.key, redactKey(r.key))
+	return strings.ReplaceAll(s, url.QueryEscape(r.key), redactKey(r.key))
+}
+
+func (r *wecomRobot) Prepare(d *TemplateData) ([]delivery, error) {
+	var content string
+	var err error
+	switch {
+	case r.userTpl != nil:
+		content, err = execute(r.userTpl, d)
+	case r.cfg.MsgType == "text":
+		content, err = r.tpls.render("wecom_text", d)
+	default:
+		content, err = r.tpls.render("wecom_markdown", d)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("rendering the wecom message: %w", err)
+	}
+	limit := wecomMarkdownLimit
+	if r.cfg.MsgType == "text" {
+		limit = wecomTextLimit
+	}
+	mentions := ""
+	if r.cfg.MsgType == "markdown" {
+		for _, u := range r.cfg.MentionedList {
+			mentions += "<@" + u + ">"
+		}
+	}
+	parts := splitMessage(strings.TrimRight(content, "\n"), limit-len(mentions)-1)
+	out := make([]delivery, len(parts))
+	for i, p := range parts {
+		if i == 0 && mentions != "" {
+			p += "\n" + mentions
+		}
+		out[i] = delivery{Text: p}
+	}
+	return out, nil
+}
+
+type wecomResponse struct {
+	ErrCode int    `json:"errcode"`
+	ErrMsg  string `json:"errmsg"`
+}
+
+func (r *wecomRobot) Deliver(ctx context.Context, d *delivery) error {
+	if err := r.waitForSlot(ctx); err != nil {
+		return err
+	}
+	body := map[string]any{"msgtype": r.cfg.MsgType}
+	if r.cfg.MsgType == "text" {
+		text := map[string]any{"content": d.Text}
+		if len(r.cfg.MentionedList) > 0 {
+			text["mentioned_list"] = r.cfg.MentionedList
+		}
+		if len(r.cfg.MentionedMobileList) > 0 {
+			text["mentioned_mobile_list"] = r.cfg.MentionedMobileList
+		}
+		body["text"] = text
+	} else {
+		body["markdown"] = map[string]any{"content": d.Text}
+	}
+	payload, err := json.Marshal(body)
+	if err != nil {
+		return permanent(err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.url, bytes.NewReader(payload))
+	if err != nil {
+		return permanent(errors.New(r.redact(err.Error())))
+	}
+	req.Header.Set("Content-Type", "application/json; charset=utf-8")
+	resp, err := r.client.Do(req)
+	if err != nil {
+		return retryable(errors.New(r.redact(err.Error())), 0)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err != nil {
+		return retryable(fmt.Errorf("reading the answer: %v", err), 0)
+	}
+	if resp.StatusCode != http.StatusOK {
+		err := fmt.Errorf("HTTP %d: %s", resp.StatusCode, r.redact(snippet(raw)))
+		if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
+			return retryable(err, 0)
+		}
+		return permanent(err)
+	}
+	var answer wecomResponse
+	if err := json.Unmarshal(raw, &answer); err != nil {
+		return retryable(fmt.Errorf("unreadable answer %q: %v", snippet(raw), err), 0)
+	}
+	r.recordSend()
+	switch answer.ErrCode {
+	case 0:
+		return nil
+	case 45009:
+		// Rate limited (others may share the robot): retry when our
+		// window frees a slot.
+		return retryable(fmt.Errorf("rate limited (errcode 45009): %s", answer.ErrMsg), r.untilSlotFrees())
+	case 93000:
+		return permanent(errors.New("invalid webhook key (errcode 93000): check wecom.webhook_urls; give the robot's whole webhook URL or only its key"))
+	case -1:
+		return retryable(fmt.Errorf("robot busy (errcode -1): %s", answer.ErrMsg), 0)
+	default:
+		return permanent(fmt.Errorf("errcode %d: %s", answer.ErrCode, r.redact(answer.ErrMsg)))
+	}
+}
+
+// waitForSlot keeps us within 20 messages per minute per robot.
+func (r *wecomRobot) waitForSlot(ctx context.Context) error {
+	for {
+		wait := r.untilSlotFreesIfFull()
+		if wait <= 0 {
+			return nil
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return retryable(fmt.Errorf("waiting for the robot's 20-per-minute window: %w", ctx.Err()), 0)
+		case <-t.C:
+		}
+	}
+}
+
+func (r *wecomRobot) recordSend() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.prune()
+	r.sent = append(r.sent, r.now())
+}
+
+func (r *wecomRobot) prune() {
+	cutoff := r.now().Add(-time.Minute)
+	i := 0
+	for i < len(r.sent) && !r.sent[i].After(cutoff) {
+		i++
+	}
+	r.sent = r.sent[i:]
+}
+
+func (r *wecomRobot) untilSlotFreesIfFull() time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.prune()
+	if len(r.sent) < wecomPerMinute {
+		return 0
+	}
+	return r.sent[0].Add(time.Minute).Sub(r.now())
+}
+
+// untilSlotFrees is when the oldest of our sends leaves the window; with
+// none recorded, a short pause.
+func (r *wecomRobot) untilSlotFrees() time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.prune()
+	if len(r.sent) == 0 {
+		return time.Second
+	}
+	return max(r.sent[0].Add(time.Minute).Sub(r.now()), time.Second)
+}
+
+func snippet(b []byte) string {
+	s := strings.TrimSpace(string(b))
+	if len(s) > 200 {
+		s = s[:200] + "…"
+	}
+	return s
+}

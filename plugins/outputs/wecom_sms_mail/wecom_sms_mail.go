@@ -1,0 +1,389 @@
+// Package wecom_sms_mail turns metrics flagged with an alert level into
+// alerts (dedup, grouping, reminders, resolution) and delivers them to
+// WeCom group robots, Tencent Cloud SMS and email.
+package wecom_sms_mail
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/config"
+	"github.com/influxdata/telegraf/plugins/outputs"
+)
+
+//go:embed sample.conf
+var sampleConfig string
+
+// closeBudget bounds Close: Telegraf kills an execd output 5 s after
+// closing its stdin, so everything pending is sent or saved before that.
+const closeBudget = 3 * time.Second
+
+// WeComSMSMail is the wecom_sms_mail output.
+type WeComSMSMail struct {
+	LevelKey       string          `toml:"level_key"`
+	ValueField     string          `toml:"value_field"`
+	KeyExcludeTags []string        `toml:"key_exclude_tags"`
+	GroupWait      config.Duration `toml:"group_wait"`
+	RepeatInterval config.Duration `toml:"repeat_interval"`
+	SendResolved   bool            `toml:"send_resolved"`
+	StaleAfter     config.Duration `toml:"stale_after"`
+	StateFile      string          `toml:"state_file"`
+	Language       string          `toml:"language"`
+	Timeout        config.Duration `toml:"timeout"`
+	MaxRetries     int             `toml:"max_retries"`
+	WeCom          *WeComConfig    `toml:"wecom"`
+	SMS            *SMSConfig      `toml:"sms"`
+	Email          *EmailConfig    `toml:"email"`
+	Log            telegraf.Logger `toml:"-"`
+
+	// retryBase is the first backoff step; tests shorten it.
+	retryBase time.Duration
+	// tickEvery is how often reminders and staleness are checked.
+	tickEvery time.Duration
+
+	channels   []channel
+	tpls       *templates
+	dispatcher *dispatcher
+
+	mu        sync.Mutex // guards observer, alerts and the counters
+	observer  *observer
+	alerts    *Alerts
+	unleveled map[string]bool
+	badLevel  map[string]bool
+	stats     Stats
+
+	dirty  atomic.Bool
+	saveMu sync.Mutex
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// Stats count what Write saw.
+type Stats struct {
+	Metrics   int64
+	Unleveled int64
+	BadLevel  int64
+}
+
+func (*WeComSMSMail) SampleConfig() string { return sampleConfig }
+
+func parseMinLevel(key, s string) (Level, error) {
+	l, err := ParseLevel(s)
+	if err != nil || l == LevelOK {
+		return 0, fmt.Errorf("%s: %q is not warning or critical", key, s)
+	}
+	return l, nil
+}
+
+// Init validates the configuration, so that every mistake stops the binary
+// at start with the key's name.
+func (p *WeComSMSMail) Init() error {
+	switch {
+	case p.LevelKey == "":
+		return errors.New("level_key must not be empty")
+	case p.ValueField == "":
+		return errors.New("value_field must not be empty")
+	case p.GroupWait < 0:
+		return errors.New("group_wait must not be negative")
+	case p.RepeatInterval < 0:
+		return errors.New("repeat_interval must not be negative (0 disables reminders)")
+	case p.StaleAfter < 0:
+		return errors.New("stale_after must not be negative (0 disables)")
+	case p.Timeout <= 0:
+		return errors.New("timeout must be positive")
+	case p.MaxRetries < 0:
+		return errors.New("max_retries must not be negative")
+	}
+	if p.Language != "zh" && p.Language != "en" {
+		return fmt.Errorf("language: %q is not zh or en", p.Language)
+	}
+	var err error
+	if p.tpls, err = loadTemplates(p.Language); err != nil {
+		return err
+	}
+	timeout := time.Duration(p.Timeout)
+	p.channels = nil
+	if p.WeCom != nil {
+		setDefault(&p.WeCom.MsgType, "markdown")
+		setDefault(&p.WeCom.MinLevel, "warning")
+		robots, err := newWeComRobots(p.WeCom, p.tpls, p.Language, &http.Client{Timeout: timeout})
+		if err != nil {
+			return err
+		}
+		p.channels = append(p.channels, robots...)
+	}
+	if p.SMS != nil {
+		setDefault(&p.SMS.Region, "ap-guangzhou")
+		setDefault(&p.SMS.Endpoint, "sms.tencentcloudapi.com")
+		setDefault(&p.SMS.MinLevel, "critical")
+		if p.SMS.ParamMaxLength == 0 {
+			p.SMS.ParamMaxLength = 6
+		}
+		sms, err := newSMSChannel(p.SMS, p.Language, timeout)
+		if err != nil {
+			return err
+		}
+		p.channels = append(p.channels, sms)
+	}
+	if p.Email != nil {
+		if p.Email.SMTPPort == 0 {
+			p.Email.SMTPPort = 465
+		}
+		setDefault(&p.Email.TLSMode, "auto")
+		setDefault(&p.Email.MinLevel, "warning")
+		email, err := newEmailChannel(p.Email, p.tpls, p.Language, timeout)
+		if err != nil {
+			return err
+		}
+		p.channels = append(p.channels, email)
+	}
+	if len(p.channels) == 0 {
+		return errors.New("no channel configured: add [outputs.wecom_sms_mail.wecom], .sms or .email")
+	}
+	if p.retryBase == 0 {
+		p.retryBase = time.Second
+	}
+	if p.tickEvery == 0 {
+		p.tickEvery = time.Second
+	}
+	p.observer = newObserver(p.LevelKey, p.ValueField, p.KeyExcludeTags)
+	p.alerts = NewAlerts(Policy{
+		RepeatInterval: time.Duration(p.RepeatInterval),
+		StaleAfter:     time.Duration(p.StaleAfter),
+		SendResolved:   p.SendResolved,
+	})
+	p.unleveled = map[string]bool{}
+	p.badLevel = map[string]bool{}
+	p.dispatcher = newDispatcher(p.channels, p.Log)
+	p.dispatcher.lang = p.Language
+	p.dispatcher.groupWait = time.Duration(p.GroupWait)
+	p.dispatcher.staleAfter = time.Duration(p.StaleAfter)
+	p.dispatcher.maxRetries = p.MaxRetries
+	p.dispatcher.retryBase = p.retryBase
+	p.dispatcher.timeout = timeout
+	return nil
+}
+
+func setDefault(s *string, v string) {
+	if *s == "" {
+		*s = v
+	}
+}
+
+// Connect restores the state file and starts the workers.
+func (p *WeComSMSMail) Connect() error {
+	now := time.Now()
+	if p.StateFile != "" {
+		s, quarantined, err := readState(p.StateFile, now)
+		if err != nil && quarantined == "" {
+			return err
+		}
+		if err != nil {
+			p.Log.Error(err)
+		}
+		p.mu.Lock()
+		p.alerts.Restore(s.Alerts, now)
+		p.mu.Unlock()
+		p.dispatcher.restore(s)
+		if len(s.Alerts) > 0 || len(s.Queues) > 0 {
+			p.Log.Infof("Restored %d firing alert(s) and %d channel queue(s) from %s", len(s.Alerts), len(s.Queues), p.StateFile)
+		}
+	}
+	p.dispatcher.onChange = p.changed
+	ctx, cancel := context.WithCancel(context.Background())
+	p.cancel = cancel
+	p.dispatcher.run(ctx, &p.wg)
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		p.tickLoop(ctx)
+	}()
+	return nil
+}
+
+// Write hands metrics to the alert state; it never waits on the network.
+func (p *WeComSMSMail) Write(metrics []telegraf.Metric) error {
+	now := time.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, m := range metrics {
+		p.stats.Metrics++
+		obs, ok, err := p.observer.observe(m)
+		if err != nil {
+			p.stats.BadLevel++
+			if !p.badLevel[m.Name()] {
+				p.badLevel[m.Name()] = true
+				p.Log.Errorf("Skipping metric: %v (logged once per measurement)", err)
+			}
+			continue
+		}
+		if !ok {
+			p.stats.Unleveled++
+			if !p.unleveled[m.Name()] {
+				p.unleveled[m.Name()] = true
+				p.Log.Infof("Ignoring measurement %q: it has no %q tag or field (logged once)", m.Name(), p.LevelKey)
+			}
+			continue
+		}
+		if n, due := p.alerts.Observe(obs, now); due {
+			p.dispatcher.add(n)
+		}
+	}
+	return nil
+}
+
+func (p *WeComSMSMail) tickLoop(ctx context.Context) {
+	t := time.NewTicker(p.tickEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			p.mu.Lock()
+			due := p.alerts.Tick(now)
+			p.mu.Unlock()
+			p.dispatcher.add(due...)
+			if p.dirty.Load() {
+				p.save()
+			}
+		}
+	}
+}
+
+// changed is the dispatcher's hook: after a delivery the state is saved at
+// once (a kill must not cause a duplicate); other changes within a tick.
+func (p *WeComSMSMail) changed(urgent bool) {
+	p.dirty.Store(true)
+	if urgent {
+		p.save()
+	}
+}
+
+func (p *WeComSMSMail) save() {
+	if p.StateFile == "" {
+		p.dirty.Store(false)
+		return
+	}
+	p.saveMu.Lock()
+	defer p.saveMu.Unlock()
+	p.dirty.Store(false)
+	s := &savedState{Version: stateVersion, SavedAt: time.Now()}
+	p.mu.Lock()
+	s.Alerts = p.alerts.Snapshot()
+	p.mu.Unlock()
+	p.dispatcher.snapshot(s)
+	if err := writeState(p.StateFile, s); err != nil {
+		p.dirty.Store(true)
+		p.Log.Errorf("Saving state: %v", err)
+	}
+}
+
+// Close sends what is pending within the close budget and saves the rest.
+func (p *WeComSMSMail) Close() error {
+	if p.cancel == nil {
+		return nil
+	}
+	p.dispatcher.flush()
+	deadline := time.Now().Add(closeBudget)
+	for !p.dispatcher.idle() && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	p.cancel()
+	p.wg.Wait()
+	p.save()
+	if !p.dispatcher.idle() {
+		if p.StateFile != "" {
+			p.Log.Warnf("Undelivered messages saved to %s; they are sent after the restart", p.StateFile)
+		} else {
+			p.Log.Error("Undelivered messages are lost at exit: set state_file to keep them")
+		}
+	}
+	p.mu.Lock()
+	st := p.stats
+	p.mu.Unlock()
+	p.Log.Debugf("Closed: %d metrics seen, %d without level, %d with a bad level", st.Metrics, st.Unleveled, st.BadLevel)
+	return nil
+}
+
+// TestNotify sends one test message to every channel, one attempt each,
+// and prints a line per channel kind: "wecom: ok" or the error.
+func (p *WeComSMSMail) TestNotify(ctx context.Context, out io.Writer) error {
+	data := sampleData(p.Language, time.Now())
+	results := map[string][]string{}
+	var kinds []string
+	failed := false
+	for _, ch := range p.channels {
+		if _, seen := results[ch.Kind()]; !seen {
+			kinds = append(kinds, ch.Kind())
+			results[ch.Kind()] = nil
+		}
+		err := p.testChannel(ctx, ch, data)
+		if err != nil {
+			failed = true
+			results[ch.Kind()] = append(results[ch.Kind()], ch.ID()+": "+err.Error())
+		}
+	}
+	sort.SliceStable(kinds, func(i, j int) bool { return kindOrder(kinds[i]) < kindOrder(kinds[j]) })
+	for _, k := range kinds {
+		if errs := results[k]; len(errs) > 0 {
+			fmt.Fprintf(out, "%s: %s\n", k, strings.Join(errs, "; "))
+		} else {
+			fmt.Fprintf(out, "%s: ok\n", k)
+		}
+	}
+	if failed {
+		return errors.New("at least one channel failed")
+	}
+	return nil
+}
+
+func kindOrder(k string) int {
+	return map[string]int{"wecom": 0, "sms": 1, "email": 2}[k]
+}
+
+func (p *WeComSMSMail) testChannel(ctx context.Context, ch channel, data *TemplateData) error {
+	deliveries, err := ch.Prepare(data)
+	if err != nil {
+		return err
+	}
+	for i := range deliveries {
+		actx, cancel := context.WithTimeout(ctx, time.Duration(p.Timeout))
+		err := ch.Deliver(actx, &deliveries[i])
+		cancel()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// New returns the plugin with its defaults.
+func New() *WeComSMSMail {
+	return &WeComSMSMail{
+		LevelKey:       "alert_level",
+		ValueField:     "lag",
+		KeyExcludeTags: []string{"host"},
+		GroupWait:      config.Duration(10 * time.Second),
+		RepeatInterval: config.Duration(time.Hour),
+		SendResolved:   true,
+		StaleAfter:     config.Duration(10 * time.Minute),
+		Language:       "zh",
+		Timeout:        config.Duration(10 * time.Second),
+		MaxRetries:     5,
+	}
+}
+
+func init() {
+	outputs.Add("wecom_sms_mail", func() telegraf.Output { return New() })
+}

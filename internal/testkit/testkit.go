@@ -152,3 +152,26 @@ func readHWM(pid int) (int64, bool) {
 	}
 	return 0, false
 }
+
+// WaitForInputConsumed reports when process pid has read file descriptor fd
+// up to size bytes (its position in /proc/PID/fdinfo), or when it exits.
+func WaitForInputConsumed(pid, fd int, size int64) <-chan time.Time {
+	out := make(chan time.Time, 1)
+	go func() {
+		path := fmt.Sprintf("/proc/%d/fdinfo/%d", pid, fd)
+		for {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				out <- time.Now()
+				return
+			}
+			var pos int64
+			if _, err := fmt.Sscanf(string(b), "pos:\t%d", &pos); err == nil && pos >= size {
+				out <- time.Now()
+				return
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}()
+	return out
+}

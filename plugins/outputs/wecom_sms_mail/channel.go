@@ -38,9 +38,10 @@ type delivery struct {
 
 // deliveryError says whether a failure is worth retrying, and when.
 type deliveryError struct {
-	err   error
-	retry bool
-	after time.Duration // earliest sensible retry; 0 lets the backoff decide
+	err    error
+	retry  bool
+	after  time.Duration // wait at least this long (e.g. SMS's 30 s same-content limit)
+	within time.Duration // retry no later than this (e.g. when a rate window frees a slot)
 }
 
 func (e *deliveryError) Error() string { return e.err.Error() }
@@ -52,14 +53,23 @@ func retryable(err error, after time.Duration) error {
 
 func permanent(err error) error { return &deliveryError{err: err} }
 
-// shouldRetry classifies err: unknown errors (network, timeouts) are
-// retried.
-func shouldRetry(err error) (bool, time.Duration) {
+func retryWithin(err error, within time.Duration) error {
+	return &deliveryError{err: err, retry: true, within: within}
+}
+
+// retryDelay classifies err and picks the wait before the next attempt:
+// the backoff, raised to the channel's minimum, capped by its maximum.
+// Unknown errors (network, timeouts) are retried.
+func retryDelay(err error, backoff time.Duration) (bool, time.Duration) {
 	var de *deliveryError
-	if errors.As(err, &de) {
-		return de.retry, de.after
+	if !errors.As(err, &de) {
+		return true, backoff
 	}
-	return true, 0
+	wait := max(backoff, de.after)
+	if de.within > 0 {
+		wait = min(wait, de.within)
+	}
+	return de.retry, wait
 }
 
 // splitMessage cuts content into parts of at most limit bytes at line

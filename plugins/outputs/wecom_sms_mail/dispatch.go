@@ -226,12 +226,11 @@ func (w *worker) deliver(ctx context.Context, j *job) bool {
 			if ctx.Err() != nil {
 				return false
 			}
-			retry, after := shouldRetry(err)
+			retry, wait := retryDelay(err, backoff(d.retryBase, attempt))
 			if !retry || attempt > d.maxRetries {
 				d.log.Errorf("%s: giving up on a message with %d alert(s) after %d attempt(s): %v", w.ch.ID(), j.Alerts, attempt, err)
 				return true
 			}
-			wait := max(backoff(d.retryBase, attempt), after)
 			d.log.Warnf("%s: attempt %d failed, retrying in %s: %v", w.ch.ID(), attempt, wait.Round(time.Millisecond), err)
 			t := time.NewTimer(wait)
 			select {

@@ -68,7 +68,8 @@ func numberField(m telegraf.Metric, name string) (float64, bool) {
 }
 
 // key is the alert identity: the measurement and every tag but the excluded
-// ones, as an escaped series key ("name,k=v,k2=v2", tags sorted).
+// ones, as an escaped series key ("name,k=v,k2=v2", tags sorted). It runs
+// once per metric, so it avoids the allocations it can.
 func (o *observer) key(m telegraf.Metric) string {
 	tags := o.keyScratch[:0]
 	for _, t := range m.TagList() {
@@ -76,18 +77,29 @@ func (o *observer) key(m telegraf.Metric) string {
 			tags = append(tags, t)
 		}
 	}
-	sort.Slice(tags, func(i, j int) bool { return tags[i].Key < tags[j].Key })
+	// Telegraf keeps tags sorted by key; sort only if a metric does not.
+	if !sort.SliceIsSorted(tags, func(i, j int) bool { return tags[i].Key < tags[j].Key }) {
+		sort.Slice(tags, func(i, j int) bool { return tags[i].Key < tags[j].Key })
+	}
 	b := &o.keyBuilder
 	b.Reset()
-	keyEscaper.WriteString(b, m.Name())
+	writeEscaped(b, m.Name())
 	for _, t := range tags {
 		b.WriteByte(',')
-		keyEscaper.WriteString(b, t.Key)
+		writeEscaped(b, t.Key)
 		b.WriteByte('=')
-		keyEscaper.WriteString(b, t.Value)
+		writeEscaped(b, t.Value)
 	}
 	o.keyScratch = tags[:0]
 	return b.String()
+}
+
+func writeEscaped(b *strings.Builder, s string) {
+	if !strings.ContainsAny(s, `\,=`) {
+		b.WriteString(s)
+		return
+	}
+	keyEscaper.WriteString(b, s)
 }
 
 var keyEscaper = strings.NewReplacer(`\`, `\\`, `,`, `\,`, `=`, `\=`)

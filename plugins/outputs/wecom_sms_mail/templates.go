@@ -276,10 +276,10 @@ func roundDuration(d time.Duration) string {
 	switch {
 	case d <= 0:
 		return "0s"
+	case d < time.Second:
+		return d.Round(time.Millisecond).String()
 	case d < time.Minute:
 		return d.Round(time.Second).String()
-	case d < time.Hour:
-		return strings.TrimSuffix(d.Round(time.Minute).String(), "0s")
 	default:
 		return strings.TrimSuffix(d.Round(time.Minute).String(), "0s")
 	}

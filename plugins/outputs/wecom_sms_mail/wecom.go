@@ -232,7 +232,7 @@ func (r *wecomRobot) Deliver(ctx context.Context, d *delivery) error {
 	case 45009:
 		// Rate limited (others may share the robot): retry when our
 		// window frees a slot.
-		return retryable(fmt.Errorf("rate limited (errcode 45009): %s", answer.ErrMsg), r.untilSlotFrees())
+		return retryWithin(fmt.Errorf("rate limited (errcode 45009): %s", answer.ErrMsg), r.untilSlotFrees())
 	case 93000:
 		return permanent(errors.New("invalid webhook key (errcode 93000): check wecom.webhook_urls; give the robot's whole webhook URL or only its key"))
 	case -1:

@@ -62,10 +62,11 @@ type WeComSMSMail struct {
 	badLevel  map[string]bool
 	stats     Stats
 
-	dirty  atomic.Bool
-	saveMu sync.Mutex
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	dirty   atomic.Bool
+	saveMu  sync.Mutex
+	closeMu sync.Mutex
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
 }
 
 // Stats count what Write saw.
@@ -290,7 +291,10 @@ func (p *WeComSMSMail) save() {
 }
 
 // Close sends what is pending within the close budget and saves the rest.
+// It is safe to call more than once and from a signal handler.
 func (p *WeComSMSMail) Close() error {
+	p.closeMu.Lock()
+	defer p.closeMu.Unlock()
 	if p.cancel == nil {
 		return nil
 	}
@@ -300,6 +304,7 @@ func (p *WeComSMSMail) Close() error {
 		time.Sleep(20 * time.Millisecond)
 	}
 	p.cancel()
+	p.cancel = nil
 	p.wg.Wait()
 	p.save()
 	if !p.dispatcher.idle() {
@@ -331,7 +336,11 @@ func (p *WeComSMSMail) TestNotify(ctx context.Context, out io.Writer) error {
 		err := p.testChannel(ctx, ch, data)
 		if err != nil {
 			failed = true
-			results[ch.Kind()] = append(results[ch.Kind()], ch.ID()+": "+err.Error())
+			msg := err.Error()
+			if ch.ID() != ch.Kind() {
+				msg = ch.ID() + ": " + msg
+			}
+			results[ch.Kind()] = append(results[ch.Kind()], msg)
 		}
 	}
 	sort.SliceStable(kinds, func(i, j int) bool { return kindOrder(kinds[i]) < kindOrder(kinds[j]) })

@@ -1,0 +1,279 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/fakes/sms"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/fakes/smtpd"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/fakes/wecom"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/testkit"
+)
+
+const (
+	robotKey     = "5d7e0c2a-1111-2222-3333-44445555abcd"
+	smsSecretID  = "AKIDoutputbinary0000000000000000"
+	smsSecretKey = "output-binary-sms-secret"
+	smtpPassword = "output-binary-smtp-password"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "wecom_sms_mail-bin")
+	if err != nil {
+		panic(err)
+	}
+	if err := testkit.BuildBinaries(dir, "wecom_sms_mail"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "wecom_sms_mail")
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type sinks struct {
+	robot *wecom.Robot
+	sms   *sms.Fake
+	smtp  *smtpd.Server
+	env   []string
+}
+
+func startSinks(t *testing.T) *sinks {
+	t.Helper()
+	s := &sinks{robot: wecom.New(robotKey), sms: sms.New(map[string]string{smsSecretID: smsSecretKey}, map[string]int{"2001": 5})}
+	robotSrv := httptest.NewServer(s.robot)
+	smsSrv := httptest.NewServer(s.sms)
+	t.Cleanup(robotSrv.Close)
+	t.Cleanup(smsSrv.Close)
+	var err error
+	s.smtp, err = smtpd.Start(smtpd.Options{Mode: smtpd.StartTLS, Username: "alerts@example.com", Password: smtpPassword})
+	require.NoError(t, err)
+	t.Cleanup(func() { s.smtp.Close() })
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	require.NoError(t, os.WriteFile(ca, s.smtp.CAPEM, 0o600))
+	s.env = append(os.Environ(),
+		"TEST_WECOM_URL="+robotSrv.URL+"/cgi-bin/webhook/send?key="+robotKey,
+		"TEST_SMS_ENDPOINT="+smsSrv.URL,
+		"TEST_SMS_SECRET_KEY="+smsSecretKey,
+		"TEST_SMTP_PORT="+fmt.Sprint(s.smtp.Port()),
+		"TEST_SMTP_CA="+ca,
+		"TEST_SMTP_PASSWORD="+smtpPassword,
+	)
+	return s
+}
+
+func writeConfig(t *testing.T, top string) string {
+	t.Helper()
+	if !strings.Contains(top, "group_wait") {
+		top += "\n  group_wait = \"200ms\""
+	}
+	conf := `[[outputs.wecom_sms_mail]]
+  timeout = "2s"
+` + top + `
+  [outputs.wecom_sms_mail.wecom]
+    webhook_urls = ["${TEST_WECOM_URL}"]
+
+  [outputs.wecom_sms_mail.sms]
+    secret_id = "` + smsSecretID + `"
+    secret_key = "${TEST_SMS_SECRET_KEY}"
+    endpoint = "${TEST_SMS_ENDPOINT}"
+    sdk_app_id = "1400000001"
+    sign_name = "测试"
+    template_id = "2001"
+    phone_numbers = ["13800000001"]
+
+  [outputs.wecom_sms_mail.email]
+    smtp_host = "127.0.0.1"
+    smtp_port = ${TEST_SMTP_PORT}
+    tls_ca = "${TEST_SMTP_CA}"
+    username = "alerts@example.com"
+    password = "${TEST_SMTP_PASSWORD}"
+    from = "alerts@example.com"
+    to = ["oncall@example.com"]
+`
+	p, err := testkit.WriteFile(t.TempDir(), "wecom_sms_mail.conf", conf)
+	require.NoError(t, err)
+	return p
+}
+
+type proc struct {
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	stderr *testkit.SyncBuffer
+}
+
+func start(t *testing.T, s *sinks, conf string) *proc {
+	t.Helper()
+	cmd := exec.Command(binary, "-config", conf)
+	cmd.Env = s.env
+	stdin, err := cmd.StdinPipe()
+	require.NoError(t, err)
+	p := &proc{cmd: cmd, stdin: stdin, stderr: testkit.NewSyncBuffer()}
+	cmd.Stderr = p.stderr
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
+	return p
+}
+
+func (p *proc) send(t *testing.T, lines ...string) {
+	t.Helper()
+	_, err := io.WriteString(p.stdin, strings.Join(lines, "\n")+"\n")
+	require.NoError(t, err)
+}
+
+func line(group, level string, lag int64) string {
+	return fmt.Sprintf("ckafka_lag,group=%s,host=h1,instance_id=ckafka-1,instance_name=prod,region=ap-guangzhou,topic=orders alert_level=%q,alert_threshold=2000i,lag=%di %d",
+		group, level, lag, time.Now().UnixNano())
+}
+
+func waitFor[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(15 * time.Second):
+		t.Fatalf("timed out waiting for %s", what)
+	}
+	var zero T
+	return zero
+}
+
+func TestMetricsOnStdinBecomeMessages(t *testing.T) {
+	s := startSinks(t)
+	p := start(t, s, writeConfig(t, ""))
+	p.send(t, line("billing", "critical", 2500), "this is not line protocol", line("search", "warning", 1500))
+	msg := waitFor(t, s.robot.Received(), "wecom message")
+	for _, want := range []string{"prod(ckafka-1)", "billing", "search", "orders", "2500", "2000"} {
+		require.Contains(t, msg.Content, want)
+	}
+	sm := waitFor(t, s.sms.Received(), "sms")
+	require.Equal(t, "+8613800000001", sm.Phone)
+	mail := waitFor(t, s.smtp.Received(), "email")
+	require.Contains(t, mail.Subject, "严重 1 / 警告 1")
+
+	// Closing stdin flushes and exits cleanly, well within Telegraf's 5 s.
+	start := time.Now()
+	require.NoError(t, p.stdin.Close())
+	require.NoError(t, p.cmd.Wait(), p.stderr.String())
+	require.Less(t, time.Since(start), 4*time.Second)
+	require.Contains(t, p.stderr.String(), "this is not line protocol", "the bad line is reported")
+	for _, secret := range []string{robotKey, smsSecretKey, smtpPassword} {
+		require.NotContains(t, p.stderr.String(), secret)
+	}
+}
+
+func TestPendingGroupIsFlushedAtEOF(t *testing.T) {
+	s := startSinks(t)
+	p := start(t, s, writeConfig(t, `  group_wait = "1m"`))
+	p.send(t, line("billing", "critical", 2500))
+	time.Sleep(200 * time.Millisecond)
+	require.Empty(t, s.robot.Messages())
+	require.NoError(t, p.stdin.Close())
+	require.NoError(t, p.cmd.Wait())
+	require.Len(t, s.robot.Messages(), 1, "EOF sends what group_wait was holding")
+}
+
+func TestKillAndRestartWithStateFile(t *testing.T) {
+	s := startSinks(t)
+	state := filepath.Join(t.TempDir(), "alerts.state")
+	conf := writeConfig(t, fmt.Sprintf("  state_file = %q", state))
+
+	p := start(t, s, conf)
+	p.send(t, line("billing", "critical", 2500))
+	waitFor(t, s.robot.Received(), "firing")
+	waitFor(t, s.sms.Received(), "sms")
+	waitFor(t, s.smtp.Received(), "email")
+	time.Sleep(100 * time.Millisecond)
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGKILL))
+	_ = p.cmd.Wait()
+
+	p2 := start(t, s, conf)
+	p2.send(t, line("billing", "critical", 2600))
+	time.Sleep(600 * time.Millisecond)
+	require.Len(t, s.robot.Messages(), 1, "no duplicate after kill -9")
+	p2.send(t, line("billing", "ok", 3))
+	res := waitFor(t, s.robot.Received(), "resolution")
+	require.Contains(t, res.Content, "恢复")
+	waitFor(t, s.sms.Received(), "sms resolution")
+	require.NoError(t, p2.stdin.Close())
+	require.NoError(t, p2.cmd.Wait())
+}
+
+func TestChannelDownThenUpAndRateLimited(t *testing.T) {
+	s := startSinks(t)
+	s.robot.Down(2)
+	s.robot.FailWith(45009)
+	p := start(t, s, writeConfig(t, ""))
+	p.send(t, line("billing", "critical", 2500))
+	waitFor(t, s.smtp.Received(), "email while the robot is down")
+	msg := waitFor(t, s.robot.Received(), "wecom after 503, 503, 45009")
+	require.Contains(t, msg.Content, "billing")
+	require.Equal(t, 4, s.robot.Requests())
+	require.Contains(t, p.stderr.String(), "W! wecom robot 1")
+	require.Contains(t, p.stderr.String(), "45009")
+	require.NotContains(t, p.stderr.String(), robotKey)
+}
+
+func TestTestNotify(t *testing.T) {
+	s := startSinks(t)
+	cmd := exec.Command(binary, "-config", writeConfig(t, ""), "-test-notify")
+	cmd.Env = s.env
+	out, err := cmd.Output()
+	require.NoError(t, err, string(out))
+	require.Equal(t, "wecom: ok\nsms: ok\nemail: ok\n", string(out))
+	require.Contains(t, s.robot.Messages()[0].Content, "测试")
+
+	s.smtp.Close()
+	cmd = exec.Command(binary, "-config", writeConfig(t, ""), "-test-notify")
+	cmd.Env = s.env
+	out, err = cmd.Output()
+	require.Error(t, err)
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	require.Len(t, lines, 3)
+	require.Equal(t, "wecom: ok", lines[0])
+	// The same test SMS again within 30 s is refused, as the real API does.
+	require.Contains(t, lines[1], "sms: SendSms failed for 1 of 1 numbers: +8613800000001: LimitExceeded.PhoneNumberThirtySecondLimit")
+	require.Contains(t, lines[2], "email: email (127.0.0.1:")
+	require.Contains(t, lines[2], "connection refused")
+}
+
+func TestConfigErrors(t *testing.T) {
+	tests := []struct {
+		name, conf, want string
+	}{
+		{"unknown top-level key", "[[outputs.wecom_sms_mail]]\n  repeat_intervall = \"1h\"\n  [outputs.wecom_sms_mail.wecom]\n    webhook_urls = [\"k0123456789\"]\n",
+			`"outputs.wecom_sms_mail.repeat_intervall"`},
+		{"unknown channel key", "[[outputs.wecom_sms_mail]]\n  [outputs.wecom_sms_mail.wecom]\n    webhook_url = \"k0123456789\"\n",
+			`"outputs.wecom_sms_mail.wecom.webhook_url"`},
+		{"bad phone", "[[outputs.wecom_sms_mail]]\n  [outputs.wecom_sms_mail.sms]\n    secret_id = \"a\"\n    secret_key = \"b\"\n    sdk_app_id = \"1\"\n    template_id = \"2\"\n    phone_numbers = [\"555-1234\"]\n",
+			"sms.phone_numbers[0]"},
+		{"bad template", "[[outputs.wecom_sms_mail]]\n  [outputs.wecom_sms_mail.wecom]\n    webhook_urls = [\"k0123456789\"]\n    template = \"{{range .Alerts}\"\n",
+			"wecom.template"},
+		{"no channel", "[[outputs.wecom_sms_mail]]\n", "no channel configured"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := testkit.WriteFile(t.TempDir(), "c.conf", tt.conf)
+			require.NoError(t, err)
+			cmd := exec.Command(binary, "-config", p)
+			cmd.Stdin = strings.NewReader("")
+			out, err := cmd.CombinedOutput()
+			require.Error(t, err)
+			require.Contains(t, string(out), "E! ")
+			require.Contains(t, string(out), tt.want)
+		})
+	}
+}

@@ -1,0 +1,171 @@
+// Package wecom is a fake WeCom group robot: POST /cgi-bin/webhook/send?key=
+// with the documented JSON body and {errcode, errmsg} answers inside HTTP
+// 200, the 20-messages-per-minute limit (45009), invalid keys (93000),
+// content limits (40058), and failures on demand.
+package wecom
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// Message is one message the robot accepted.
+type Message struct {
+	Key                 string
+	MsgType             string
+	Content             string
+	MentionedList       []string
+	MentionedMobileList []string
+	At                  time.Time
+}
+
+// Robot is the fake; serve it with httptest or net/http.
+type Robot struct {
+	mu        sync.Mutex
+	keys      map[string]bool
+	perMinute int
+	sent      map[string][]time.Time
+	messages  []Message
+	requests  int
+	down      int // answer 503 to this many requests (-1: until Up)
+	failCodes []int
+	notify    chan Message
+	now       func() time.Time
+}
+
+// New returns a robot accepting the given keys, limited to 20 messages a
+// minute per key like the real one.
+func New(keys ...string) *Robot {
+	r := &Robot{keys: map[string]bool{}, perMinute: 20, sent: map[string][]time.Time{}, now: time.Now,
+		notify: make(chan Message, 1024)}
+	for _, k := range keys {
+		r.keys[k] = true
+	}
+	return r
+}
+
+// SetPerMinute changes the per-key limit (0 disables it).
+func (r *Robot) SetPerMinute(n int) { r.mu.Lock(); r.perMinute = n; r.mu.Unlock() }
+
+// Down makes the next n requests fail with HTTP 503 (n < 0: until Up).
+func (r *Robot) Down(n int) { r.mu.Lock(); r.down = n; r.mu.Unlock() }
+
+// Up ends Down.
+func (r *Robot) Up() { r.mu.Lock(); r.down = 0; r.mu.Unlock() }
+
+// FailWith makes the next requests answer these errcodes, one each.
+func (r *Robot) FailWith(codes ...int) {
+	r.mu.Lock()
+	r.failCodes = append(r.failCodes, codes...)
+	r.mu.Unlock()
+}
+
+// Messages returns the accepted messages.
+func (r *Robot) Messages() []Message {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Message(nil), r.messages...)
+}
+
+// Requests counts every request, failed ones included.
+func (r *Robot) Requests() int { r.mu.Lock(); defer r.mu.Unlock(); return r.requests }
+
+// Received delivers each accepted message as it arrives.
+func (r *Robot) Received() <-chan Message { return r.notify }
+
+func answer(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"errcode": code, "errmsg": msg})
+}
+
+func (r *Robot) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.requests++
+	if req.Method != http.MethodPost || req.URL.Path != "/cgi-bin/webhook/send" {
+		http.NotFound(w, req)
+		return
+	}
+	if r.down != 0 {
+		if r.down > 0 {
+			r.down--
+		}
+		http.Error(w, "service unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	key := req.URL.Query().Get("key")
+	if !r.keys[key] {
+		answer(w, 93000, "invalid webhook url, hint: [1700000000_1_abc], from ip: 127.0.0.1")
+		return
+	}
+	if len(r.failCodes) > 0 {
+		code := r.failCodes[0]
+		r.failCodes = r.failCodes[1:]
+		answer(w, code, fmt.Sprintf("injected failure %d", code))
+		return
+	}
+	now := r.now()
+	window := r.sent[key][:0]
+	for _, t := range r.sent[key] {
+		if now.Sub(t) < time.Minute {
+			window = append(window, t)
+		}
+	}
+	r.sent[key] = window
+	if r.perMinute > 0 && len(window) >= r.perMinute {
+		answer(w, 45009, "api freq out of limit")
+		return
+	}
+	raw, err := io.ReadAll(io.LimitReader(req.Body, 1<<20))
+	if err != nil {
+		answer(w, -1, "system busy")
+		return
+	}
+	var body struct {
+		MsgType string `json:"msgtype"`
+		Text    *struct {
+			Content             string   `json:"content"`
+			MentionedList       []string `json:"mentioned_list"`
+			MentionedMobileList []string `json:"mentioned_mobile_list"`
+		} `json:"text"`
+		Markdown *struct {
+			Content string `json:"content"`
+		} `json:"markdown"`
+	}
+	if err := json.Unmarshal(raw, &body); err != nil {
+		answer(w, 40008, "invalid message type")
+		return
+	}
+	m := Message{Key: key, MsgType: body.MsgType, At: now}
+	limit := 0
+	switch {
+	case body.MsgType == "text" && body.Text != nil:
+		m.Content, m.MentionedList, m.MentionedMobileList = body.Text.Content, body.Text.MentionedList, body.Text.MentionedMobileList
+		limit = 2048
+	case body.MsgType == "markdown" && body.Markdown != nil:
+		m.Content = body.Markdown.Content
+		limit = 4096
+	default:
+		answer(w, 40008, "invalid message type")
+		return
+	}
+	if m.Content == "" {
+		answer(w, 44004, "text content is empty")
+		return
+	}
+	if len(m.Content) > limit {
+		answer(w, 40058, fmt.Sprintf("content exceed max length %d", limit))
+		return
+	}
+	r.sent[key] = append(r.sent[key], now)
+	r.messages = append(r.messages, m)
+	select {
+	case r.notify <- m:
+	default:
+	}
+	answer(w, 0, "ok")
+}

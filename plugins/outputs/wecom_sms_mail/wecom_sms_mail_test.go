@@ -1,0 +1,564 @@
+package wecom_sms_mail
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/config"
+	"github.com/influxdata/telegraf/metric"
+	"github.com/influxdata/telegraf/testutil"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/fakes/sms"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/fakes/smtpd"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/fakes/wecom"
+)
+
+const (
+	robotKey     = "693a91f6-7xxx-4bc4-97a0-0ec2sifa5aaa"
+	smsSecretID  = "AKIDsmstest000000000000000000000"
+	smsSecretKey = "sms-secret-key-never-in-logs"
+	smtpPassword = "smtp-password-never-in-logs"
+)
+
+// env is a plugin wired to the three fakes.
+type env struct {
+	robot  *wecom.Robot
+	sms    *sms.Fake
+	smtp   *smtpd.Server
+	caFile string
+	log    *testutil.CaptureLogger
+	urls   struct{ robot, sms string }
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	e := &env{robot: wecom.New(robotKey), log: &testutil.CaptureLogger{}}
+	e.sms = sms.New(map[string]string{smsSecretID: smsSecretKey}, map[string]int{"2001": 5, "2002": 1})
+	robotSrv := httptest.NewServer(e.robot)
+	smsSrv := httptest.NewServer(e.sms)
+	t.Cleanup(robotSrv.Close)
+	t.Cleanup(smsSrv.Close)
+	e.urls.robot, e.urls.sms = robotSrv.URL, smsSrv.URL
+	var err error
+	e.smtp, err = smtpd.Start(smtpd.Options{Mode: smtpd.StartTLS, Username: "alerts@example.com", Password: smtpPassword})
+	require.NoError(t, err)
+	t.Cleanup(func() { e.smtp.Close() })
+	e.caFile = filepath.Join(t.TempDir(), "ca.pem")
+	require.NoError(t, os.WriteFile(e.caFile, e.smtp.CAPEM, 0o600))
+	return e
+}
+
+func (e *env) plugin(t *testing.T, modify ...func(*WeComSMSMail)) *WeComSMSMail {
+	t.Helper()
+	p := New()
+	p.Log = e.log
+	p.GroupWait = config.Duration(50 * time.Millisecond)
+	p.Timeout = config.Duration(2 * time.Second)
+	p.retryBase = 10 * time.Millisecond
+	p.tickEvery = 20 * time.Millisecond
+	p.WeCom = &WeComConfig{WebhookURLs: []string{e.urls.robot + "/cgi-bin/webhook/send?key=" + robotKey}}
+	p.SMS = &SMSConfig{SecretID: smsSecretID, SecretKey: config.NewSecret([]byte(smsSecretKey)), Endpoint: e.urls.sms,
+		SdkAppID: "1400000001", SignName: "测试", TemplateID: "2001", PhoneNumbers: []string{"13800000001", "+8613800000002"}}
+	p.Email = &EmailConfig{SMTPHost: "127.0.0.1", SMTPPort: e.smtp.Port(), TLSCA: e.caFile, Username: "alerts@example.com",
+		Password: config.NewSecret([]byte(smtpPassword)), From: "CKafka Alerts <alerts@example.com>", To: []string{"oncall@example.com"}}
+	for _, m := range modify {
+		m(p)
+	}
+	require.NoError(t, p.Init())
+	require.NoError(t, p.Connect())
+	t.Cleanup(func() { _ = p.Close() })
+	return p
+}
+
+func lagMetric(group string, level string, lag, threshold int64) telegraf.Metric {
+	return metric.New("ckafka_lag",
+		map[string]string{"region": "ap-guangzhou", "instance_id": "ckafka-1", "instance_name": "prod", "group": group, "topic": "orders", "host": "collector-1"},
+		map[string]interface{}{"lag": lag, "alert_level": level, "alert_threshold": threshold, "partitions": int64(3)},
+		time.Now())
+}
+
+func waitFor[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(10 * time.Second):
+		t.Fatalf("timed out waiting for %s", what)
+	}
+	var zero T
+	return zero
+}
+
+// quiet asserts nothing more arrives for a while.
+func quiet[T any](t *testing.T, ch <-chan T, d time.Duration, what string) {
+	t.Helper()
+	select {
+	case v := <-ch:
+		t.Fatalf("unexpected %s: %+v", what, v)
+	case <-time.After(d):
+	}
+}
+
+func TestFiringGroupedIntoOneMessagePerChannel(t *testing.T) {
+	e := newEnv(t)
+	p := e.plugin(t)
+	require.NoError(t, p.Write([]telegraf.Metric{
+		lagMetric("billing", "critical", 2500, 2000),
+		lagMetric("search", "warning", 1500, 1000),
+		lagMetric("etl", "critical", 9000, 2000),
+		lagMetric("idle", "ok", 0, 1000),
+	}))
+	msg := waitFor(t, e.robot.Received(), "the wecom message")
+	require.Equal(t, "markdown", msg.MsgType)
+	// Sorted by severity, then lag: etl, billing, search.
+	etl, billing, search := strings.Index(msg.Content, "etl"), strings.Index(msg.Content, "billing"), strings.Index(msg.Content, "search")
+	require.True(t, etl > 0 && etl < billing && billing < search, msg.Content)
+	for _, want := range []string{"prod(ckafka-1)", "消费组 billing", "Topic orders", "积压 2500", "阈值 2000"} {
+		require.Contains(t, msg.Content, want)
+	}
+	require.NotContains(t, msg.Content, "idle")
+
+	mail := waitFor(t, e.smtp.Received(), "the email")
+	require.True(t, mail.TLS, "STARTTLS is mandatory")
+	require.Equal(t, "alerts@example.com", mail.Authed)
+	require.Contains(t, mail.Subject, "严重 2 / 警告 1")
+	require.Contains(t, mail.Text, "消费组 etl")
+	require.Contains(t, mail.HTML, "<td>9000</td>")
+
+	// SMS is for critical alerts only, one per number, about the worst one.
+	sms1 := waitFor(t, e.sms.Received(), "an SMS")
+	sms2 := waitFor(t, e.sms.Received(), "an SMS")
+	require.ElementsMatch(t, []string{"+8613800000001", "+8613800000002"}, []string{sms1.Phone, sms2.Phone})
+	require.Equal(t, []string{"prod(…", "etl", "orders", "9000", "2000"}, sms1.Params)
+
+	quiet(t, e.robot.Received(), 200*time.Millisecond, "second wecom message")
+	require.Len(t, e.robot.Messages(), 1)
+	require.Len(t, e.smtp.Messages(), 1)
+}
+
+func TestLifecycleNoDuplicateEscalateRepeatResolve(t *testing.T) {
+	e := newEnv(t)
+	p := e.plugin(t, func(p *WeComSMSMail) { p.RepeatInterval = config.Duration(700 * time.Millisecond) })
+
+	require.NoError(t, p.Write([]telegraf.Metric{lagMetric("billing", "warning", 1500, 1000)}))
+	first := waitFor(t, e.robot.Received(), "firing")
+	require.Contains(t, first.Content, "警告")
+	waitFor(t, e.smtp.Received(), "firing email")
+
+	// The same level again is no news.
+	require.NoError(t, p.Write([]telegraf.Metric{lagMetric("billing", "warning", 1600, 1000)}))
+	quiet(t, e.robot.Received(), 300*time.Millisecond, "duplicate")
+	require.Empty(t, e.sms.Messages(), "no SMS for a warning")
+
+	// Escalation reaches SMS too.
+	require.NoError(t, p.Write([]telegraf.Metric{lagMetric("billing", "critical", 2600, 2000)}))
+	esc := waitFor(t, e.robot.Received(), "escalation")
+	require.Contains(t, esc.Content, "严重")
+	waitFor(t, e.sms.Received(), "escalation SMS")
+
+	// A reminder while it keeps firing.
+	require.NoError(t, p.Write([]telegraf.Metric{lagMetric("billing", "critical", 2700, 2000)}))
+	rep := waitFor(t, e.robot.Received(), "reminder")
+	require.Contains(t, rep.Content, "2700")
+
+	// Resolution goes to every channel told, SMS included.
+	require.NoError(t, p.Write([]telegraf.Metric{lagMetric("billing", "ok", 10, 2000)}))
+	var resolved wecom.Message
+	for resolved = waitFor(t, e.robot.Received(), "resolution"); !strings.Contains(resolved.Content, "恢复"); {
+		resolved = waitFor(t, e.robot.Received(), "resolution")
+	}
+	require.Contains(t, resolved.Content, "已恢复")
+	require.Eventually(t, func() bool {
+		for _, m := range e.smtp.Messages() {
+			if strings.Contains(m.Subject, "恢复 1") {
+				return true
+			}
+		}
+		return false
+	}, 5*time.Second, 10*time.Millisecond)
+}
+
+func TestFlappingWithinGroupWaitIsDropped(t *testing.T) {
+	e := newEnv(t)
+	p := e.plugin(t, func(p *WeComSMSMail) { p.GroupWait = config.Duration(300 * time.Millisecond) })
+	require.NoError(t, p.Write([]telegraf.Metric{lagMetric("billing", "critical", 2500, 2000)}))
+	require.NoError(t, p.Write([]telegraf.Metric{lagMetric("billing", "ok", 10, 2000)}))
+	quiet(t, e.robot.Received(), 600*time.Millisecond, "message for an alert that came and went")
+}
+
+func TestStaleAlertResolvesWithNoData(t *testing.T) {
+	e := newEnv(t)
+	p := e.plugin(t, func(p *WeComSMSMail) {
+		p.StaleAfter = config.Duration(300 * time.Millisecond)
+		p.Language = "en"
+		p.SMS, p.Email = nil, nil
+	})
+	require.NoError(t, p.Write([]telegraf.Metric{lagMetric("billing", "critical", 2500, 2000)}))
+	waitFor(t, e.robot.Received(), "firing")
+	msg := waitFor(t, e.robot.Received(), "stale resolution")
+	require.Contains(t, msg.Content, "RESOLVED (no data)")
+	require.Contains(t, msg.Content, "no data for 300ms")
+}
+
+func TestFailingChannelDoesNotDelayOthers(t *testing.T) {
+	e := newEnv(t)
+	e.robot.Down(-1)
+	p := e.plugin(t, func(p *WeComSMSMail) { p.retryBase = 100 * time.Millisecond; p.MaxRetries = 20 })
+	require.NoError(t, p.Write([]telegraf.Metric{lagMetric("billing", "critical", 2500, 2000)}))
+	waitFor(t, e.smtp.Received(), "email while wecom is down")
+	waitFor(t, e.sms.Received(), "SMS while wecom is down")
+	require.Empty(t, e.robot.Messages())
+	require.Eventually(t, func() bool { return e.robot.Requests() >= 2 }, 5*time.Second, 10*time.Millisecond)
+	e.robot.Up()
+	msg := waitFor(t, e.robot.Received(), "wecom after it came back")
+	require.Contains(t, msg.Content, "billing")
+	for _, entry := range e.log.Messages() {
+		require.NotContains(t, entry.String(), robotKey)
+	}
+}
+
+func TestWeComErrors(t *testing.T) {
+	t.Run("45009 is retried", func(t *testing.T) {
+		e := newEnv(t)
+		e.robot.FailWith(45009, 45009)
+		p := e.plugin(t, func(p *WeComSMSMail) { p.SMS, p.Email = nil, nil })
+		require.NoError(t, p.Write([]telegraf.Metric{lagMetric("billing", "critical", 2500, 2000)}))
+		waitFor(t, e.robot.Received(), "message after rate limiting")
+		require.Equal(t, 3, e.robot.Requests())
+	})
+	t.Run("93000 names the problem and hides the key", func(t *testing.T) {
+		e := newEnv(t)
+		wrongKey := "0000aaaa-bbbb-cccc-dddd-eeeeffff9999"
+		p := e.plugin(t, func(p *WeComSMSMail) {
+			p.SMS, p.Email = nil, nil
+			p.WeCom.WebhookURLs = []string{e.urls.robot + "/cgi-bin/webhook/send?key=" + wrongKey}
+		})
+		require.NoError(t, p.Write([]telegraf.Metric{lagMetric("billing", "critical", 2500, 2000)}))
+		require.Eventually(t, func() bool {
+			for _, m := range e.log.Messages() {
+				if strings.Contains(m.Text, "invalid webhook key (errcode 93000)") {
+					require.Contains(t, m.Text, "key ***9999")
+					return true
+				}
+			}
+			return false
+		}, 5*time.Second, 10*time.Millisecond)
+		require.Equal(t, 1, e.robot.Requests(), "93000 is not retried")
+		for _, m := range e.log.Messages() {
+			require.NotContains(t, m.String(), wrongKey)
+		}
+	})
+}
+
+func TestRobotPacesItselfAtTwentyPerMinute(t *testing.T) {
+	now := time.Unix(1000, 0)
+	r := &wecomRobot{now: func() time.Time { return now }}
+	for range 20 {
+		require.Zero(t, r.untilSlotFreesIfFull())
+		r.recordSend()
+		now = now.Add(time.Second)
+	}
+	require.Equal(t, 40*time.Second, r.untilSlotFreesIfFull())
+	now = now.Add(40 * time.Second)
+	require.Zero(t, r.untilSlotFreesIfFull())
+}
+
+func TestLongMessagesAreSplitNotTruncated(t *testing.T) {
+	e := newEnv(t)
+	p := e.plugin(t, func(p *WeComSMSMail) { p.SMS, p.Email = nil, nil })
+	var ms []telegraf.Metric
+	for i := range 120 {
+		ms = append(ms, lagMetric("consumer-group-with-a-long-name-"+itoa(i), "critical", int64(3000+i), 2000))
+	}
+	require.NoError(t, p.Write(ms))
+	require.Eventually(t, func() bool { return len(e.robot.Messages()) >= 2 }, 5*time.Second, 10*time.Millisecond)
+	time.Sleep(200 * time.Millisecond)
+	all := ""
+	for _, m := range e.robot.Messages() {
+		require.LessOrEqual(t, len(m.Content), 4096)
+		all += m.Content
+	}
+	for i := range 120 {
+		require.Contains(t, all, "consumer-group-with-a-long-name-"+itoa(i)+" ")
+	}
+}
+
+func TestSMSFailures(t *testing.T) {
+	e := newEnv(t)
+	e.sms.FailNumber("+8613800000002", "LimitExceeded.PhoneNumberDailyLimit")
+	p := e.plugin(t, func(p *WeComSMSMail) { p.WeCom, p.Email = nil, nil })
+	require.NoError(t, p.Write([]telegraf.Metric{lagMetric("billing", "critical", 185238291, 2000)}))
+	got := waitFor(t, e.sms.Received(), "SMS to the healthy number")
+	require.Equal(t, "+8613800000001", got.Phone)
+	require.Equal(t, "1.9亿", got.Params[3], "never cut mid-number")
+	require.Eventually(t, func() bool {
+		for _, m := range e.log.Messages() {
+			if strings.Contains(m.Text, "+8613800000002: LimitExceeded.PhoneNumberDailyLimit") {
+				return true
+			}
+		}
+		return false
+	}, 5*time.Second, 10*time.Millisecond)
+	quiet(t, e.sms.Received(), 200*time.Millisecond, "retry of a daily-limit failure")
+	for _, m := range e.log.Messages() {
+		require.NotContains(t, m.String(), smsSecretKey)
+	}
+}
+
+func TestSMSRetriesOnlyFailedNumbers(t *testing.T) {
+	e := newEnv(t)
+	e.sms.FailNumber("+8613800000002", "InternalError.Timeout")
+	p := e.plugin(t, func(p *WeComSMSMail) { p.WeCom, p.Email = nil, nil })
+	require.NoError(t, p.Write([]telegraf.Metric{lagMetric("billing", "critical", 2500, 2000)}))
+	a := waitFor(t, e.sms.Received(), "first SMS")
+	b := waitFor(t, e.sms.Received(), "retried SMS")
+	require.Equal(t, "+8613800000001", a.Phone)
+	require.Equal(t, "+8613800000002", b.Phone)
+	quiet(t, e.sms.Received(), 200*time.Millisecond, "duplicate SMS")
+}
+
+func TestEmailTLSModes(t *testing.T) {
+	tests := []struct {
+		name    string
+		mode    smtpd.Mode
+		config  func(*EmailConfig, *smtpd.Server, string)
+		wantTLS bool
+		wantErr string
+	}{
+		{"starttls with private CA", smtpd.StartTLS, func(c *EmailConfig, _ *smtpd.Server, ca string) { c.TLSCA = ca }, true, ""},
+		{"implicit TLS", smtpd.Implicit, func(c *EmailConfig, _ *smtpd.Server, ca string) { c.TLSCA = ca; c.TLSMode = "implicit" }, true, ""},
+		{"verification stays on", smtpd.StartTLS, func(*EmailConfig, *smtpd.Server, string) {}, false, "certificate"},
+		{"insecure_skip_verify when asked", smtpd.StartTLS, func(c *EmailConfig, _ *smtpd.Server, _ string) { c.InsecureSkipVerify = true }, true, ""},
+		{"no TLS", smtpd.Plain, func(c *EmailConfig, _ *smtpd.Server, _ string) { c.TLSMode = "none"; c.Username = "" }, false, ""},
+		{"mandatory STARTTLS refuses a plain server", smtpd.Plain, func(c *EmailConfig, _ *smtpd.Server, _ string) { c.Username = "" }, false, "STARTTLS"},
+		{"wrong password", smtpd.StartTLS, func(c *EmailConfig, _ *smtpd.Server, ca string) {
+			c.TLSCA = ca
+			c.Password = config.NewSecret([]byte("wrong-password-not-logged"))
+		}, false, "535"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, err := smtpd.Start(smtpd.Options{Mode: tt.mode, Username: "alerts@example.com", Password: smtpPassword})
+			if tt.mode == smtpd.Plain {
+				srv.Close()
+				srv, err = smtpd.Start(smtpd.Options{Mode: smtpd.Plain})
+			}
+			require.NoError(t, err)
+			defer srv.Close()
+			ca := filepath.Join(t.TempDir(), "ca.pem")
+			require.NoError(t, os.WriteFile(ca, srv.CAPEM, 0o600))
+			cfg := &EmailConfig{SMTPHost: "127.0.0.1", SMTPPort: srv.Port(), TLSMode: "auto", Username: "alerts@example.com",
+				Password: config.NewSecret([]byte(smtpPassword)), From: "alerts@example.com", To: []string{"oncall@example.com"}, MinLevel: "warning"}
+			tt.config(cfg, srv, ca)
+			tpls, err := loadTemplates("en")
+			require.NoError(t, err)
+			ch, err := newEmailChannel(cfg, tpls, "en", 5*time.Second)
+			require.NoError(t, err)
+			deliveries, err := ch.Prepare(sampleData("en", time.Now()))
+			require.NoError(t, err)
+			err = ch.Deliver(context.Background(), &deliveries[0])
+			if tt.wantErr != "" {
+				require.ErrorContains(t, err, tt.wantErr)
+				require.NotContains(t, err.Error(), "wrong-password-not-logged")
+				require.Empty(t, srv.Messages())
+				return
+			}
+			require.NoError(t, err)
+			msgs := srv.Messages()
+			require.Len(t, msgs, 1)
+			require.Equal(t, tt.wantTLS, msgs[0].TLS)
+			require.Contains(t, msgs[0].Subject, "[TEST]")
+			require.Contains(t, msgs[0].Text, "test message")
+			require.Contains(t, msgs[0].HTML, "<table")
+		})
+	}
+}
+
+func TestEmailTemporaryFailureIsRetried(t *testing.T) {
+	e := newEnv(t)
+	e.smtp.FailNext(2)
+	p := e.plugin(t, func(p *WeComSMSMail) { p.WeCom, p.SMS = nil, nil })
+	require.NoError(t, p.Write([]telegraf.Metric{lagMetric("billing", "critical", 2500, 2000)}))
+	waitFor(t, e.smtp.Received(), "email after two 451s")
+}
+
+func TestWriteNeverBlocksOnTheNetwork(t *testing.T) {
+	release := make(chan struct{})
+	hung := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-release
+		w.Write([]byte(`{"errcode":0,"errmsg":"ok"}`))
+	}))
+	defer hung.Close()
+	defer close(release)
+	e := newEnv(t)
+	p := e.plugin(t, func(p *WeComSMSMail) {
+		p.SMS, p.Email = nil, nil
+		p.GroupWait = 0
+		p.WeCom.WebhookURLs = []string{hung.URL + "/cgi-bin/webhook/send?key=" + robotKey}
+	})
+	for i := range 50 {
+		// Each write makes a notification due while the robot hangs.
+		require.NoError(t, p.Write([]telegraf.Metric{lagMetric("g"+itoa(i), "critical", 2500, 2000)}))
+	}
+	p.mu.Lock()
+	require.Equal(t, 50, p.alerts.Len())
+	p.mu.Unlock()
+}
+
+func TestMetricsWithoutOrWithBadLevel(t *testing.T) {
+	e := newEnv(t)
+	p := e.plugin(t, func(p *WeComSMSMail) { p.SMS, p.Email = nil, nil })
+	plain := metric.New("cpu", map[string]string{}, map[string]interface{}{"usage": 1.0}, time.Now())
+	bad := lagMetric("billing", "panic", 2500, 2000)
+	require.NoError(t, p.Write([]telegraf.Metric{plain, plain, bad, bad}))
+	require.Equal(t, int64(2), p.stats.Unleveled)
+	require.Equal(t, int64(2), p.stats.BadLevel)
+	n := 0
+	for _, m := range e.log.Messages() {
+		if strings.Contains(m.Text, `measurement "cpu"`) || strings.Contains(m.Text, "unknown level") {
+			n++
+		}
+	}
+	require.Equal(t, 2, n, "logged once per measurement")
+	quiet(t, e.robot.Received(), 200*time.Millisecond, "message")
+}
+
+func TestLevelFromTagAndHostExcludedFromIdentity(t *testing.T) {
+	e := newEnv(t)
+	p := e.plugin(t, func(p *WeComSMSMail) { p.SMS, p.Email = nil, nil })
+	m1 := metric.New("ckafka_lag", map[string]string{"group": "g", "topic": "t", "alert_level": "critical", "host": "a"},
+		map[string]interface{}{"lag": int64(5000)}, time.Now())
+	m2 := metric.New("ckafka_lag", map[string]string{"group": "g", "topic": "t", "alert_level": "critical", "host": "b"},
+		map[string]interface{}{"lag": int64(5001)}, time.Now())
+	require.NoError(t, p.Write([]telegraf.Metric{m1, m2}))
+	waitFor(t, e.robot.Received(), "message")
+	require.Equal(t, 1, p.alerts.Len(), "host is not part of the identity")
+}
+
+func TestStateFileSurvivesRestart(t *testing.T) {
+	e := newEnv(t)
+	state := filepath.Join(t.TempDir(), "alerts.state")
+	withState := func(p *WeComSMSMail) { p.StateFile = state }
+
+	p1 := e.plugin(t, withState)
+	require.NoError(t, p1.Write([]telegraf.Metric{lagMetric("billing", "critical", 2500, 2000)}))
+	waitFor(t, e.robot.Received(), "firing")
+	waitFor(t, e.sms.Received(), "sms")
+	waitFor(t, e.sms.Received(), "sms")
+	waitFor(t, e.smtp.Received(), "email")
+	require.NoError(t, p1.Close())
+
+	p2 := e.plugin(t, withState)
+	require.NoError(t, p2.Write([]telegraf.Metric{lagMetric("billing", "critical", 2600, 2000)}))
+	quiet(t, e.robot.Received(), 300*time.Millisecond, "re-fired alert after restart")
+	require.NoError(t, p2.Write([]telegraf.Metric{lagMetric("billing", "ok", 5, 2000)}))
+	msg := waitFor(t, e.robot.Received(), "resolution after restart")
+	require.Contains(t, msg.Content, "已恢复")
+	waitFor(t, e.sms.Received(), "sms resolution: SMS was told before the restart")
+}
+
+func TestStateFileKeepsUndeliveredMessages(t *testing.T) {
+	e := newEnv(t)
+	state := filepath.Join(t.TempDir(), "alerts.state")
+	e.robot.Down(-1)
+	p1 := e.plugin(t, func(p *WeComSMSMail) { p.StateFile = state; p.SMS, p.Email = nil, nil; p.retryBase = time.Second })
+	require.NoError(t, p1.Write([]telegraf.Metric{lagMetric("billing", "critical", 2500, 2000)}))
+	require.Eventually(t, func() bool { return e.robot.Requests() >= 1 }, 5*time.Second, 10*time.Millisecond)
+	start := time.Now()
+	require.NoError(t, p1.Close())
+	require.Less(t, time.Since(start), 4*time.Second, "Close stays within Telegraf's grace period")
+
+	e.robot.Up()
+	e.plugin(t, func(p *WeComSMSMail) { p.StateFile = state; p.SMS, p.Email = nil, nil })
+	msg := waitFor(t, e.robot.Received(), "the message saved across the restart")
+	require.Contains(t, msg.Content, "billing")
+}
+
+func TestCorruptStateFileIsMovedAside(t *testing.T) {
+	e := newEnv(t)
+	dir := t.TempDir()
+	state := filepath.Join(dir, "alerts.state")
+	require.NoError(t, os.WriteFile(state, []byte("{not json"), 0o600))
+	p := e.plugin(t, func(p *WeComSMSMail) { p.StateFile = state; p.SMS, p.Email = nil, nil })
+	matches, err := filepath.Glob(state + ".corrupt-*")
+	require.NoError(t, err)
+	require.Len(t, matches, 1)
+	found := false
+	for _, m := range e.log.Messages() {
+		found = found || strings.Contains(m.Text, "is corrupt")
+	}
+	require.True(t, found)
+	require.NoError(t, p.Write([]telegraf.Metric{lagMetric("billing", "critical", 2500, 2000)}))
+	waitFor(t, e.robot.Received(), "message after quarantine")
+}
+
+func TestTestNotify(t *testing.T) {
+	e := newEnv(t)
+	p := New()
+	p.Log = e.log
+	p.WeCom = &WeComConfig{WebhookURLs: []string{
+		e.urls.robot + "/cgi-bin/webhook/send?key=" + robotKey,
+		e.urls.robot + "/cgi-bin/webhook/send?key=bad-key-0000000000001234",
+	}}
+	p.SMS = &SMSConfig{SecretID: smsSecretID, SecretKey: config.NewSecret([]byte(smsSecretKey)), Endpoint: e.urls.sms,
+		SdkAppID: "1400000001", TemplateID: "2001", PhoneNumbers: []string{"13800000001"}}
+	p.Email = &EmailConfig{SMTPHost: "127.0.0.1", SMTPPort: e.smtp.Port(), TLSCA: e.caFile, Username: "alerts@example.com",
+		Password: config.NewSecret([]byte(smtpPassword)), From: "alerts@example.com", To: []string{"oncall@example.com"}}
+	require.NoError(t, p.Init())
+	var out strings.Builder
+	err := p.TestNotify(context.Background(), &out)
+	require.Error(t, err)
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	require.Len(t, lines, 3, out.String())
+	require.Contains(t, lines[0], "wecom: wecom robot 2")
+	require.Contains(t, lines[0], "errcode 93000")
+	require.NotContains(t, lines[0], "bad-key-0000000000001234")
+	require.Equal(t, "sms: ok", lines[1])
+	require.Equal(t, "email: ok", lines[2])
+	require.Contains(t, e.robot.Messages()[0].Content, "测试")
+	require.Contains(t, e.smtp.Messages()[0].Subject, "测试")
+}
+
+func TestInitErrors(t *testing.T) {
+	tests := []struct {
+		name   string
+		modify func(*WeComSMSMail)
+		want   string
+	}{
+		{"no channel", func(p *WeComSMSMail) { p.WeCom, p.SMS, p.Email = nil, nil, nil }, "no channel configured"},
+		{"language", func(p *WeComSMSMail) { p.Language = "fr" }, "language"},
+		{"msgtype", func(p *WeComSMSMail) { p.WeCom.MsgType = "image" }, "wecom.msgtype"},
+		{"min_level", func(p *WeComSMSMail) { p.WeCom.MinLevel = "ok" }, "wecom.min_level"},
+		{"webhook entry", func(p *WeComSMSMail) { p.WeCom.WebhookURLs = []string{"ftp://x/?key=secretkey1234"} }, "wecom.webhook_urls[0]"},
+		{"template", func(p *WeComSMSMail) { p.WeCom.Template = "{{.Alerts" }, "wecom.template"},
+		{"template field", func(p *WeComSMSMail) { p.WeCom.Template = "{{.Nope}}" }, "wecom.template"},
+		{"phone", func(p *WeComSMSMail) { p.SMS.PhoneNumbers = []string{"12345"} }, "sms.phone_numbers[0]"},
+		{"sms app id", func(p *WeComSMSMail) { p.SMS.SdkAppID = "" }, "sms.sdk_app_id"},
+		{"sms param template", func(p *WeComSMSMail) { p.SMS.TemplateParams = []string{"{{.First.Group"} }, "sms.template_params[0]"},
+		{"email from", func(p *WeComSMSMail) { p.Email.From = "not an address" }, "email.from"},
+		{"email tls_mode", func(p *WeComSMSMail) { p.Email.TLSMode = "ssl" }, "email.tls_mode"},
+		{"email tls_ca", func(p *WeComSMSMail) { p.Email.TLSCA = "/nonexistent/ca.pem" }, "email.tls_ca"},
+		{"email subject", func(p *WeComSMSMail) { p.Email.SubjectTemplate = "{{" }, "email.subject_template"},
+		{"timeout", func(p *WeComSMSMail) { p.Timeout = 0 }, "timeout"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := New()
+			p.WeCom = &WeComConfig{WebhookURLs: []string{"key-1234567890"}}
+			p.SMS = &SMSConfig{SecretID: smsSecretID, SecretKey: config.NewSecret([]byte(smsSecretKey)), SdkAppID: "1", TemplateID: "2", PhoneNumbers: []string{"13800000001"}}
+			p.Email = &EmailConfig{SMTPHost: "127.0.0.1", From: "a@example.com", To: []string{"b@example.com"}}
+			tt.modify(p)
+			err := p.Init()
+			require.ErrorContains(t, err, tt.want)
+			require.NotContains(t, err.Error(), "secretkey1234")
+		})
+	}
+}

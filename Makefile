@@ -33,3 +33,7 @@ bench: build telegraf
 
 clean:
 	rm -rf $(BIN)
+
+## demo: the whole pipeline in the real Telegraf on an embedded simulator (about 2 minutes)
+demo: build telegraf
+	go run ./cmd/ckafka_lag_demo -root .

@@ -23,6 +23,8 @@ import (
 //go:embed sample.conf
 var sampleConfig string
 
+const defaultEndpoint = "ckafka.tencentcloudapi.com"
+
 // CKafkaLag is the ckafka_lag input.
 type CKafkaLag struct {
 	Region           string          `toml:"region"`
@@ -53,6 +55,10 @@ func (*CKafkaLag) SampleConfig() string { return sampleConfig }
 func (c *CKafkaLag) Init() error {
 	if c.Region == "" {
 		return errors.New("region is required (e.g. \"ap-guangzhou\")")
+	}
+	if c.Endpoint == "" {
+		// An unset ${VAR} expands to "": treat it as the default.
+		c.Endpoint = defaultEndpoint
 	}
 	if c.Timeout <= 0 {
 		return fmt.Errorf("timeout must be positive, got %s", time.Duration(c.Timeout))

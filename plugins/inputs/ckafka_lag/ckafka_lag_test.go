@@ -433,6 +433,7 @@ func TestInitErrors(t *testing.T) {
 	}{
 		{"region missing", func(p *CKafkaLag) { p.Region = "" }, "region is required"},
 		{"bad endpoint", func(p *CKafkaLag) { p.Endpoint = "ftp://x" }, "scheme must be http or https"},
+		{"bare host with path", func(p *CKafkaLag) { p.Endpoint = "example.com/x" }, "want host[:port] or a URL"},
 		{"endpoint with path", func(p *CKafkaLag) { p.Endpoint = "https://x/y" }, "without path"},
 		{"zero rate", func(p *CKafkaLag) { p.RateLimit = 0 }, "rate_limit"},
 		{"zero concurrency", func(p *CKafkaLag) { p.MaxConcurrency = 0 }, "max_concurrency"},

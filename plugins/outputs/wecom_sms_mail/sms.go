@@ -44,7 +44,7 @@ type SMSConfig struct {
 // defaultSMSParams match the old message: instance, group, topic, lag,
 // threshold of the most severe alert.
 var defaultSMSParams = []string{
-	"{{.First.Instance}}", "{{.First.Group}}", "{{.First.Topic}}", "{{.First.ValueText}}", "{{.First.ThresholdText}}",
+	"{{.First.InstanceName}}", "{{.First.Group}}", "{{.First.Topic}}", "{{.First.ValueText}}", "{{.First.ThresholdText}}",
 }
 
 type smsChannel struct {

@@ -51,6 +51,7 @@ type AlertView struct {
 	Resolved      bool
 	NoData        bool
 	Instance      string // "name(id)", or whichever is known
+	InstanceName  string // the name, else the id: short, for SMS
 	Group, Topic  string
 	Subject       string // localized "instance … group … topic …", or the identity
 }
@@ -242,6 +243,10 @@ func alertView(n Notification, lang string, w Words, staleAfter time.Duration) A
 		v.Instance = id
 	default:
 		v.Instance = iname
+	}
+	v.InstanceName = iname
+	if v.InstanceName == "" {
+		v.InstanceName = id
 	}
 	v.Subject = subject(v, name, tagList, lang)
 	return v

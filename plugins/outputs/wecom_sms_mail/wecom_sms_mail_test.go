@@ -137,7 +137,7 @@ func TestFiringGroupedIntoOneMessagePerChannel(t *testing.T) {
 	sms1 := waitFor(t, e.sms.Received(), "an SMS")
 	sms2 := waitFor(t, e.sms.Received(), "an SMS")
 	require.ElementsMatch(t, []string{"+8613800000001", "+8613800000002"}, []string{sms1.Phone, sms2.Phone})
-	require.Equal(t, []string{"prod(…", "etl", "orders", "9000", "2000"}, sms1.Params)
+	require.Equal(t, []string{"prod", "etl", "orders", "9000", "2000"}, sms1.Params)
 
 	quiet(t, e.robot.Received(), 200*time.Millisecond, "second wecom message")
 	require.Len(t, e.robot.Messages(), 1)

@@ -220,3 +220,21 @@ func TestMissingConstantIsALoadError(t *testing.T) {
 	}}
 	require.ErrorContains(t, p.Init(), "undefined: warning_lag")
 }
+
+// Telegraf persists the state only when every value is flat; this is what
+// [agent] statefile relies on across restarts.
+func TestStateSurvivesTelegrafPersistence(t *testing.T) {
+	p, acc := newProcessor(t, nil)
+	run(t, p, acc, lag("billing", "orders", 5000, 0))
+	level, _ := run(t, p, acc, lag("billing", "orders", 5000, 1))
+	require.Equal(t, "critical", level)
+	saved := p.GetState()
+	require.NotEmpty(t, saved)
+
+	restarted, acc2 := newProcessor(t, nil)
+	require.NoError(t, restarted.SetState(saved))
+	level, _ = run(t, restarted, acc2, lag("billing", "orders", 5000, 2))
+	require.Equal(t, "critical", level, "the level survives a restart")
+	level, _ = run(t, restarted, acc2, lag("search", "orders", 5000, 2))
+	require.Equal(t, "ok", level)
+}

@@ -112,8 +112,9 @@ func (s *Sim) SetLag(group, topic string, lag int64) {
 // Settings are the pipeline's knobs that tests and the demo shorten.
 type Settings struct {
 	Interval, FlushInterval, GroupWait, RepeatInterval, StaleAfter, RestartDelay string
-	Language                                                                    string
-	InfluxURL                                                                   string // defaults to the sink
+	Language                                                                     string
+	InfluxURL                                                                    string // defaults to the sink
+	BinDir                                                                       string // defaults to root/bin
 }
 
 // Env is the environment for `telegraf --config sample.conf` against the
@@ -123,11 +124,15 @@ func (s *Sim) Env(root string, st Settings) []string {
 	if influx == "" {
 		influx = s.InfluxURL
 	}
+	binDir := st.BinDir
+	if binDir == "" {
+		binDir = filepath.Join(root, "bin")
+	}
 	vars := map[string]string{
 		"CKAFKA_LAG_INTERVAL":       st.Interval,
 		"CKAFKA_LAG_FLUSH_INTERVAL": st.FlushInterval,
 		"CKAFKA_LAG_STATE_DIR":      s.Dir,
-		"CKAFKA_LAG_BIN_DIR":        filepath.Join(root, "bin"),
+		"CKAFKA_LAG_BIN_DIR":        binDir,
 		"CKAFKA_LAG_CONF_DIR":       filepath.Join(root, "etc"),
 		"CKAFKA_LAG_SCRIPT":         filepath.Join(root, "plugins", "processors", "starlark", "ckafka_lag_alert.star"),
 		"CKAFKA_LAG_RESTART_DELAY":  st.RestartDelay,

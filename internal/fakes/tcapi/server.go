@@ -65,6 +65,15 @@ type Server struct {
 	lastRefill time.Time
 	faults     []*Fault
 	stats      Stats
+	onAnswer   func(action string, body []byte, at time.Time)
+}
+
+// OnAnswer registers a hook called after every successful answer, with the
+// request body, e.g. to timestamp the collection that showed a breach.
+func (s *Server) OnAnswer(f func(action string, body []byte, at time.Time)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.onAnswer = f
 }
 
 // Stats counts what the fake saw.
@@ -278,6 +287,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		writeResult(w, requestID, result)
+		s.mu.Lock()
+		hook := s.onAnswer
+		s.mu.Unlock()
+		if hook != nil {
+			hook(action, body, time.Now())
+		}
 	}
 }
 

@@ -1,0 +1,238 @@
+// Package e2e runs the whole pipeline as an operator would: the real
+// Telegraf (built at the pinned version into ./bin by `make telegraf`) with
+// the real sample.conf and etc/ configs, the freshly built plugin
+// binaries, the Starlark script, the simulator's fakes, a real SMTP server
+// and a real InfluxDB (Debian's influxd, started on a loopback port).
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/fakes/tcapi"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/sim"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/testkit"
+)
+
+var (
+	root   string
+	binDir string
+)
+
+func TestMain(m *testing.M) {
+	var err error
+	if root, err = filepath.Abs("../.."); err != nil {
+		panic(err)
+	}
+	if binDir, err = os.MkdirTemp("", "e2e-bin"); err != nil {
+		panic(err)
+	}
+	if err := testkit.BuildBinaries(binDir, "ckafka_lag", "wecom_sms_mail"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(binDir)
+	os.Exit(code)
+}
+
+func inCI() bool { return os.Getenv("CI") == "true" }
+
+func telegrafBinary(tb testing.TB) string {
+	tb.Helper()
+	bin := filepath.Join(root, "bin", "telegraf")
+	if _, err := os.Stat(bin); err != nil {
+		if inCI() {
+			tb.Fatalf("%s is missing; `make test` builds it with `make telegraf`", bin)
+		}
+		tb.Skipf("%s is missing: run `make telegraf` (make test does) to run the end-to-end tests", bin)
+	}
+	return bin
+}
+
+// startInflux returns a real InfluxDB, or nil when influxd is not installed
+// outside CI (the InfluxDB assertions then skip).
+func startInflux(tb testing.TB) *testkit.Influxd {
+	tb.Helper()
+	db, err := testkit.StartInfluxd(tb.TempDir())
+	if err != nil {
+		if inCI() {
+			tb.Fatalf("starting influxd (CI must run the InfluxDB assertions; .ci/run installs Debian's influxdb): %v", err)
+		}
+		tb.Logf("InfluxDB assertions will be skipped: %v (apt-get install influxdb to run them)", err)
+		return nil
+	}
+	tb.Cleanup(db.Stop)
+	return db
+}
+
+type pipeline struct {
+	sim      *sim.Sim
+	cmd      *exec.Cmd
+	log      *testkit.SyncBuffer
+	influxdb *testkit.Influxd
+}
+
+func startPipeline(tb testing.TB, settings sim.Settings, influx *testkit.Influxd) *pipeline {
+	tb.Helper()
+	telegraf := telegrafBinary(tb)
+	s, err := sim.Start(tb.TempDir())
+	require.NoError(tb, err)
+	tb.Cleanup(s.Close)
+	s.SetLag("billing", "payments", 100)
+	s.SetLag("search", "queries", 50)
+	settings.BinDir = binDir
+	if influx != nil {
+		settings.InfluxURL = influx.URL
+	}
+	p := &pipeline{sim: s, log: testkit.NewSyncBuffer(), influxdb: influx}
+	p.cmd = exec.Command(telegraf, "--strict-env-handling", "--config", filepath.Join(root, "sample.conf"))
+	p.cmd.Env = s.Env(root, settings)
+	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
+	require.NoError(tb, p.cmd.Start())
+	tb.Cleanup(func() {
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = p.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			_ = p.cmd.Process.Kill()
+			<-done
+		}
+		if tb.Failed() {
+			tb.Logf("Telegraf log:\n%s", p.log.String())
+		}
+	})
+	return p
+}
+
+// child returns the pid of Telegraf's child running the named binary.
+func (p *pipeline) child(name string) int {
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		s := string(stat)
+		open, closeParen := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+		if open < 0 || closeParen < 0 || s[open+1:closeParen] != name {
+			continue
+		}
+		fields := strings.Fields(s[closeParen+1:])
+		if len(fields) > 1 && fields[1] == strconv.Itoa(p.cmd.Process.Pid) {
+			return pid
+		}
+	}
+	return 0
+}
+
+func waitFor[T any](tb testing.TB, ch <-chan T, d time.Duration, what string) T {
+	tb.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(d):
+		tb.Fatalf("timed out after %s waiting for %s", d, what)
+	}
+	var zero T
+	return zero
+}
+
+func TestPipeline(t *testing.T) {
+	influx := startInflux(t)
+	p := startPipeline(t, sim.Settings{
+		Interval: "2s", FlushInterval: "1s", GroupWait: "1s", RepeatInterval: "1h",
+		StaleAfter: "10m", RestartDelay: "1s", Language: "zh",
+	}, influx)
+	s := p.sim
+
+	// Lag crosses critical: after for_intervals (2) collections, one
+	// message per channel naming instance, group, topic, lag and threshold.
+	s.SetLag("billing", "payments", 3000)
+	msg := waitFor(t, s.Robot.Received(), 30*time.Second, "the WeCom alert")
+	for _, want := range []string{"ckafka-demo01", "prod", "billing", "payments", "3000", "2000", "严重"} {
+		require.Contains(t, msg.Content, want)
+	}
+	require.NotContains(t, msg.Content, "search", "only the breaching topic")
+	sms := waitFor(t, s.SMS.Received(), 10*time.Second, "the SMS")
+	require.Equal(t, []string{"prod", "billi…", "payme…", "3000", "2000"}, sms.Params)
+	mail := waitFor(t, s.SMTP.Received(), 10*time.Second, "the email")
+	require.Contains(t, mail.Subject, "严重 1")
+	require.Contains(t, mail.HTML, "<td>3000</td>")
+
+	// Still critical for three more collections: no duplicate.
+	time.Sleep(6 * time.Second)
+	require.Len(t, s.Robot.Messages(), 1)
+	require.Len(t, s.SMS.Messages(), 1)
+	require.Len(t, s.SMTP.Messages(), 1)
+
+	// kill -9 the output; Telegraf restarts it while the lag recovers.
+	pid := p.child("wecom_sms_mail")
+	require.NotZero(t, pid, "wecom_sms_mail runs under Telegraf")
+	require.NoError(t, syscall.Kill(pid, syscall.SIGKILL))
+	s.SetLag("billing", "payments", 100)
+	resolved := waitFor(t, s.Robot.Received(), 30*time.Second, "the resolution after the restart")
+	require.Contains(t, resolved.Content, "恢复")
+	require.Contains(t, resolved.Content, "billing")
+	waitFor(t, s.SMS.Received(), 10*time.Second, "the SMS resolution")
+	waitFor(t, s.SMTP.Received(), 10*time.Second, "the email resolution")
+	newPid := p.child("wecom_sms_mail")
+	require.NotZero(t, newPid)
+	require.NotEqual(t, pid, newPid, "Telegraf restarted the output")
+	time.Sleep(4 * time.Second)
+	require.Len(t, s.Robot.Messages(), 2, "the restart lost nothing and sent no duplicate")
+	require.Len(t, s.SMS.Messages(), 2)
+	require.Len(t, s.SMTP.Messages(), 2)
+
+	// The collector fails: AuthFailure shows at error level, no secret.
+	s.CKafka.Inject(tcapi.Fault{Code: "AuthFailure.SignatureFailure", Message: "The provided credentials could not be validated.", Times: -1})
+	require.Eventually(t, func() bool {
+		return strings.Contains(p.log.String(), "E! [inputs.execd::ckafka_lag] Error in plugin: region ap-guangzhou: DescribeInstances: [AuthFailure.SignatureFailure]")
+	}, 20*time.Second, 100*time.Millisecond, "the collector's failure in Telegraf's log")
+	time.Sleep(2 * time.Second) // one more flush to InfluxDB
+	for _, secret := range []string{sim.CKafkaSecretKey, sim.SMSSecretKey, sim.SMTPPassword, sim.RobotKey} {
+		require.NotContains(t, p.log.String(), secret)
+	}
+
+	t.Run("history in InfluxDB", func(t *testing.T) {
+		if influx == nil {
+			t.Skip("influxd is not installed: apt-get install influxdb to run the InfluxDB assertions")
+		}
+		series, err := influx.Query("ckafka", `SELECT max("lag"), count("alert_level") FROM "ckafka_lag" GROUP BY "group", "topic"`)
+		require.NoError(t, err)
+		got := map[string][]any{}
+		for _, s := range series {
+			got[s.Tags["group"]+"/"+s.Tags["topic"]] = s.Values[0]
+		}
+		require.Len(t, got, 2, "every group/topic has history: %v", got)
+		require.EqualValues(t, 3000, got["billing/payments"][1])
+		require.Greater(t, got["search/queries"][2], float64(0), "with alert_level")
+
+		levels, err := influx.Query("ckafka", `SELECT "alert_level" FROM "ckafka_lag" WHERE "group" = 'billing'`)
+		require.NoError(t, err)
+		seen := map[any]bool{}
+		for _, v := range levels[0].Values {
+			seen[v[1]] = true
+		}
+		require.True(t, seen["critical"] && seen["ok"], "levels recorded: %v", seen)
+
+		gather, err := influx.Query("ckafka", `SELECT max("api_errors") FROM "ckafka_lag_gather"`)
+		require.NoError(t, err)
+		require.Greater(t, gather[0].Values[0][1], float64(0), "the collector's failure is on the dashboard")
+	})
+}

@@ -6,6 +6,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -235,4 +236,51 @@ func TestPipeline(t *testing.T) {
 		require.NoError(t, err)
 		require.Greater(t, gather[0].Values[0][1], float64(0), "the collector's failure is on the dashboard")
 	})
+
+	t.Run("Grafana dashboard queries", func(t *testing.T) {
+		if influx == nil {
+			t.Skip("influxd is not installed: apt-get install influxdb to run the InfluxDB assertions")
+		}
+		for _, q := range dashboardQueries(t) {
+			series, err := influx.Query("ckafka", q)
+			require.NoError(t, err, q)
+			require.NotEmpty(t, series, "no data for %s", q)
+		}
+	})
+}
+
+// dashboardQueries returns every InfluxQL query of the checked-in dashboard
+// with Grafana's macros and variables filled in.
+func dashboardQueries(t *testing.T) []string {
+	raw, err := os.ReadFile(filepath.Join(root, "grafana", "ckafka_lag_dashboard.json"))
+	require.NoError(t, err)
+	var dash struct {
+		Panels []struct {
+			Title   string `json:"title"`
+			Targets []struct {
+				Query string `json:"query"`
+			} `json:"targets"`
+		} `json:"panels"`
+		Templating struct {
+			List []struct {
+				Query string `json:"query"`
+				Type  string `json:"type"`
+			} `json:"list"`
+		} `json:"templating"`
+	}
+	require.NoError(t, json.Unmarshal(raw, &dash))
+	fill := strings.NewReplacer("$timeFilter", "time > now() - 1h", "$__interval", "10s", "$instance", ".*", "$group", ".*")
+	var out []string
+	for _, p := range dash.Panels {
+		for _, tg := range p.Targets {
+			out = append(out, fill.Replace(tg.Query))
+		}
+	}
+	for _, v := range dash.Templating.List {
+		if v.Type == "query" {
+			out = append(out, fill.Replace(v.Query))
+		}
+	}
+	require.Len(t, out, 10)
+	return out
 }

@@ -1,0 +1,95 @@
+// Command benchtable turns the output of `go test -bench` for this project
+// into the one table `make bench` prints.
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+var benchLine = regexp.MustCompile(`^(Benchmark\S+?)(-\d+)?\s+\d+\s+(.*)$`)
+
+func main() {
+	results := map[string]map[string]float64{}
+	sc := bufio.NewScanner(os.Stdin)
+	for sc.Scan() {
+		m := benchLine.FindStringSubmatch(sc.Text())
+		if m == nil {
+			continue
+		}
+		fields := strings.Fields(m[3])
+		values := map[string]float64{}
+		for i := 0; i+1 < len(fields); i += 2 {
+			if v, err := strconv.ParseFloat(fields[i], 64); err == nil {
+				values[fields[i+1]] = v
+			}
+		}
+		results[m[1]] = values
+	}
+	get := func(bench, unit string) (float64, bool) {
+		v, ok := results[bench][unit]
+		return v, ok
+	}
+	type row struct{ what, figure, target string }
+	var rows []row
+	add := func(what, target, format string, keys ...[2]string) {
+		args := make([]any, len(keys))
+		for i, k := range keys {
+			v, ok := get(k[0], k[1])
+			if !ok {
+				rows = append(rows, row{what, "not run", target})
+				return
+			}
+			args[i] = v
+		}
+		rows = append(rows, row{what, fmt.Sprintf(format, args...), target})
+	}
+	const c, seq, unpaced = "BenchmarkCollection/concurrent", "BenchmarkCollection/sequential", "BenchmarkCollection/sequential-unpaced"
+	add("collection: 500 groups × 20 topics × 16 partitions, 2 instances, 20 ms latency, fake enforcing 20 req/s",
+		"≤ 1.2× floor, 0 throttled",
+		"%.2f s vs floor %.2f s (%.3f×), %.0f requests, %.0f throttled",
+		[2]string{c, "wall_s"}, [2]string{c, "floor_s"}, [2]string{c, "wall/floor"}, [2]string{c, "requests"}, [2]string{c, "throttled"})
+	// The sequential runs as ratios to the concurrent one, measured in the
+	// same run.
+	if cw, ok := get(c, "wall_s"); ok {
+		results["ratio"] = map[string]float64{}
+		for _, b := range []string{seq, unpaced} {
+			if w, ok := get(b, "wall_s"); ok {
+				results["ratio"][b] = w / cw
+			}
+		}
+	}
+	add("same collection one request at a time, paced at rate_limit", "",
+		"%.2f s = %.3f× the concurrent run", [2]string{seq, "wall_s"}, [2]string{"ratio", seq})
+	add("same collection one request at a time, unpaced like the 2019 function", "",
+		"%.2f s = %.3f× the concurrent run; %.0f requests, %.0f throttled and retried",
+		[2]string{unpaced, "wall_s"}, [2]string{"ratio", unpaced}, [2]string{unpaced, "requests"}, [2]string{unpaced, "throttled"})
+	add("ckafka_lag -once peak RSS", "≤ 40 MB", "%.1f MB", [2]string{c, "peak_rss_MB"})
+	add("wecom_sms_mail stdin: 1,000,000 lines, 100,000 alert keys", "≥ 300,000 metrics/s", "%.0f metrics/s", [2]string{"BenchmarkThroughput", "metrics/s"})
+	add("wecom_sms_mail peak RSS", "≤ 80 MB", "%.1f MB", [2]string{"BenchmarkThroughput", "peak_rss_MB"})
+	add("wecom_sms_mail: due line → webhook request (group_wait 1 s)", "≤ group_wait + 100 ms",
+		"%.0f ms worst (+%.0f ms)", [2]string{"BenchmarkAlertLatency", "worst_latency_ms"}, [2]string{"BenchmarkAlertLatency", "over_group_wait_ms"})
+	add("real Telegraf: breaching collection → webhook request (flush 1 s, group_wait 1 s)", "",
+		"%.0f ms mean, %.0f ms worst", [2]string{"BenchmarkPipelineLatency", "mean_ms"}, [2]string{"BenchmarkPipelineLatency", "worst_ms"})
+
+	w := [3]int{len("benchmark"), len("result"), len("target")}
+	for _, r := range rows {
+		w[0], w[1], w[2] = max(w[0], len([]rune(r.what))), max(w[1], len([]rune(r.figure))), max(w[2], len([]rune(r.target)))
+	}
+	line := func(a, b, c string) {
+		fmt.Printf("| %s | %s | %s |\n", pad(a, w[0]), pad(b, w[1]), pad(c, w[2]))
+	}
+	line("benchmark", "result", "target")
+	line(strings.Repeat("-", w[0]), strings.Repeat("-", w[1]), strings.Repeat("-", w[2]))
+	for _, r := range rows {
+		line(r.what, r.figure, r.target)
+	}
+}
+
+func pad(s string, n int) string {
+	return s + strings.Repeat(" ", n-len([]rune(s)))
+}

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"fmt"
 	"io"
 	"net/http/httptest"
 	"os"
@@ -28,18 +27,7 @@ const (
 var binary string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "ckafka_lag-bin")
-	if err != nil {
-		panic(err)
-	}
-	if err := testkit.BuildBinaries(dir, "ckafka_lag"); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary = filepath.Join(dir, "ckafka_lag")
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(testkit.MainWithBinaries(m, func(dir string) { binary = filepath.Join(dir, "ckafka_lag") }, "ckafka_lag"))
 }
 
 func startFake(t *testing.T) (*ckafka.Fake, string) {

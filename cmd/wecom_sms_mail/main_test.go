@@ -30,18 +30,7 @@ const (
 var binary string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "wecom_sms_mail-bin")
-	if err != nil {
-		panic(err)
-	}
-	if err := testkit.BuildBinaries(dir, "wecom_sms_mail"); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary = filepath.Join(dir, "wecom_sms_mail")
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(testkit.MainWithBinaries(m, func(dir string) { binary = filepath.Join(dir, "wecom_sms_mail") }, "wecom_sms_mail"))
 }
 
 type sinks struct {
@@ -139,29 +128,17 @@ func line(group, level string, lag int64) string {
 		group, level, lag, time.Now().UnixNano())
 }
 
-func waitFor[T any](t *testing.T, ch <-chan T, what string) T {
-	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(15 * time.Second):
-		t.Fatalf("timed out waiting for %s", what)
-	}
-	var zero T
-	return zero
-}
-
 func TestMetricsOnStdinBecomeMessages(t *testing.T) {
 	s := startSinks(t)
 	p := start(t, s, writeConfig(t, ""))
 	p.send(t, line("billing", "critical", 2500), "this is not line protocol", line("search", "warning", 1500))
-	msg := waitFor(t, s.robot.Received(), "wecom message")
+	msg := testkit.Await(t, s.robot.Received(), 15*time.Second, "wecom message")
 	for _, want := range []string{"prod(ckafka-1)", "billing", "search", "orders", "2500", "2000"} {
 		require.Contains(t, msg.Content, want)
 	}
-	sm := waitFor(t, s.sms.Received(), "sms")
+	sm := testkit.Await(t, s.sms.Received(), 15*time.Second, "sms")
 	require.Equal(t, "+8613800000001", sm.Phone)
-	mail := waitFor(t, s.smtp.Received(), "email")
+	mail := testkit.Await(t, s.smtp.Received(), 15*time.Second, "email")
 	require.Contains(t, mail.Subject, "严重 1 / 警告 1")
 
 	// Closing stdin flushes and exits cleanly, well within Telegraf's 5 s.
@@ -193,9 +170,9 @@ func TestKillAndRestartWithStateFile(t *testing.T) {
 
 	p := start(t, s, conf)
 	p.send(t, line("billing", "critical", 2500))
-	waitFor(t, s.robot.Received(), "firing")
-	waitFor(t, s.sms.Received(), "sms")
-	waitFor(t, s.smtp.Received(), "email")
+	testkit.Await(t, s.robot.Received(), 15*time.Second, "firing")
+	testkit.Await(t, s.sms.Received(), 15*time.Second, "sms")
+	testkit.Await(t, s.smtp.Received(), 15*time.Second, "email")
 	time.Sleep(100 * time.Millisecond)
 	require.NoError(t, p.cmd.Process.Signal(syscall.SIGKILL))
 	_ = p.cmd.Wait()
@@ -205,9 +182,9 @@ func TestKillAndRestartWithStateFile(t *testing.T) {
 	time.Sleep(600 * time.Millisecond)
 	require.Len(t, s.robot.Messages(), 1, "no duplicate after kill -9")
 	p2.send(t, line("billing", "ok", 3))
-	res := waitFor(t, s.robot.Received(), "resolution")
+	res := testkit.Await(t, s.robot.Received(), 15*time.Second, "resolution")
 	require.Contains(t, res.Content, "恢复")
-	waitFor(t, s.sms.Received(), "sms resolution")
+	testkit.Await(t, s.sms.Received(), 15*time.Second, "sms resolution")
 	require.NoError(t, p2.stdin.Close())
 	require.NoError(t, p2.cmd.Wait())
 }
@@ -218,8 +195,8 @@ func TestChannelDownThenUpAndRateLimited(t *testing.T) {
 	s.robot.FailWith(45009)
 	p := start(t, s, writeConfig(t, ""))
 	p.send(t, line("billing", "critical", 2500))
-	waitFor(t, s.smtp.Received(), "email while the robot is down")
-	msg := waitFor(t, s.robot.Received(), "wecom after 503, 503, 45009")
+	testkit.Await(t, s.smtp.Received(), 15*time.Second, "email while the robot is down")
+	msg := testkit.Await(t, s.robot.Received(), 15*time.Second, "wecom after 503, 503, 45009")
 	require.Contains(t, msg.Content, "billing")
 	require.Equal(t, 4, s.robot.Requests())
 	require.Contains(t, p.stderr.String(), "W! wecom robot 1")

@@ -175,3 +175,37 @@ func WaitForInputConsumed(pid, fd int, size int64) <-chan time.Time {
 	}()
 	return out
 }
+
+// MainWithBinaries is a TestMain body: it builds the named commands into a
+// temporary directory, passes the directory to use, runs the tests and
+// removes it. It returns the exit code for os.Exit.
+func MainWithBinaries(m interface{ Run() int }, use func(dir string), names ...string) int {
+	dir, err := os.MkdirTemp("", "bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	if err := BuildBinaries(dir, names...); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	use(dir)
+	return m.Run()
+}
+
+// Await returns the next value from ch, failing the test after d.
+func Await[T any](tb interface {
+	Helper()
+	Fatalf(string, ...any)
+}, ch <-chan T, d time.Duration, what string) T {
+	tb.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(d):
+		tb.Fatalf("timed out after %s waiting for %s", d, what)
+	}
+	var zero T
+	return zero
+}

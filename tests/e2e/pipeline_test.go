@@ -7,7 +7,6 @@ package e2e
 
 import (
 	"encoding/json"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,16 +33,7 @@ func TestMain(m *testing.M) {
 	if root, err = filepath.Abs("../.."); err != nil {
 		panic(err)
 	}
-	if binDir, err = os.MkdirTemp("", "e2e-bin"); err != nil {
-		panic(err)
-	}
-	if err := testkit.BuildBinaries(binDir, "ckafka_lag", "wecom_sms_mail"); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(binDir)
-	os.Exit(code)
+	os.Exit(testkit.MainWithBinaries(m, func(dir string) { binDir = dir }, "ckafka_lag", "wecom_sms_mail"))
 }
 
 func inCI() bool { return os.Getenv("CI") == "true" }
@@ -142,18 +132,6 @@ func (p *pipeline) child(name string) int {
 	return 0
 }
 
-func waitFor[T any](tb testing.TB, ch <-chan T, d time.Duration, what string) T {
-	tb.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(d):
-		tb.Fatalf("timed out after %s waiting for %s", d, what)
-	}
-	var zero T
-	return zero
-}
-
 func TestPipeline(t *testing.T) {
 	influx := startInflux(t)
 	p := startPipeline(t, sim.Settings{
@@ -165,14 +143,14 @@ func TestPipeline(t *testing.T) {
 	// Lag crosses critical: after for_intervals (2) collections, one
 	// message per channel naming instance, group, topic, lag and threshold.
 	s.SetLag("billing", "payments", 3000)
-	msg := waitFor(t, s.Robot.Received(), 30*time.Second, "the WeCom alert")
+	msg := testkit.Await(t, s.Robot.Received(), 30*time.Second, "the WeCom alert")
 	for _, want := range []string{"ckafka-demo01", "prod", "billing", "payments", "3000", "2000", "严重"} {
 		require.Contains(t, msg.Content, want)
 	}
 	require.NotContains(t, msg.Content, "search", "only the breaching topic")
-	sms := waitFor(t, s.SMS.Received(), 10*time.Second, "the SMS")
+	sms := testkit.Await(t, s.SMS.Received(), 10*time.Second, "the SMS")
 	require.Equal(t, []string{"prod", "billi…", "payme…", "3000", "2000"}, sms.Params)
-	mail := waitFor(t, s.SMTP.Received(), 10*time.Second, "the email")
+	mail := testkit.Await(t, s.SMTP.Received(), 10*time.Second, "the email")
 	require.Contains(t, mail.Subject, "严重 1")
 	require.Contains(t, mail.HTML, "<td>3000</td>")
 
@@ -187,11 +165,11 @@ func TestPipeline(t *testing.T) {
 	require.NotZero(t, pid, "wecom_sms_mail runs under Telegraf")
 	require.NoError(t, syscall.Kill(pid, syscall.SIGKILL))
 	s.SetLag("billing", "payments", 100)
-	resolved := waitFor(t, s.Robot.Received(), 30*time.Second, "the resolution after the restart")
+	resolved := testkit.Await(t, s.Robot.Received(), 30*time.Second, "the resolution after the restart")
 	require.Contains(t, resolved.Content, "恢复")
 	require.Contains(t, resolved.Content, "billing")
-	waitFor(t, s.SMS.Received(), 10*time.Second, "the SMS resolution")
-	waitFor(t, s.SMTP.Received(), 10*time.Second, "the email resolution")
+	testkit.Await(t, s.SMS.Received(), 10*time.Second, "the SMS resolution")
+	testkit.Await(t, s.SMTP.Received(), 10*time.Second, "the email resolution")
 	newPid := p.child("wecom_sms_mail")
 	require.NotZero(t, newPid)
 	require.NotEqual(t, pid, newPid, "Telegraf restarted the output")

@@ -17,6 +17,7 @@ import (
 	"github.com/influxdata/telegraf/filter"
 	"github.com/influxdata/telegraf/plugins/inputs"
 
+	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/secrets"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/tcloud"
 )
 
@@ -82,11 +83,11 @@ func (c *CKafkaLag) Init() error {
 		return fmt.Errorf("topics/exclude_topics: %w", err)
 	}
 
-	secretKey, err := secretString(c.SecretKey)
+	secretKey, err := secrets.Reveal(c.SecretKey)
 	if err != nil {
 		return fmt.Errorf("secret_key: %w", err)
 	}
-	token, err := secretString(c.Token)
+	token, err := secrets.Reveal(c.Token)
 	if err != nil {
 		return fmt.Errorf("token: %w", err)
 	}
@@ -106,18 +107,6 @@ func (c *CKafkaLag) Init() error {
 	c.credSource = client.CredentialSource
 	c.api = newCloudAPI(client, c.RateLimit, c.MaxConcurrency, time.Duration(c.Timeout))
 	return nil
-}
-
-func secretString(s config.Secret) (string, error) {
-	if s.Empty() {
-		return "", nil
-	}
-	buf, err := s.Get()
-	if err != nil {
-		return "", err
-	}
-	defer buf.Destroy()
-	return buf.String(), nil
 }
 
 // collection is the state of one Gather.

@@ -3,6 +3,7 @@ package ckafka_lag
 import (
 	"fmt"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -452,4 +453,10 @@ func TestInitErrors(t *testing.T) {
 			require.False(t, strings.Contains(err.Error(), testSecretKey))
 		})
 	}
+}
+
+func TestReadmeShowsSampleConfig(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	require.NoError(t, err)
+	require.Contains(t, string(readme), "```toml @sample.conf\n"+New().SampleConfig()+"```")
 }

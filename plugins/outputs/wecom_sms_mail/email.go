@@ -13,6 +13,8 @@ import (
 
 	"github.com/influxdata/telegraf/config"
 	gomail "github.com/wneessen/go-mail"
+
+	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/secrets"
 )
 
 // EmailConfig is [outputs.wecom_sms_mail.email].
@@ -102,7 +104,7 @@ func newEmailChannel(cfg *EmailConfig, tpls *templates, lang string, timeout tim
 		return nil, fmt.Errorf("email.tls_mode: %q is not auto, implicit, starttls or none", cfg.TLSMode)
 	}
 	if cfg.Username != "" {
-		password, err := secretString(cfg.Password)
+		password, err := secrets.Reveal(cfg.Password)
 		if err != nil {
 			return nil, fmt.Errorf("email.password: %w", err)
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/influxdata/telegraf/config"
 	tchttp "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common/http"
 
+	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/secrets"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/tcloud"
 )
 
@@ -107,7 +108,7 @@ func newSMSChannel(cfg *SMSConfig, lang string, timeout time.Duration) (*smsChan
 		}
 		ch.params = append(ch.params, t)
 	}
-	secretKey, err := secretString(cfg.SecretKey)
+	secretKey, err := secrets.Reveal(cfg.SecretKey)
 	if err != nil {
 		return nil, fmt.Errorf("sms.secret_key: %w", err)
 	}
@@ -211,16 +212,4 @@ func (c *smsChannel) Deliver(ctx context.Context, d *delivery) error {
 	}
 	d.Phones = retry
 	return retryable(err, after)
-}
-
-func secretString(s config.Secret) (string, error) {
-	if s.Empty() {
-		return "", nil
-	}
-	buf, err := s.Get()
-	if err != nil {
-		return "", err
-	}
-	defer buf.Destroy()
-	return buf.String(), nil
 }

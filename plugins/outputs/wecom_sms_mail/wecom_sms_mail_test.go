@@ -19,6 +19,7 @@ import (
 	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/fakes/sms"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/fakes/smtpd"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/fakes/wecom"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/testkit"
 )
 
 const (
@@ -85,18 +86,6 @@ func lagMetric(group string, level string, lag, threshold int64) telegraf.Metric
 		time.Now())
 }
 
-func waitFor[T any](t *testing.T, ch <-chan T, what string) T {
-	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(10 * time.Second):
-		t.Fatalf("timed out waiting for %s", what)
-	}
-	var zero T
-	return zero
-}
-
 // quiet asserts nothing more arrives for a while.
 func quiet[T any](t *testing.T, ch <-chan T, d time.Duration, what string) {
 	t.Helper()
@@ -116,7 +105,7 @@ func TestFiringGroupedIntoOneMessagePerChannel(t *testing.T) {
 		lagMetric("etl", "critical", 9000, 2000),
 		lagMetric("idle", "ok", 0, 1000),
 	}))
-	msg := waitFor(t, e.robot.Received(), "the wecom message")
+	msg := testkit.Await(t, e.robot.Received(), 10*time.Second, "the wecom message")
 	require.Equal(t, "markdown", msg.MsgType)
 	// Sorted by severity, then lag: etl, billing, search.
 	etl, billing, search := strings.Index(msg.Content, "etl"), strings.Index(msg.Content, "billing"), strings.Index(msg.Content, "search")
@@ -126,7 +115,7 @@ func TestFiringGroupedIntoOneMessagePerChannel(t *testing.T) {
 	}
 	require.NotContains(t, msg.Content, "idle")
 
-	mail := waitFor(t, e.smtp.Received(), "the email")
+	mail := testkit.Await(t, e.smtp.Received(), 10*time.Second, "the email")
 	require.True(t, mail.TLS, "STARTTLS is mandatory")
 	require.Equal(t, "alerts@example.com", mail.Authed)
 	require.Contains(t, mail.Subject, "严重 2 / 警告 1")
@@ -134,8 +123,8 @@ func TestFiringGroupedIntoOneMessagePerChannel(t *testing.T) {
 	require.Contains(t, mail.HTML, "<td>9000</td>")
 
 	// SMS is for critical alerts only, one per number, about the worst one.
-	sms1 := waitFor(t, e.sms.Received(), "an SMS")
-	sms2 := waitFor(t, e.sms.Received(), "an SMS")
+	sms1 := testkit.Await(t, e.sms.Received(), 10*time.Second, "an SMS")
+	sms2 := testkit.Await(t, e.sms.Received(), 10*time.Second, "an SMS")
 	require.ElementsMatch(t, []string{"+8613800000001", "+8613800000002"}, []string{sms1.Phone, sms2.Phone})
 	require.Equal(t, []string{"prod", "etl", "orders", "9000", "2000"}, sms1.Params)
 
@@ -149,9 +138,9 @@ func TestLifecycleNoDuplicateEscalateRepeatResolve(t *testing.T) {
 	p := e.plugin(t, func(p *WeComSMSMail) { p.RepeatInterval = config.Duration(700 * time.Millisecond) })
 
 	require.NoError(t, p.Write([]telegraf.Metric{lagMetric("billing", "warning", 1500, 1000)}))
-	first := waitFor(t, e.robot.Received(), "firing")
+	first := testkit.Await(t, e.robot.Received(), 10*time.Second, "firing")
 	require.Contains(t, first.Content, "警告")
-	waitFor(t, e.smtp.Received(), "firing email")
+	testkit.Await(t, e.smtp.Received(), 10*time.Second, "firing email")
 
 	// The same level again is no news.
 	require.NoError(t, p.Write([]telegraf.Metric{lagMetric("billing", "warning", 1600, 1000)}))
@@ -160,20 +149,20 @@ func TestLifecycleNoDuplicateEscalateRepeatResolve(t *testing.T) {
 
 	// Escalation reaches SMS too.
 	require.NoError(t, p.Write([]telegraf.Metric{lagMetric("billing", "critical", 2600, 2000)}))
-	esc := waitFor(t, e.robot.Received(), "escalation")
+	esc := testkit.Await(t, e.robot.Received(), 10*time.Second, "escalation")
 	require.Contains(t, esc.Content, "严重")
-	waitFor(t, e.sms.Received(), "escalation SMS")
+	testkit.Await(t, e.sms.Received(), 10*time.Second, "escalation SMS")
 
 	// A reminder while it keeps firing.
 	require.NoError(t, p.Write([]telegraf.Metric{lagMetric("billing", "critical", 2700, 2000)}))
-	rep := waitFor(t, e.robot.Received(), "reminder")
+	rep := testkit.Await(t, e.robot.Received(), 10*time.Second, "reminder")
 	require.Contains(t, rep.Content, "2700")
 
 	// Resolution goes to every channel told, SMS included.
 	require.NoError(t, p.Write([]telegraf.Metric{lagMetric("billing", "ok", 10, 2000)}))
 	var resolved wecom.Message
-	for resolved = waitFor(t, e.robot.Received(), "resolution"); !strings.Contains(resolved.Content, "恢复"); {
-		resolved = waitFor(t, e.robot.Received(), "resolution")
+	for resolved = testkit.Await(t, e.robot.Received(), 10*time.Second, "resolution"); !strings.Contains(resolved.Content, "恢复"); {
+		resolved = testkit.Await(t, e.robot.Received(), 10*time.Second, "resolution")
 	}
 	require.Contains(t, resolved.Content, "已恢复")
 	require.Eventually(t, func() bool {
@@ -202,8 +191,8 @@ func TestStaleAlertResolvesWithNoData(t *testing.T) {
 		p.SMS, p.Email = nil, nil
 	})
 	require.NoError(t, p.Write([]telegraf.Metric{lagMetric("billing", "critical", 2500, 2000)}))
-	waitFor(t, e.robot.Received(), "firing")
-	msg := waitFor(t, e.robot.Received(), "stale resolution")
+	testkit.Await(t, e.robot.Received(), 10*time.Second, "firing")
+	msg := testkit.Await(t, e.robot.Received(), 10*time.Second, "stale resolution")
 	require.Contains(t, msg.Content, "RESOLVED (no data)")
 	require.Contains(t, msg.Content, "no data for 300ms")
 }
@@ -213,12 +202,12 @@ func TestFailingChannelDoesNotDelayOthers(t *testing.T) {
 	e.robot.Down(-1)
 	p := e.plugin(t, func(p *WeComSMSMail) { p.retryBase = 100 * time.Millisecond; p.MaxRetries = 20 })
 	require.NoError(t, p.Write([]telegraf.Metric{lagMetric("billing", "critical", 2500, 2000)}))
-	waitFor(t, e.smtp.Received(), "email while wecom is down")
-	waitFor(t, e.sms.Received(), "SMS while wecom is down")
+	testkit.Await(t, e.smtp.Received(), 10*time.Second, "email while wecom is down")
+	testkit.Await(t, e.sms.Received(), 10*time.Second, "SMS while wecom is down")
 	require.Empty(t, e.robot.Messages())
 	require.Eventually(t, func() bool { return e.robot.Requests() >= 2 }, 5*time.Second, 10*time.Millisecond)
 	e.robot.Up()
-	msg := waitFor(t, e.robot.Received(), "wecom after it came back")
+	msg := testkit.Await(t, e.robot.Received(), 10*time.Second, "wecom after it came back")
 	require.Contains(t, msg.Content, "billing")
 	for _, entry := range e.log.Messages() {
 		require.NotContains(t, entry.String(), robotKey)
@@ -231,7 +220,7 @@ func TestWeComErrors(t *testing.T) {
 		e.robot.FailWith(45009, 45009)
 		p := e.plugin(t, func(p *WeComSMSMail) { p.SMS, p.Email = nil, nil })
 		require.NoError(t, p.Write([]telegraf.Metric{lagMetric("billing", "critical", 2500, 2000)}))
-		waitFor(t, e.robot.Received(), "message after rate limiting")
+		testkit.Await(t, e.robot.Received(), 10*time.Second, "message after rate limiting")
 		require.Equal(t, 3, e.robot.Requests())
 	})
 	t.Run("93000 names the problem and hides the key", func(t *testing.T) {
@@ -296,7 +285,7 @@ func TestSMSFailures(t *testing.T) {
 	e.sms.FailNumber("+8613800000002", "LimitExceeded.PhoneNumberDailyLimit")
 	p := e.plugin(t, func(p *WeComSMSMail) { p.WeCom, p.Email = nil, nil })
 	require.NoError(t, p.Write([]telegraf.Metric{lagMetric("billing", "critical", 185238291, 2000)}))
-	got := waitFor(t, e.sms.Received(), "SMS to the healthy number")
+	got := testkit.Await(t, e.sms.Received(), 10*time.Second, "SMS to the healthy number")
 	require.Equal(t, "+8613800000001", got.Phone)
 	require.Equal(t, "1.9亿", got.Params[3], "never cut mid-number")
 	require.Eventually(t, func() bool {
@@ -318,8 +307,8 @@ func TestSMSRetriesOnlyFailedNumbers(t *testing.T) {
 	e.sms.FailNumber("+8613800000002", "InternalError.Timeout")
 	p := e.plugin(t, func(p *WeComSMSMail) { p.WeCom, p.Email = nil, nil })
 	require.NoError(t, p.Write([]telegraf.Metric{lagMetric("billing", "critical", 2500, 2000)}))
-	a := waitFor(t, e.sms.Received(), "first SMS")
-	b := waitFor(t, e.sms.Received(), "retried SMS")
+	a := testkit.Await(t, e.sms.Received(), 10*time.Second, "first SMS")
+	b := testkit.Await(t, e.sms.Received(), 10*time.Second, "retried SMS")
 	require.Equal(t, "+8613800000001", a.Phone)
 	require.Equal(t, "+8613800000002", b.Phone)
 	quiet(t, e.sms.Received(), 200*time.Millisecond, "duplicate SMS")
@@ -387,7 +376,7 @@ func TestEmailTemporaryFailureIsRetried(t *testing.T) {
 	e.smtp.FailNext(2)
 	p := e.plugin(t, func(p *WeComSMSMail) { p.WeCom, p.SMS = nil, nil })
 	require.NoError(t, p.Write([]telegraf.Metric{lagMetric("billing", "critical", 2500, 2000)}))
-	waitFor(t, e.smtp.Received(), "email after two 451s")
+	testkit.Await(t, e.smtp.Received(), 10*time.Second, "email after two 451s")
 }
 
 func TestWriteNeverBlocksOnTheNetwork(t *testing.T) {
@@ -439,7 +428,7 @@ func TestLevelFromTagAndHostExcludedFromIdentity(t *testing.T) {
 	m2 := metric.New("ckafka_lag", map[string]string{"group": "g", "topic": "t", "alert_level": "critical", "host": "b"},
 		map[string]interface{}{"lag": int64(5001)}, time.Now())
 	require.NoError(t, p.Write([]telegraf.Metric{m1, m2}))
-	waitFor(t, e.robot.Received(), "message")
+	testkit.Await(t, e.robot.Received(), 10*time.Second, "message")
 	require.Equal(t, 1, p.alerts.Len(), "host is not part of the identity")
 }
 
@@ -450,19 +439,19 @@ func TestStateFileSurvivesRestart(t *testing.T) {
 
 	p1 := e.plugin(t, withState)
 	require.NoError(t, p1.Write([]telegraf.Metric{lagMetric("billing", "critical", 2500, 2000)}))
-	waitFor(t, e.robot.Received(), "firing")
-	waitFor(t, e.sms.Received(), "sms")
-	waitFor(t, e.sms.Received(), "sms")
-	waitFor(t, e.smtp.Received(), "email")
+	testkit.Await(t, e.robot.Received(), 10*time.Second, "firing")
+	testkit.Await(t, e.sms.Received(), 10*time.Second, "sms")
+	testkit.Await(t, e.sms.Received(), 10*time.Second, "sms")
+	testkit.Await(t, e.smtp.Received(), 10*time.Second, "email")
 	require.NoError(t, p1.Close())
 
 	p2 := e.plugin(t, withState)
 	require.NoError(t, p2.Write([]telegraf.Metric{lagMetric("billing", "critical", 2600, 2000)}))
 	quiet(t, e.robot.Received(), 300*time.Millisecond, "re-fired alert after restart")
 	require.NoError(t, p2.Write([]telegraf.Metric{lagMetric("billing", "ok", 5, 2000)}))
-	msg := waitFor(t, e.robot.Received(), "resolution after restart")
+	msg := testkit.Await(t, e.robot.Received(), 10*time.Second, "resolution after restart")
 	require.Contains(t, msg.Content, "已恢复")
-	waitFor(t, e.sms.Received(), "sms resolution: SMS was told before the restart")
+	testkit.Await(t, e.sms.Received(), 10*time.Second, "sms resolution: SMS was told before the restart")
 }
 
 func TestStateFileKeepsUndeliveredMessages(t *testing.T) {
@@ -478,7 +467,7 @@ func TestStateFileKeepsUndeliveredMessages(t *testing.T) {
 
 	e.robot.Up()
 	e.plugin(t, func(p *WeComSMSMail) { p.StateFile = state; p.SMS, p.Email = nil, nil })
-	msg := waitFor(t, e.robot.Received(), "the message saved across the restart")
+	msg := testkit.Await(t, e.robot.Received(), 10*time.Second, "the message saved across the restart")
 	require.Contains(t, msg.Content, "billing")
 }
 
@@ -497,7 +486,7 @@ func TestCorruptStateFileIsMovedAside(t *testing.T) {
 	}
 	require.True(t, found)
 	require.NoError(t, p.Write([]telegraf.Metric{lagMetric("billing", "critical", 2500, 2000)}))
-	waitFor(t, e.robot.Received(), "message after quarantine")
+	testkit.Await(t, e.robot.Received(), 10*time.Second, "message after quarantine")
 }
 
 func TestTestNotify(t *testing.T) {
@@ -561,4 +550,10 @@ func TestInitErrors(t *testing.T) {
 			require.NotContains(t, err.Error(), "secretkey1234")
 		})
 	}
+}
+
+func TestReadmeShowsSampleConfig(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	require.NoError(t, err)
+	require.Contains(t, string(readme), "```toml @sample.conf\n"+New().SampleConfig()+"```")
 }

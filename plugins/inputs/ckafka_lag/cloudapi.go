@@ -78,6 +78,7 @@ func (a *cloudAPI) call(ctx context.Context, st *callStats, action string, param
 	}
 	defer func() { <-a.slots }()
 
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, a.timeout)
 	defer cancel()
 	backoff := 100 * time.Millisecond
@@ -85,6 +86,11 @@ func (a *cloudAPI) call(ctx context.Context, st *callStats, action string, param
 		err := a.attempt(ctx, st, action, params, resp)
 		if err == nil {
 			return nil
+		}
+		if parent.Err() != nil {
+			// The collection was stopped (an auth failure elsewhere):
+			// not this request's failure.
+			return &apiError{action: action, err: parent.Err()}
 		}
 		if !tcloud.IsThrottled(err) {
 			st.errors.Add(1)

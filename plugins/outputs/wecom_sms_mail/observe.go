@@ -10,12 +10,11 @@ import (
 
 // observer turns metrics into observations.
 type observer struct {
-	levelKey     string
-	valueField   string
-	excludeTags  map[string]bool
-	keyScratch   []*telegraf.Tag
-	keyBuilder   strings.Builder
-	unleveledLog map[string]bool
+	levelKey    string
+	valueField  string
+	excludeTags map[string]bool
+	keyScratch  []*telegraf.Tag
+	keyBuilder  strings.Builder
 }
 
 func newObserver(levelKey, valueField string, excludeTags []string) *observer {
@@ -24,7 +23,7 @@ func newObserver(levelKey, valueField string, excludeTags []string) *observer {
 		ex[t] = true
 	}
 	ex[levelKey] = true
-	return &observer{levelKey: levelKey, valueField: valueField, excludeTags: ex, unleveledLog: map[string]bool{}}
+	return &observer{levelKey: levelKey, valueField: valueField, excludeTags: ex}
 }
 
 // observe extracts the observation of m. ok is false for metrics without a

@@ -24,7 +24,11 @@ import (
 //go:embed sample.conf
 var sampleConfig string
 
-const defaultEndpoint = "ckafka.tencentcloudapi.com"
+const (
+	defaultEndpoint = "ckafka.tencentcloudapi.com"
+	// instanceRunning is DescribeInstances' Status of a running instance.
+	instanceRunning = 1
+)
 
 // CKafkaLag is the ckafka_lag input.
 type CKafkaLag struct {
@@ -168,7 +172,7 @@ func (c *CKafkaLag) instances(col *collection) ([]instanceInfo, error) {
 		}
 		running := make([]instanceInfo, 0, len(all))
 		for _, in := range all {
-			if in.Status == 1 {
+			if in.Status == instanceRunning {
 				running = append(running, in)
 			}
 		}

@@ -184,6 +184,7 @@ func setDefault(s *string, v string) {
 // Connect restores the state file and starts the workers.
 func (p *WeComSMSMail) Connect() error {
 	now := time.Now()
+	p.dispatcher.onChange = p.changed
 	if p.StateFile != "" {
 		s, quarantined, err := readState(p.StateFile, now)
 		if err != nil && quarantined == "" {
@@ -200,7 +201,6 @@ func (p *WeComSMSMail) Connect() error {
 			p.Log.Infof("Restored %d firing alert(s) and %d channel queue(s) from %s", len(s.Alerts), len(s.Queues), p.StateFile)
 		}
 	}
-	p.dispatcher.onChange = p.changed
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
 	p.dispatcher.run(ctx, &p.wg)

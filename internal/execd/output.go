@@ -54,7 +54,7 @@ func RunOutput(out telegraf.Output, r io.Reader, log telegraf.Logger) (err error
 	}
 	dec := lineprotocol.NewDecoder(&flushingReader{r: r, flush: flush})
 	for dec.Next() {
-		m, perr := decodeMetric(dec)
+		m, perr := DecodeMetric(dec)
 		if perr != nil {
 			log.Errorf("Skipping a malformed line: %v", perr)
 			continue
@@ -84,7 +84,9 @@ func (f *flushingReader) Read(p []byte) (int, error) {
 	return f.r.Read(p)
 }
 
-func decodeMetric(dec *lineprotocol.Decoder) (telegraf.Metric, error) {
+// DecodeMetric reads the entry the decoder is on; a missing timestamp
+// means now.
+func DecodeMetric(dec *lineprotocol.Decoder) (telegraf.Metric, error) {
 	name, err := dec.Measurement()
 	if err != nil {
 		return nil, err

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/influxdata/line-protocol/v2/lineprotocol"
+
+	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/execd"
 )
 
 // Module is this module's import path.
@@ -36,40 +38,17 @@ type Metric struct {
 	Time   time.Time
 }
 
-// ParseLines parses line protocol; it fails on the first malformed line.
+// ParseLines parses line protocol with the decoder the output binary uses;
+// it fails on the first malformed line.
 func ParseLines(data []byte) ([]Metric, error) {
 	var out []Metric
 	dec := lineprotocol.NewDecoderWithBytes(data)
 	for dec.Next() {
-		name, err := dec.Measurement()
+		m, err := execd.DecodeMetric(dec)
 		if err != nil {
 			return nil, err
 		}
-		m := Metric{Name: string(name), Tags: map[string]string{}, Fields: map[string]any{}}
-		for {
-			k, v, err := dec.NextTag()
-			if err != nil {
-				return nil, err
-			}
-			if k == nil {
-				break
-			}
-			m.Tags[string(k)] = string(v)
-		}
-		for {
-			k, v, err := dec.NextField()
-			if err != nil {
-				return nil, err
-			}
-			if k == nil {
-				break
-			}
-			m.Fields[string(k)] = v.Interface()
-		}
-		if m.Time, err = dec.Time(lineprotocol.Nanosecond, time.Time{}); err != nil {
-			return nil, err
-		}
-		out = append(out, m)
+		out = append(out, Metric{Name: m.Name(), Tags: m.Tags(), Fields: m.Fields(), Time: m.Time()})
 	}
 	return out, nil
 }

@@ -60,15 +60,18 @@ type AlertView struct {
 type Words struct {
 	Critical, Warning, Resolved, NoData                            string
 	Level, Instance, Group, Topic, Lag, Threshold, Since, TestNote string
+	TestTag, TitleAlert, TitleResolved                             string
 }
 
 var words = map[string]Words{
 	"zh": {Critical: "严重", Warning: "警告", Resolved: "恢复", NoData: "恢复（无数据）",
 		Level: "级别", Instance: "实例", Group: "消费组", Topic: "Topic", Lag: "积压", Threshold: "阈值", Since: "开始时间",
-		TestNote: "这是一条测试消息，用于验证告警通道配置，无需处理。"},
+		TestNote: "这是一条测试消息，用于验证告警通道配置，无需处理。",
+		TestTag:  "【测试】", TitleAlert: "CKafka 消费积压告警", TitleResolved: "CKafka 消费积压恢复"},
 	"en": {Critical: "CRITICAL", Warning: "WARNING", Resolved: "RESOLVED", NoData: "RESOLVED (no data)",
 		Level: "Level", Instance: "Instance", Group: "Group", Topic: "Topic", Lag: "Lag", Threshold: "Threshold", Since: "Since",
-		TestNote: "This is a test message checking the alert channel; no action needed."},
+		TestNote: "This is a test message checking the alert channel; no action needed.",
+		TestTag:  "[TEST] ", TitleAlert: "CKafka consumer lag alert", TitleResolved: "CKafka consumer lag resolved"},
 }
 
 // templates holds the parsed default templates of one language.
@@ -172,29 +175,14 @@ func buildData(notes []Notification, lang string, staleAfter time.Duration) *Tem
 }
 
 func titleOf(d *TemplateData) string {
-	var b strings.Builder
-	if d.Language == "zh" {
-		if d.Test {
-			b.WriteString("【测试】")
-		}
-		b.WriteString("CKafka 消费积压")
-		if d.Counts.Firing > 0 {
-			b.WriteString("告警")
-		} else {
-			b.WriteString("恢复")
-		}
-		return b.String()
+	title := d.Words.TitleResolved
+	if d.Counts.Firing > 0 {
+		title = d.Words.TitleAlert
 	}
 	if d.Test {
-		b.WriteString("[TEST] ")
+		title = d.Words.TestTag + title
 	}
-	b.WriteString("CKafka consumer lag ")
-	if d.Counts.Firing > 0 {
-		b.WriteString("alert")
-	} else {
-		b.WriteString("resolved")
-	}
-	return b.String()
+	return title
 }
 
 func alertView(n Notification, lang string, w Words, staleAfter time.Duration) AlertView {

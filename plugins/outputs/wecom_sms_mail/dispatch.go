@@ -223,6 +223,9 @@ func (w *worker) deliver(ctx context.Context, j *job) bool {
 				}
 				break
 			}
+			// A partial success (SMS numbers that went through) narrowed
+			// the delivery: save it so a restart does not resend to them.
+			d.onChange(false)
 			if ctx.Err() != nil {
 				return false
 			}

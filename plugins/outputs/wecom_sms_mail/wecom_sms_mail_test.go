@@ -2,6 +2,7 @@ package wecom_sms_mail
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"github.com/influxdata/telegraf/config"
 	"github.com/influxdata/telegraf/metric"
 	"github.com/influxdata/telegraf/testutil"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/fakes/sms"
@@ -556,4 +558,28 @@ func TestReadmeShowsSampleConfig(t *testing.T) {
 	readme, err := os.ReadFile("README.md")
 	require.NoError(t, err)
 	require.Contains(t, string(readme), "```toml @sample.conf\n"+New().SampleConfig()+"```")
+}
+
+func TestSMSPartialSuccessIsSavedForRestart(t *testing.T) {
+	e := newEnv(t)
+	state := filepath.Join(t.TempDir(), "alerts.state")
+	e.sms.FailNumber("+8613800000002", "InternalError.Timeout", "InternalError.Timeout", "InternalError.Timeout", "InternalError.Timeout")
+	p := e.plugin(t, func(p *WeComSMSMail) {
+		p.WeCom, p.Email = nil, nil
+		p.StateFile = state
+		p.retryBase = 10 * time.Second // keep the retry pending
+	})
+	require.NoError(t, p.Write([]telegraf.Metric{lagMetric("billing", "critical", 2500, 2000)}))
+	require.Equal(t, "+8613800000001", testkit.Await(t, e.sms.Received(), 10*time.Second, "SMS to the healthy number").Phone)
+	require.Eventually(t, func() bool {
+		raw, err := os.ReadFile(state)
+		if err != nil {
+			return false
+		}
+		var s savedState
+		if json.Unmarshal(raw, &s) != nil || len(s.Queues["sms"]) != 1 {
+			return false
+		}
+		return assert.ObjectsAreEqual([]string{"+8613800000002"}, s.Queues["sms"][0].Deliveries[0].Phones)
+	}, 5*time.Second, 20*time.Millisecond, "the queued SMS keeps only the number still to send")
 }

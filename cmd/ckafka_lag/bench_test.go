@@ -57,7 +57,7 @@ func BenchmarkCollection(b *testing.B) {
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
-			conf := writeConfigB(b, fmt.Sprintf("  max_concurrency = %d\n  rate_limit = %d\n  timeout = \"60s\"\n", c.concurrency, c.rate))
+			conf := writeConfig(b, fmt.Sprintf("  max_concurrency = %d\n  rate_limit = %d\n  timeout = \"60s\"\n", c.concurrency, c.rate))
 			for range b.N {
 				fake.SetLatency(20 * time.Millisecond)
 				fake.SetRateLimit(rateLimit)
@@ -102,20 +102,6 @@ func BenchmarkCollection(b *testing.B) {
 			}
 		})
 	}
-}
-
-func writeConfigB(b *testing.B, extra string) string {
-	conf := `[[inputs.ckafka_lag]]
-  region = "ap-guangzhou"
-  endpoint = "${TEST_CKAFKA_ENDPOINT}"
-  secret_id = "` + secretID + `"
-  secret_key = "${TEST_CKAFKA_SECRET_KEY}"
-` + extra
-	p, err := testkit.WriteFile(b.TempDir(), "bench.conf", conf)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return p
 }
 
 // exited reports whether pid has terminated (a zombie not yet reaped counts).

@@ -42,18 +42,21 @@ func startFake(t *testing.T) (*ckafka.Fake, string) {
 }
 
 // writeConfig writes a config that takes the endpoint and the secret key
-// from the environment, as an operator's would.
-func writeConfig(t *testing.T, extra string) string {
-	t.Helper()
+// from the environment, as an operator's would. A timeout in extra replaces
+// the tests' 1s.
+func writeConfig(tb testing.TB, extra string) string {
+	tb.Helper()
+	if !strings.Contains(extra, "timeout") {
+		extra = "  timeout = \"1s\"\n" + extra
+	}
 	conf := `[[inputs.ckafka_lag]]
   region = "ap-guangzhou"
   endpoint = "${TEST_CKAFKA_ENDPOINT}"
   secret_id = "` + secretID + `"
   secret_key = "${TEST_CKAFKA_SECRET_KEY}"
-  timeout = "1s"
 ` + extra
-	p, err := testkit.WriteFile(t.TempDir(), "ckafka_lag.conf", conf)
-	require.NoError(t, err)
+	p, err := testkit.WriteFile(tb.TempDir(), "ckafka_lag.conf", conf)
+	require.NoError(tb, err)
 	return p
 }
 

@@ -81,6 +81,17 @@ func (e *env) plugin(t *testing.T, modify ...func(*WeComSMSMail)) *WeComSMSMail 
 	return p
 }
 
+// logged returns the logged messages containing substr.
+func (e *env) logged(substr string) []string {
+	var out []string
+	for _, m := range e.log.Messages() {
+		if strings.Contains(m.Text, substr) {
+			out = append(out, m.Text)
+		}
+	}
+	return out
+}
+
 func lagMetric(group string, level string, lag, threshold int64) telegraf.Metric {
 	return metric.New("ckafka_lag",
 		map[string]string{"region": "ap-guangzhou", "instance_id": "ckafka-1", "instance_name": "prod", "group": group, "topic": "orders", "host": "collector-1"},
@@ -233,15 +244,8 @@ func TestWeComErrors(t *testing.T) {
 			p.WeCom.WebhookURLs = []string{e.urls.robot + "/cgi-bin/webhook/send?key=" + wrongKey}
 		})
 		require.NoError(t, p.Write([]telegraf.Metric{lagMetric("billing", "critical", 2500, 2000)}))
-		require.Eventually(t, func() bool {
-			for _, m := range e.log.Messages() {
-				if strings.Contains(m.Text, "invalid webhook key (errcode 93000)") {
-					require.Contains(t, m.Text, "key ***9999")
-					return true
-				}
-			}
-			return false
-		}, 5*time.Second, 10*time.Millisecond)
+		require.Eventually(t, func() bool { return len(e.logged("invalid webhook key (errcode 93000)")) > 0 }, 5*time.Second, 10*time.Millisecond)
+		require.Contains(t, e.logged("invalid webhook key (errcode 93000)")[0], "key ***9999")
 		require.Equal(t, 1, e.robot.Requests(), "93000 is not retried")
 		for _, m := range e.log.Messages() {
 			require.NotContains(t, m.String(), wrongKey)
@@ -290,14 +294,7 @@ func TestSMSFailures(t *testing.T) {
 	got := testkit.Await(t, e.sms.Received(), 10*time.Second, "SMS to the healthy number")
 	require.Equal(t, "+8613800000001", got.Phone)
 	require.Equal(t, "1.9亿", got.Params[3], "never cut mid-number")
-	require.Eventually(t, func() bool {
-		for _, m := range e.log.Messages() {
-			if strings.Contains(m.Text, "+8613800000002: LimitExceeded.PhoneNumberDailyLimit") {
-				return true
-			}
-		}
-		return false
-	}, 5*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return len(e.logged("+8613800000002: LimitExceeded.PhoneNumberDailyLimit")) > 0 }, 5*time.Second, 10*time.Millisecond)
 	quiet(t, e.sms.Received(), 200*time.Millisecond, "retry of a daily-limit failure")
 	for _, m := range e.log.Messages() {
 		require.NotContains(t, m.String(), smsSecretKey)
@@ -412,13 +409,8 @@ func TestMetricsWithoutOrWithBadLevel(t *testing.T) {
 	require.NoError(t, p.Write([]telegraf.Metric{plain, plain, bad, bad}))
 	require.Equal(t, int64(2), p.stats.Unleveled)
 	require.Equal(t, int64(2), p.stats.BadLevel)
-	n := 0
-	for _, m := range e.log.Messages() {
-		if strings.Contains(m.Text, `measurement "cpu"`) || strings.Contains(m.Text, "unknown level") {
-			n++
-		}
-	}
-	require.Equal(t, 2, n, "logged once per measurement")
+	require.Len(t, e.logged(`measurement "cpu"`), 1, "logged once per measurement")
+	require.Len(t, e.logged("unknown level"), 1, "logged once per measurement")
 	quiet(t, e.robot.Received(), 200*time.Millisecond, "message")
 }
 
@@ -482,11 +474,7 @@ func TestCorruptStateFileIsMovedAside(t *testing.T) {
 	matches, err := filepath.Glob(state + ".corrupt-*")
 	require.NoError(t, err)
 	require.Len(t, matches, 1)
-	found := false
-	for _, m := range e.log.Messages() {
-		found = found || strings.Contains(m.Text, "is corrupt")
-	}
-	require.True(t, found)
+	require.NotEmpty(t, e.logged("is corrupt"))
 	require.NoError(t, p.Write([]telegraf.Metric{lagMetric("billing", "critical", 2500, 2000)}))
 	testkit.Await(t, e.robot.Received(), 10*time.Second, "message after quarantine")
 }

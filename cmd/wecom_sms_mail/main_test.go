@@ -254,3 +254,58 @@ func TestConfigErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestRemindersAcrossKillAndRestart: the robot is down while an alert
+// fires and the output is killed with its WeCom message still queued. After
+// the restart WeCom hears of the alert at once; its reminder counts from
+// that delivery, email's from its own before the kill.
+func TestRemindersAcrossKillAndRestart(t *testing.T) {
+	const repeat = 4 * time.Second
+	s := startSinks(t)
+	s.robot.Down(-1)
+	state := filepath.Join(t.TempDir(), "alerts.state")
+	conf := writeConfig(t, fmt.Sprintf("  state_file = %q\n  repeat_interval = %q", state, repeat))
+
+	p := start(t, s, conf)
+	p.send(t, line("billing", "warning", 1500))
+	testkit.Await(t, s.smtp.Received(), 15*time.Second, "email at once")
+	email1 := time.Now()
+	require.Eventually(t, func() bool { return s.robot.Requests() >= 1 }, 5*time.Second, 10*time.Millisecond)
+	time.Sleep(time.Second)
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGKILL))
+	_ = p.cmd.Wait()
+	s.robot.Up()
+
+	p2 := start(t, s, conf)
+	testkit.Await(t, s.robot.Received(), 15*time.Second, "the queued wecom message after the restart")
+	wecom1 := time.Now()
+	p2.send(t, line("billing", "warning", 1600))
+
+	testkit.Await(t, s.smtp.Received(), 15*time.Second, "email reminder")
+	require.GreaterOrEqual(t, time.Since(email1), repeat, "email's reminder counts from its delivery before the kill")
+	require.Less(t, time.Since(email1), repeat+1500*time.Millisecond)
+	testkit.Await(t, s.robot.Received(), 15*time.Second, "wecom reminder")
+	require.GreaterOrEqual(t, time.Since(wecom1), repeat, "wecom's reminder counts from its late delivery")
+	require.Less(t, time.Since(wecom1), repeat+1500*time.Millisecond)
+	require.Len(t, s.smtp.Messages(), 2, "no duplicate email after the restart")
+	require.NoError(t, p2.stdin.Close())
+	require.NoError(t, p2.cmd.Wait())
+}
+
+// TestHostileGroupNameIsLiteral: a group name made to break the markdown
+// arrives escaped in WeCom and in email. (Line protocol cannot carry a raw
+// line break in a tag; the table tests of each channel cover that.)
+func TestHostileGroupNameIsLiteral(t *testing.T) {
+	s := startSinks(t)
+	p := start(t, s, writeConfig(t, ""))
+	const lpGroup = `pay</font>###\ 已恢复\ <@all>\,x\=1` // line protocol escaping of pay</font>### 已恢复 <@all>,x=1
+	p.send(t, fmt.Sprintf("ckafka_lag,group=%s,instance_id=ckafka-1,instance_name=prod,topic=orders alert_level=\"critical\",alert_threshold=2000i,lag=2500i %d",
+		lpGroup, time.Now().UnixNano()))
+	msg := testkit.Await(t, s.robot.Received(), 15*time.Second, "wecom message")
+	require.Contains(t, msg.Content, `消费组 pay&lt;/font&gt;\#\#\# 已恢复 &lt;@all&gt;,x=1 Topic orders`)
+	require.Equal(t, strings.Count(msg.Content, "<font"), strings.Count(msg.Content, "</font>"), msg.Content)
+	require.Len(t, strings.Split(msg.Content, "\n"), 3, msg.Content)
+	mail := testkit.Await(t, s.smtp.Received(), 15*time.Second, "email")
+	require.Contains(t, mail.HTML, `pay&lt;/font&gt;### 已恢复 &lt;@all&gt;,x=1`)
+	require.NotContains(t, mail.HTML, "pay</font>")
+}

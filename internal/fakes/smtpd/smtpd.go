@@ -48,13 +48,22 @@ type Message struct {
 	Raw     []byte
 	TLS     bool
 	Authed  string
+	// Mechanism is the SASL mechanism the client authenticated with.
+	Mechanism string
 }
 
 // Options configure a Server.
 type Options struct {
 	Mode     Mode
-	Username string // AUTH PLAIN required when set
+	Username string // AUTH required when set
 	Password string
+	// Mechanisms offered when Username is set: PLAIN (the default), LOGIN,
+	// CRAM-MD5, in the order given.
+	Mechanisms []string
+	// Host to listen on, 127.0.0.1 by default. Another loopback address
+	// (127.0.0.2) is not "localhost" to SMTP clients, which relax their
+	// rules for localhost.
+	Host string
 }
 
 // Server is a running SMTP server.
@@ -77,6 +86,17 @@ func Start(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opts.Host == "" {
+		opts.Host = "127.0.0.1"
+	}
+	if opts.Username != "" && len(opts.Mechanisms) == 0 {
+		opts.Mechanisms = []string{sasl.Plain}
+	}
+	for _, m := range opts.Mechanisms {
+		if m != sasl.Plain && m != sasl.Login && m != cramMD5 {
+			return nil, fmt.Errorf("smtpd: unsupported mechanism %q", m)
+		}
+	}
 	s := &Server{CAPEM: caPEM, notify: make(chan Message, 1024)}
 	be := smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
 		return &session{s: s, conn: c, opts: opts}, nil
@@ -90,13 +110,13 @@ func Start(opts Options) (*Server, error) {
 	tlsConfig := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	switch opts.Mode {
 	case Implicit:
-		s.ln, err = tls.Listen("tcp", "127.0.0.1:0", tlsConfig)
+		s.ln, err = tls.Listen("tcp", net.JoinHostPort(opts.Host, "0"), tlsConfig)
 	case StartTLS:
 		s.srv.TLSConfig = tlsConfig
-		s.ln, err = net.Listen("tcp", "127.0.0.1:0")
+		s.ln, err = net.Listen("tcp", net.JoinHostPort(opts.Host, "0"))
 	default:
 		s.srv.AllowInsecureAuth = true
-		s.ln, err = net.Listen("tcp", "127.0.0.1:0")
+		s.ln, err = net.Listen("tcp", net.JoinHostPort(opts.Host, "0"))
 	}
 	if err != nil {
 		return nil, err
@@ -130,6 +150,7 @@ type session struct {
 	conn   *smtp.Conn
 	opts   Options
 	authed string
+	mech   string
 	from   string
 	to     []string
 }
@@ -138,17 +159,28 @@ func (se *session) AuthMechanisms() []string {
 	if se.opts.Username == "" {
 		return nil
 	}
-	return []string{sasl.Plain}
+	return se.opts.Mechanisms
 }
 
 func (se *session) Auth(mech string) (sasl.Server, error) {
-	return sasl.NewPlainServer(func(_, username, password string) error {
+	check := func(username, password string) error {
 		if username != se.opts.Username || password != se.opts.Password {
-			return &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "authentication failed"}
+			return errAuthFailed
 		}
-		se.authed = username
+		se.authed, se.mech = username, mech
 		return nil
-	}), nil
+	}
+	switch mech {
+	case sasl.Plain:
+		return sasl.NewPlainServer(func(_, username, password string) error { return check(username, password) }), nil
+	case sasl.Login:
+		return &loginServer{check: check}, nil
+	case cramMD5:
+		return newCRAMMD5Server(se.opts.Username, se.opts.Password, func(username string) {
+			se.authed, se.mech = username, mech
+		}), nil
+	}
+	return nil, smtp.ErrAuthUnknownMechanism
 }
 
 func (se *session) Mail(from string, _ *smtp.MailOptions) error {
@@ -176,7 +208,7 @@ func (se *session) Data(r io.Reader) error {
 		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try again later"}
 	}
 	_, isTLS := se.conn.TLSConnectionState()
-	m := Message{From: se.from, To: append([]string(nil), se.to...), Raw: raw, TLS: isTLS, Authed: se.authed}
+	m := Message{From: se.from, To: append([]string(nil), se.to...), Raw: raw, TLS: isTLS, Authed: se.authed, Mechanism: se.mech}
 	if err := parse(&m); err != nil {
 		return &smtp.SMTPError{Code: 554, Message: "unparsable message: " + err.Error()}
 	}
@@ -276,7 +308,7 @@ func selfSigned() (tls.Certificate, []byte, error) {
 		SerialNumber: big.NewInt(2),
 		Subject:      pkix.Name{CommonName: "localhost"},
 		DNSNames:     []string{"localhost"},
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("127.0.0.2")},
 		NotBefore:    time.Now().Add(-time.Hour),
 		NotAfter:     time.Now().Add(24 * time.Hour),
 		KeyUsage:     x509.KeyUsageDigitalSignature,

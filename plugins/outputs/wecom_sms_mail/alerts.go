@@ -81,7 +81,6 @@ type Alert struct {
 	HasThreshold  bool      `json:"has_threshold"`
 	StartedAt     time.Time `json:"started_at"`
 	LastSeen      time.Time `json:"last_seen"`
-	LastNotified  time.Time `json:"last_notified"`
 }
 
 // Notification is one alert to tell the channels about, with the alert as
@@ -90,20 +89,25 @@ type Notification struct {
 	Kind  Kind      `json:"kind"`
 	Alert Alert     `json:"alert"`
 	At    time.Time `json:"at"`
+	// Dest, when set, is the one destination the notification is for:
+	// reminders are due per destination (see deliveryLog).
+	Dest string `json:"dest,omitempty"`
 }
 
 // Resolved reports whether the notification ends the alert.
 func (n Notification) Resolved() bool { return n.Kind == KindResolved || n.Kind == KindStale }
 
 // Policy is the part of the configuration the state machine needs.
+// Whether resolutions are sent is the dispatcher's choice: it must still
+// forget what it told about a resolved alert.
 type Policy struct {
-	RepeatInterval time.Duration
-	StaleAfter     time.Duration
-	SendResolved   bool
+	StaleAfter time.Duration
 }
 
 // Alerts is the state machine: inactive → firing (warning or critical) →
 // resolved. It does no I/O and keeps no clock; callers pass the time.
+// Reminders are not its business: they are due per destination, after
+// what each was actually sent (see deliveryLog).
 type Alerts struct {
 	policy Policy
 	active map[string]*Alert
@@ -125,20 +129,18 @@ func (a *Alerts) Observe(o Observation, now time.Time) (Notification, bool) {
 		delete(a.active, o.Key)
 		alert.update(o, now)
 		alert.Level = LevelOK
-		return Notification{Kind: KindResolved, Alert: *alert, At: now}, a.policy.SendResolved
+		return Notification{Kind: KindResolved, Alert: *alert, At: now}, true
 	}
 	if !firing {
 		alert = &Alert{Key: o.Key, StartedAt: now}
 		alert.update(o, now)
 		alert.NotifiedLevel = o.Level
-		alert.LastNotified = now
 		a.active[o.Key] = alert
 		return Notification{Kind: KindFiring, Alert: *alert, At: now}, true
 	}
 	alert.update(o, now)
 	if o.Level > alert.NotifiedLevel {
 		alert.NotifiedLevel = o.Level
-		alert.LastNotified = now
 		return Notification{Kind: KindEscalated, Alert: *alert, At: now}, true
 	}
 	if o.Level < alert.NotifiedLevel {
@@ -160,21 +162,14 @@ func (al *Alert) update(o Observation, now time.Time) {
 	}
 }
 
-// Tick returns what time alone makes due: reminders every repeat_interval
-// while firing, and "no data" resolutions after stale_after of silence.
+// Tick returns the "no data" resolutions that stale_after of silence makes
+// due.
 func (a *Alerts) Tick(now time.Time) []Notification {
 	var out []Notification
 	for key, alert := range a.active {
 		if a.policy.StaleAfter > 0 && now.Sub(alert.LastSeen) >= a.policy.StaleAfter {
 			delete(a.active, key)
-			if a.policy.SendResolved {
-				out = append(out, Notification{Kind: KindStale, Alert: *alert, At: now})
-			}
-			continue
-		}
-		if a.policy.RepeatInterval > 0 && now.Sub(alert.LastNotified) >= a.policy.RepeatInterval {
-			alert.LastNotified = now
-			out = append(out, Notification{Kind: KindRepeat, Alert: *alert, At: now})
+			out = append(out, Notification{Kind: KindStale, Alert: *alert, At: now})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Alert.Key < out[j].Alert.Key })

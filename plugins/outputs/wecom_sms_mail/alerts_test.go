@@ -8,7 +8,7 @@ import (
 )
 
 func TestAlertsTimelines(t *testing.T) {
-	policy := Policy{RepeatInterval: time.Hour, StaleAfter: 10 * time.Minute, SendResolved: true}
+	policy := Policy{StaleAfter: 10 * time.Minute}
 	t0 := time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
 	at := func(minutes int) time.Time { return t0.Add(time.Duration(minutes) * time.Minute) }
 	type step struct {
@@ -32,13 +32,11 @@ func TestAlertsTimelines(t *testing.T) {
 			},
 		},
 		{
-			name: "repeat every repeat_interval while firing",
+			name: "no reminders: they are due per destination",
 			steps: []step{
 				{at: 0, level: "critical", value: 3000, want: []Kind{KindFiring}},
-				{at: 59, level: "critical"},
-				{at: 60, level: "critical", want: []Kind{KindRepeat}},
-				{at: 61, level: "critical"},
-				{at: 120, level: "critical", want: []Kind{KindRepeat}},
+				{at: 60, level: "critical"},
+				{at: 120, level: "critical"},
 			},
 		},
 		{
@@ -57,15 +55,6 @@ func TestAlertsTimelines(t *testing.T) {
 				{at: 0, level: "critical", want: []Kind{KindFiring}},
 				{at: 1, level: "ok", want: []Kind{KindResolved}},
 				{at: 2, level: "ok"},
-			},
-		},
-		{
-			name:   "resolution without send_resolved is silent",
-			policy: Policy{RepeatInterval: time.Hour, StaleAfter: 10 * time.Minute},
-			steps: []step{
-				{at: 0, level: "critical", want: []Kind{KindFiring}},
-				{at: 1, level: "ok"},
-				{at: 2, level: "critical", want: []Kind{KindFiring}},
 			},
 		},
 		{
@@ -114,7 +103,7 @@ func TestAlertsTimelines(t *testing.T) {
 }
 
 func TestAlertsKeepValueAndStart(t *testing.T) {
-	a := NewAlerts(Policy{RepeatInterval: time.Hour, SendResolved: true})
+	a := NewAlerts(Policy{})
 	t0 := time.Unix(1000, 0)
 	n, ok := a.Observe(Observation{Key: "k", Level: LevelWarning, Value: 1200, HasValue: true, Threshold: 1000, HasThreshold: true}, t0)
 	require.True(t, ok)
@@ -133,20 +122,18 @@ func TestAlertsKeepValueAndStart(t *testing.T) {
 }
 
 func TestAlertsRestore(t *testing.T) {
-	a := NewAlerts(Policy{RepeatInterval: time.Hour, StaleAfter: 10 * time.Minute, SendResolved: true})
+	a := NewAlerts(Policy{StaleAfter: 10 * time.Minute})
 	t0 := time.Unix(1000, 0)
 	a.Observe(Observation{Key: "k", Level: LevelCritical}, t0)
 	snap := a.Snapshot()
 
-	b := NewAlerts(Policy{RepeatInterval: time.Hour, StaleAfter: 10 * time.Minute, SendResolved: true})
+	b := NewAlerts(Policy{StaleAfter: 10 * time.Minute})
 	restart := t0.Add(30 * time.Minute)
 	b.Restore(snap, restart)
 	_, ok := b.Observe(Observation{Key: "k", Level: LevelCritical}, restart)
-	require.False(t, ok, "a restart must not re-fire an alert notified within repeat_interval")
-	require.Empty(t, b.Tick(restart.Add(9*time.Minute)))
-	b.Observe(Observation{Key: "k", Level: LevelCritical}, t0.Add(55*time.Minute))
-	require.Empty(t, b.Tick(t0.Add(59*time.Minute)))
-	require.Equal(t, []Kind{KindRepeat}, kinds(b.Tick(t0.Add(time.Hour))))
+	require.False(t, ok, "a restart must not re-fire a firing alert")
+	require.Empty(t, b.Tick(restart.Add(9*time.Minute)), "the time spent down is not silence of the collector")
+	require.Equal(t, []Kind{KindStale}, kinds(b.Tick(restart.Add(10*time.Minute))))
 }
 
 func kinds(ns []Notification) []Kind {

@@ -3,7 +3,6 @@ package wecom_sms_mail
 import (
 	"context"
 	"math/rand/v2"
-	"sort"
 	"sync"
 	"time"
 
@@ -11,31 +10,36 @@ import (
 )
 
 // job is one message for one channel: its deliveries (a long message may
-// need several) and how far it got.
+// need several), how far it got, and the alerts it lists, for the delivery
+// log.
 type job struct {
 	Deliveries []delivery `json:"deliveries"`
 	Next       int        `json:"next"` // deliveries done
 	Alerts     int        `json:"alerts"`
+	Refs       []jobRef   `json:"refs,omitempty"`
 	Created    time.Time  `json:"created"`
 }
 
 // dispatcher groups due notifications for group_wait, routes them to the
-// channels by min_level (resolutions to the channels that were told), and
-// runs one worker per channel, so a failing channel never delays another.
+// channels (by min_level; reminders and resolutions after the delivery
+// log), and runs one worker per channel, so a failing channel never delays
+// another.
 type dispatcher struct {
-	log        telegraf.Logger
-	lang       string
-	groupWait  time.Duration
-	staleAfter time.Duration
-	maxRetries int
-	retryBase  time.Duration
-	timeout    time.Duration
-	onChange   func(urgent bool) // state changed; urgent after a delivery
+	log          telegraf.Logger
+	lang         string
+	groupWait    time.Duration
+	staleAfter   time.Duration
+	repeat       time.Duration
+	sendResolved bool
+	maxRetries   int
+	retryBase    time.Duration
+	timeout      time.Duration
+	onChange     func(urgent bool) // state changed; urgent after a delivery
 
-	mu         sync.Mutex
+	mu         sync.Mutex // guards pending, groupTimer, sent; taken before a worker's mu
 	pending    []Notification
 	groupTimer *time.Timer
-	told       map[string]map[string]bool
+	sent       deliveryLog
 	workers    []*worker
 }
 
@@ -49,7 +53,7 @@ type worker struct {
 }
 
 func newDispatcher(channels []channel, log telegraf.Logger) *dispatcher {
-	d := &dispatcher{log: log, told: map[string]map[string]bool{}, onChange: func(bool) {}}
+	d := &dispatcher{log: log, sent: deliveryLog{}, onChange: func(bool) {}}
 	for _, ch := range channels {
 		d.workers = append(d.workers, &worker{d: d, ch: ch, wake: make(chan struct{}, 1)})
 	}
@@ -63,6 +67,13 @@ func (d *dispatcher) add(notes ...Notification) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.addLocked(notes)
+}
+
+func (d *dispatcher) addLocked(notes []Notification) {
+	if len(notes) == 0 {
+		return
+	}
 	if len(d.pending) == 0 {
 		if d.groupTimer != nil {
 			d.groupTimer.Stop()
@@ -73,9 +84,20 @@ func (d *dispatcher) add(notes ...Notification) {
 	d.onChange(false)
 }
 
+// remind adds the reminders due at now for the firing alerts.
+func (d *dispatcher) remind(alerts []Alert, now time.Time) {
+	dests := make([]destination, len(d.workers))
+	for i, w := range d.workers {
+		dests[i] = destination{ID: w.ch.ID(), MinLevel: w.ch.MinLevel()}
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.addLocked(d.sent.reminders(alerts, dests, d.repeat, now))
+}
+
 // flush closes the group: one message per channel. Routing and queueing
-// happen under one lock, so a snapshot never sees an alert marked as told
-// whose message is not queued yet.
+// happen under one lock, so a snapshot never sees the delivery log and the
+// queues disagree.
 func (d *dispatcher) flush() {
 	d.mu.Lock()
 	notes := d.pending
@@ -85,58 +107,82 @@ func (d *dispatcher) flush() {
 		d.groupTimer = nil
 	}
 	routed := d.route(notes)
+	var due []Notification
 	for _, w := range d.workers {
 		batch := routed[w.ch.ID()]
 		if len(batch) == 0 {
 			continue
 		}
+		refs := make([]jobRef, len(batch))
+		for i, n := range batch {
+			refs[i] = refOf(n)
+		}
 		data := buildData(batch, d.lang, d.staleAfter)
 		deliveries, err := w.ch.Prepare(data)
 		if err != nil {
 			d.log.Errorf("%s: %v", w.ch.ID(), err)
+			due = append(due, d.sent.settled(w.ch.ID(), refs, false, time.Now())...)
 			continue
 		}
-		w.enqueue(&job{Deliveries: deliveries, Alerts: len(batch), Created: time.Now()})
+		w.enqueue(&job{Deliveries: deliveries, Alerts: len(batch), Refs: refs, Created: time.Now()})
 	}
+	d.addLocked(due)
 	d.mu.Unlock()
 	if len(notes) > 0 {
 		d.onChange(true)
 	}
 }
 
-// route decides which channels hear each notification; d.mu is held.
-// An alert that fired and resolved inside one window, unheard by anyone,
-// is dropped whole: flapping within group_wait is not news.
+// route decides which channels hear each notification and records it in
+// the delivery log; d.mu is held. An alert that fired and resolved inside
+// one window, unheard by anyone, is dropped whole: flapping within
+// group_wait is not news. A channel lists each alert once, as its latest
+// notification in the window says.
 func (d *dispatcher) route(notes []Notification) map[string][]Notification {
 	unheardResolved := map[string]bool{}
 	for _, n := range notes {
-		if n.Resolved() && len(d.told[n.Alert.Key]) == 0 {
+		if n.Resolved() && n.Dest == "" && !d.sent.heard(n.Alert.Key) {
 			unheardResolved[n.Alert.Key] = true
 		}
 	}
-	out := map[string][]Notification{}
+	configured := map[string]bool{}
+	for _, w := range d.workers {
+		configured[w.ch.ID()] = true
+	}
+	perDest := map[string]map[string]Notification{}
+	put := func(dest string, n Notification) {
+		if !configured[dest] {
+			return
+		}
+		if perDest[dest] == nil {
+			perDest[dest] = map[string]Notification{}
+		}
+		perDest[dest][n.Alert.Key] = n
+	}
 	for _, n := range notes {
-		key := n.Alert.Key
-		if unheardResolved[key] {
-			continue
+		switch {
+		case unheardResolved[n.Alert.Key]:
+		case n.Dest != "":
+			put(n.Dest, n) // a reminder, or a resolution that waited for a delivery
+		case n.Resolved() && !d.sendResolved:
+			d.sent.forget(n.Alert.Key)
+		case n.Resolved():
+			for _, dest := range d.sent.resolve(n) {
+				put(dest, n)
+			}
+		default:
+			for _, w := range d.workers {
+				if n.Alert.Level >= w.ch.MinLevel() {
+					put(w.ch.ID(), n)
+				}
+			}
 		}
-		if n.Resolved() {
-			for id := range d.told[key] {
-				out[id] = append(out[id], n)
-			}
-			delete(d.told, key)
-			continue
-		}
-		for _, w := range d.workers {
-			if n.Alert.Level < w.ch.MinLevel() {
-				continue
-			}
-			id := w.ch.ID()
-			out[id] = append(out[id], n)
-			if d.told[key] == nil {
-				d.told[key] = map[string]bool{}
-			}
-			d.told[key][id] = true
+	}
+	out := make(map[string][]Notification, len(perDest))
+	for dest, byKey := range perDest {
+		for _, n := range byKey {
+			d.sent.queued(n, dest)
+			out[dest] = append(out[dest], n)
 		}
 	}
 	return out
@@ -190,17 +236,30 @@ func (w *worker) run(ctx context.Context) {
 				continue
 			}
 		}
-		if !w.deliver(ctx, j) {
-			return // stopping: the job stays queued
+		delivered, stopped := w.deliver(ctx, j)
+		if stopped {
+			return // the job stays queued
 		}
-		w.pop()
-		w.d.onChange(true)
+		w.settle(j, delivered)
 	}
 }
 
-// deliver sends the job's remaining deliveries with retries. It returns
-// false only when ctx ends first.
-func (w *worker) deliver(ctx context.Context, j *job) bool {
+// settle records the job's outcome in the delivery log and unqueues it,
+// under one lock so the state file never sees one without the other.
+// Resolutions that waited for this job go into the group window.
+func (w *worker) settle(j *job, delivered bool) {
+	d := w.d
+	d.mu.Lock()
+	due := d.sent.settled(w.ch.ID(), j.Refs, delivered, time.Now())
+	w.pop()
+	d.addLocked(due)
+	d.mu.Unlock()
+	d.onChange(true)
+}
+
+// deliver sends the job's remaining deliveries with retries. It reports
+// whether every delivery succeeded, or that ctx ended first.
+func (w *worker) deliver(ctx context.Context, j *job) (delivered, stopped bool) {
 	d := w.d
 	for j.Next < len(j.Deliveries) {
 		for attempt := 1; ; attempt++ {
@@ -227,24 +286,24 @@ func (w *worker) deliver(ctx context.Context, j *job) bool {
 			// the delivery: save it so a restart does not resend to them.
 			d.onChange(false)
 			if ctx.Err() != nil {
-				return false
+				return false, true
 			}
 			retry, wait := retryDelay(err, backoff(d.retryBase, attempt))
 			if !retry || attempt > d.maxRetries {
 				d.log.Errorf("%s: giving up on a message with %d alert(s) after %d attempt(s): %v", w.ch.ID(), j.Alerts, attempt, err)
-				return true
+				return false, false
 			}
 			d.log.Warnf("%s: attempt %d failed, retrying in %s: %v", w.ch.ID(), attempt, wait.Round(time.Millisecond), err)
 			t := time.NewTimer(wait)
 			select {
 			case <-ctx.Done():
 				t.Stop()
-				return false
+				return false, true
 			case <-t.C:
 			}
 		}
 	}
-	return true
+	return true, false
 }
 
 // backoff is exponential with full jitter over its upper half:
@@ -270,20 +329,13 @@ func (d *dispatcher) idle() bool {
 	return true
 }
 
-// snapshot copies what the state file keeps.
+// snapshot copies what the state file keeps, under one lock so the
+// delivery log and the queues agree.
 func (d *dispatcher) snapshot(s *savedState) {
 	d.mu.Lock()
+	defer d.mu.Unlock()
 	s.Pending = append([]Notification(nil), d.pending...)
-	s.Told = make(map[string][]string, len(d.told))
-	for key, ids := range d.told {
-		list := make([]string, 0, len(ids))
-		for id := range ids {
-			list = append(list, id)
-		}
-		sort.Strings(list)
-		s.Told[key] = list
-	}
-	d.mu.Unlock()
+	s.Sent = d.sent.clone()
 	s.Queues = map[string][]*job{}
 	for _, w := range d.workers {
 		w.mu.Lock()
@@ -303,27 +355,28 @@ func (d *dispatcher) snapshot(s *savedState) {
 // restore reloads a snapshot; queues of channels no longer configured are
 // reported and dropped.
 func (d *dispatcher) restore(s *savedState) {
-	d.mu.Lock()
-	for key, ids := range s.Told {
-		d.told[key] = map[string]bool{}
-		for _, id := range ids {
-			d.told[key][id] = true
-		}
-	}
-	d.mu.Unlock()
-	d.add(s.Pending...)
 	byID := map[string]*worker{}
 	for _, w := range d.workers {
 		byID[w.ch.ID()] = w
 	}
+	queues := map[string][]*job{}
 	for id, jobs := range s.Queues {
-		w, ok := byID[id]
-		if !ok {
+		if _, ok := byID[id]; !ok {
 			d.log.Warnf("State file: dropping %d undelivered message(s) for %s, which is no longer configured", len(jobs), id)
 			continue
 		}
+		queues[id] = jobs
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if s.Sent != nil {
+		d.sent = s.Sent
+	}
+	d.sent.recount(queues, s.Pending)
+	d.addLocked(s.Pending)
+	for id, jobs := range queues {
 		for _, j := range jobs {
-			w.enqueue(j)
+			byID[id].enqueue(j)
 		}
 	}
 }

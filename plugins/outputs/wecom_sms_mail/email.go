@@ -24,6 +24,7 @@ type EmailConfig struct {
 	TLSMode            string        `toml:"tls_mode"`
 	TLSCA              string        `toml:"tls_ca"`
 	InsecureSkipVerify bool          `toml:"insecure_skip_verify"`
+	Auth               string        `toml:"auth"`
 	Username           string        `toml:"username"`
 	Password           config.Secret `toml:"password"`
 	From               string        `toml:"from"`
@@ -38,6 +39,7 @@ type emailChannel struct {
 	tpls       *templates
 	subjectTpl *template.Template
 	minLevel   Level
+	auth       *smtpAuth // nil without username
 }
 
 func newEmailChannel(cfg *EmailConfig, tpls *templates, lang string, timeout time.Duration) (*emailChannel, error) {
@@ -103,13 +105,23 @@ func newEmailChannel(cfg *EmailConfig, tpls *templates, lang string, timeout tim
 	default:
 		return nil, fmt.Errorf("email.tls_mode: %q is not auto, implicit, starttls or none", cfg.TLSMode)
 	}
+	switch cfg.Auth {
+	case "", authAuto, authPlain, authLogin, authCramMD5:
+	case authNone:
+		if cfg.Username != "" {
+			return nil, errors.New(`email.auth = "none" never authenticates, but email.username is set: remove one of them`)
+		}
+	default:
+		return nil, fmt.Errorf("email.auth: %q is not auto, plain, login, cram-md5 or none", cfg.Auth)
+	}
+	// No username: no AUTH at all, for relays that trust the source address.
 	if cfg.Username != "" {
 		password, err := secrets.Reveal(cfg.Password)
 		if err != nil {
 			return nil, fmt.Errorf("email.password: %w", err)
 		}
-		opts = append(opts, gomail.WithSMTPAuth(gomail.SMTPAuthAutoDiscover),
-			gomail.WithUsername(cfg.Username), gomail.WithPassword(password))
+		ch.auth = newSMTPAuth(cfg.Auth, cfg.Username, password, cfg.SMTPHost, mode == "none")
+		opts = append(opts, gomail.WithSMTPAuthCustom(ch.auth))
 	}
 	if ch.client, err = gomail.NewClient(cfg.SMTPHost, opts...); err != nil {
 		return nil, fmt.Errorf("email: %w", err)
@@ -124,6 +136,9 @@ func (c *emailChannel) ID() string {
 func (c *emailChannel) MinLevel() Level { return c.minLevel }
 
 func (c *emailChannel) Prepare(d *TemplateData) ([]delivery, error) {
+	// html/template escapes the HTML part; control characters are made
+	// visible for the subject and the text part.
+	d = d.escaped(escapeText)
 	var subject string
 	var err error
 	if c.subjectTpl != nil {
@@ -156,7 +171,8 @@ func (c *emailChannel) Deliver(ctx context.Context, d *delivery) error {
 	msg.Subject(d.Subject)
 	msg.SetBodyString(gomail.TypeTextPlain, d.Text)
 	msg.AddAlternativeString(gomail.TypeTextHTML, d.HTML)
-	err := c.client.DialAndSendWithContext(ctx, msg)
+	c.auth.reset()
+	err := c.auth.explain(c.client.DialAndSendWithContext(ctx, msg))
 	if err == nil {
 		return nil
 	}

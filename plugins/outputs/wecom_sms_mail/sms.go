@@ -129,6 +129,7 @@ func (c *smsChannel) MinLevel() Level { return c.minLevel }
 // Prepare renders each template variable, shortened to param_max_length
 // (numbers compactly, never cut mid-number), one request per 200 numbers.
 func (c *smsChannel) Prepare(d *TemplateData) ([]delivery, error) {
+	d = d.escaped(stripControl)
 	params := make([]string, len(c.params))
 	for i, t := range c.params {
 		v, err := execute(t, d)

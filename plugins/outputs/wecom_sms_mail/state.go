@@ -8,16 +8,45 @@ import (
 	"time"
 )
 
-const stateVersion = 1
+// stateVersion 2 replaced version 1's "told" (alert → channels told) with
+// the delivery log; version 1 files are migrated on load.
+const stateVersion = 2
 
 // savedState is the state file: what must survive a kill -9.
 type savedState struct {
-	Version int                 `json:"version"`
-	SavedAt time.Time           `json:"saved_at"`
-	Alerts  []Alert             `json:"alerts"`
-	Told    map[string][]string `json:"told"`    // alert key → channel IDs told about it
-	Pending []Notification      `json:"pending"` // inside the group_wait window
-	Queues  map[string][]*job   `json:"queues"`  // channel ID → undelivered jobs
+	Version int               `json:"version"`
+	SavedAt time.Time         `json:"saved_at"`
+	Alerts  []Alert           `json:"alerts"`
+	Sent    deliveryLog       `json:"sent"`    // alert key → channel ID → what it was sent
+	Pending []Notification    `json:"pending"` // inside the group_wait window
+	Queues  map[string][]*job `json:"queues"`  // channel ID → undelivered jobs
+
+	Told map[string][]string `json:"told,omitempty"` // version 1 only
+}
+
+// migrate turns a version 1 state into the current one: each channel told
+// about an alert counts as delivered when the file was saved, the best
+// bound the file holds.
+func (s *savedState) migrate() {
+	if s.Version != 1 {
+		return
+	}
+	started := map[string]Alert{}
+	for _, a := range s.Alerts {
+		started[a.Key] = a
+	}
+	s.Sent = deliveryLog{}
+	for key, ids := range s.Told {
+		a, firing := started[key]
+		if !firing {
+			continue
+		}
+		s.Sent[key] = map[string]*logEntry{}
+		for _, id := range ids {
+			s.Sent[key][id] = &logEntry{Since: a.StartedAt, Delivered: s.SavedAt, Level: a.NotifiedLevel}
+		}
+	}
+	s.Told, s.Version = nil, stateVersion
 }
 
 // writeState replaces path atomically: a crash leaves the old file or the
@@ -61,6 +90,9 @@ func readState(path string, now time.Time) (s *savedState, quarantined string, e
 	}
 	s = &savedState{}
 	decodeErr := json.Unmarshal(data, s)
+	if decodeErr == nil {
+		s.migrate()
+	}
 	if decodeErr == nil && s.Version != stateVersion {
 		decodeErr = fmt.Errorf("version %d, want %d", s.Version, stateVersion)
 	}

@@ -140,6 +140,11 @@ func (r *wecomRobot) redact(s string) string {
 }
 
 func (r *wecomRobot) Prepare(d *TemplateData) ([]delivery, error) {
+	if r.cfg.MsgType == "markdown" {
+		d = d.escaped(escapeMarkdown)
+	} else {
+		d = d.escaped(escapeText)
+	}
 	var content string
 	var err error
 	switch {

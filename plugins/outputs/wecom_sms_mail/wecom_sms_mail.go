@@ -141,6 +141,7 @@ func (p *WeComSMSMail) Init() error {
 			p.Email.SMTPPort = 465
 		}
 		setDefault(&p.Email.TLSMode, "auto")
+		setDefault(&p.Email.Auth, authAuto)
 		setDefault(&p.Email.MinLevel, "warning")
 		email, err := newEmailChannel(p.Email, p.tpls, p.Language, timeout)
 		if err != nil {
@@ -158,17 +159,15 @@ func (p *WeComSMSMail) Init() error {
 		p.tickEvery = time.Second
 	}
 	p.observer = newObserver(p.LevelKey, p.ValueField, p.KeyExcludeTags)
-	p.alerts = NewAlerts(Policy{
-		RepeatInterval: time.Duration(p.RepeatInterval),
-		StaleAfter:     time.Duration(p.StaleAfter),
-		SendResolved:   p.SendResolved,
-	})
+	p.alerts = NewAlerts(Policy{StaleAfter: time.Duration(p.StaleAfter)})
 	p.unleveled = map[string]bool{}
 	p.badLevel = map[string]bool{}
 	p.dispatcher = newDispatcher(p.channels, p.Log)
 	p.dispatcher.lang = p.Language
 	p.dispatcher.groupWait = time.Duration(p.GroupWait)
 	p.dispatcher.staleAfter = time.Duration(p.StaleAfter)
+	p.dispatcher.repeat = time.Duration(p.RepeatInterval)
+	p.dispatcher.sendResolved = p.SendResolved
 	p.dispatcher.maxRetries = p.MaxRetries
 	p.dispatcher.retryBase = p.retryBase
 	p.dispatcher.timeout = timeout
@@ -252,9 +251,11 @@ func (p *WeComSMSMail) tickLoop(ctx context.Context) {
 			return
 		case now := <-t.C:
 			p.mu.Lock()
-			due := p.alerts.Tick(now)
+			stale := p.alerts.Tick(now)
+			firing := p.alerts.Snapshot()
 			p.mu.Unlock()
-			p.dispatcher.add(due...)
+			p.dispatcher.add(stale...)
+			p.dispatcher.remind(firing, now)
 			if p.dirty.Load() {
 				p.save()
 			}

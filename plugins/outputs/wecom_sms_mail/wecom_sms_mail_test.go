@@ -346,13 +346,7 @@ func TestEmailTLSModes(t *testing.T) {
 			cfg := &EmailConfig{SMTPHost: "127.0.0.1", SMTPPort: srv.Port(), TLSMode: "auto", Username: "alerts@example.com",
 				Password: config.NewSecret([]byte(smtpPassword)), From: "alerts@example.com", To: []string{"oncall@example.com"}, MinLevel: "warning"}
 			tt.config(cfg, srv, ca)
-			tpls, err := loadTemplates("en")
-			require.NoError(t, err)
-			ch, err := newEmailChannel(cfg, tpls, "en", 5*time.Second)
-			require.NoError(t, err)
-			deliveries, err := ch.Prepare(sampleData("en", time.Now()))
-			require.NoError(t, err)
-			err = ch.Deliver(context.Background(), &deliveries[0])
+			err = sendSampleEmail(t, cfg)
 			if tt.wantErr != "" {
 				require.ErrorContains(t, err, tt.wantErr)
 				require.NotContains(t, err.Error(), "wrong-password-not-logged")
@@ -524,6 +518,8 @@ func TestInitErrors(t *testing.T) {
 		{"sms param template", func(p *WeComSMSMail) { p.SMS.TemplateParams = []string{"{{.First.Group"} }, "sms.template_params[0]"},
 		{"email from", func(p *WeComSMSMail) { p.Email.From = "not an address" }, "email.from"},
 		{"email tls_mode", func(p *WeComSMSMail) { p.Email.TLSMode = "ssl" }, "email.tls_mode"},
+		{"email auth", func(p *WeComSMSMail) { p.Email.Auth = "digest-md5" }, "email.auth"},
+		{"email auth none with username", func(p *WeComSMSMail) { p.Email.Auth = "none"; p.Email.Username = "u" }, `email.auth = "none" never authenticates, but email.username is set`},
 		{"email tls_ca", func(p *WeComSMSMail) { p.Email.TLSCA = "/nonexistent/ca.pem" }, "email.tls_ca"},
 		{"email subject", func(p *WeComSMSMail) { p.Email.SubjectTemplate = "{{" }, "email.subject_template"},
 		{"timeout", func(p *WeComSMSMail) { p.Timeout = 0 }, "timeout"},
@@ -570,4 +566,53 @@ func TestSMSPartialSuccessIsSavedForRestart(t *testing.T) {
 		}
 		return assert.ObjectsAreEqual([]string{"+8613800000002"}, s.Queues["sms"][0].Deliveries[0].Phones)
 	}, 5*time.Second, 20*time.Millisecond, "the queued SMS keeps only the number still to send")
+}
+
+// TestRemindersCountFromEachDelivery: the robot is down while an alert
+// fires, so WeCom hears of it late. Its reminder counts from that late
+// delivery, email's from its own (the defect: WeCom's reminder followed its
+// late first message within a second).
+func TestRemindersCountFromEachDelivery(t *testing.T) {
+	const repeat = 3 * time.Second
+	e := newEnv(t)
+	e.robot.Down(-1)
+	p := e.plugin(t, func(p *WeComSMSMail) {
+		p.SMS = nil
+		p.RepeatInterval = config.Duration(repeat)
+		p.retryBase = 100 * time.Millisecond
+		p.MaxRetries = 30
+	})
+	require.NoError(t, p.Write([]telegraf.Metric{lagMetric("billing", "warning", 1500, 1000)}))
+	testkit.Await(t, e.smtp.Received(), 10*time.Second, "email at once")
+	email1 := time.Now()
+	time.Sleep(2 * time.Second)
+	e.robot.Up()
+	testkit.Await(t, e.robot.Received(), 10*time.Second, "wecom after the robot came back")
+	wecom1 := time.Now()
+
+	testkit.Await(t, e.smtp.Received(), 10*time.Second, "email reminder")
+	require.InDelta(t, repeat.Seconds(), time.Since(email1).Seconds(), 0.5, "email's reminder counts from its delivery")
+	msg := testkit.Await(t, e.robot.Received(), 10*time.Second, "wecom reminder")
+	require.GreaterOrEqual(t, time.Since(wecom1), repeat, "wecom's reminder counts from its late delivery")
+	require.Less(t, time.Since(wecom1), repeat+time.Second)
+	require.Contains(t, msg.Content, "billing")
+
+	require.NoError(t, p.Write([]telegraf.Metric{lagMetric("billing", "ok", 0, 1000)}))
+	require.Contains(t, testkit.Await(t, e.robot.Received(), 10*time.Second, "wecom resolution").Content, "已恢复")
+	require.Contains(t, testkit.Await(t, e.smtp.Received(), 10*time.Second, "email resolution").Subject, "恢复 1")
+}
+
+// TestResolutionOnlyWhereTheFiringArrived: a robot that never got the
+// firing message (given up) gets no resolution either.
+func TestResolutionOnlyWhereTheFiringArrived(t *testing.T) {
+	e := newEnv(t)
+	e.robot.Down(-1)
+	p := e.plugin(t, func(p *WeComSMSMail) { p.SMS = nil; p.MaxRetries = 1 })
+	require.NoError(t, p.Write([]telegraf.Metric{lagMetric("billing", "warning", 1500, 1000)}))
+	testkit.Await(t, e.smtp.Received(), 10*time.Second, "firing email")
+	require.Eventually(t, func() bool { return len(e.logged("giving up")) > 0 }, 5*time.Second, 10*time.Millisecond)
+	e.robot.Up()
+	require.NoError(t, p.Write([]telegraf.Metric{lagMetric("billing", "ok", 0, 1000)}))
+	require.Contains(t, testkit.Await(t, e.smtp.Received(), 10*time.Second, "email resolution").Subject, "恢复 1")
+	quiet(t, e.robot.Received(), 300*time.Millisecond, "resolution to a robot that never heard of the alert")
 }

@@ -1,0 +1,222 @@
+package wecom_sms_mail
+
+import (
+	"sort"
+	"time"
+)
+
+// deliveryLog records, per alert and per destination, what the destination
+// was actually sent (as Alertmanager's nflog does). Reminders count from a
+// destination's last successful delivery, not from when a notification
+// became due, so a message that went out late (robot down, restart) is not
+// followed by a reminder seconds later; and a resolution goes to exactly the
+// destinations that heard of the alert. It is pure: no I/O, no clock.
+type deliveryLog map[string]map[string]*logEntry // alert key → destination ID → entry
+
+// logEntry is what one destination knows of one firing episode of an alert.
+type logEntry struct {
+	// Since is the alert's StartedAt: it tells episodes of the same key
+	// apart, so a late answer about an old episode changes nothing.
+	Since time.Time `json:"since"`
+	// Delivered is the last successful delivery of a firing, escalation or
+	// reminder message listing the alert; zero while none succeeded.
+	Delivered time.Time `json:"delivered,omitzero"`
+	Level     Level     `json:"level"`
+	// GaveUp is when a message was given up while none had been delivered:
+	// the next reminder counts from there, so the destination hears of the
+	// alert eventually.
+	GaveUp time.Time `json:"gave_up,omitzero"`
+	// Resolution waits for messages still in flight to this destination:
+	// it is sent if one of them is delivered, dropped if all are given up.
+	Resolution *Notification `json:"resolution,omitempty"`
+	// InFlight counts queued messages listing the alert; Reminding is set
+	// while a reminder waits in the group window. Neither is saved: a
+	// restart recounts them from the saved queues and window.
+	InFlight  int  `json:"-"`
+	Reminding bool `json:"-"`
+}
+
+// jobRef is one alert listed in a message, as the log needs it back when the
+// message is delivered or given up.
+type jobRef struct {
+	Key   string    `json:"key"`
+	Kind  Kind      `json:"kind"`
+	Level Level     `json:"level"`
+	Since time.Time `json:"since"`
+}
+
+func refOf(n Notification) jobRef {
+	return jobRef{Key: n.Alert.Key, Kind: n.Kind, Level: n.Alert.Level, Since: n.Alert.StartedAt}
+}
+
+func (l deliveryLog) entry(key, dest string) *logEntry {
+	if e := l[key][dest]; e != nil {
+		return e
+	}
+	return nil
+}
+
+// queued records that a message listing n is queued for dest. A firing or
+// escalation cancels a resolution still waiting: the alert fires again, so
+// the destination never needs to hear it had ended.
+func (l deliveryLog) queued(n Notification, dest string) {
+	if n.Resolved() {
+		return
+	}
+	e := l.entry(n.Alert.Key, dest)
+	if e == nil || !e.Since.Equal(n.Alert.StartedAt) {
+		e = &logEntry{Since: n.Alert.StartedAt}
+		if l[n.Alert.Key] == nil {
+			l[n.Alert.Key] = map[string]*logEntry{}
+		}
+		l[n.Alert.Key][dest] = e
+	}
+	e.InFlight++
+	e.Reminding = false
+	e.Resolution = nil
+}
+
+// resolve returns the destinations the resolution n goes to now: those that
+// were delivered a message about the alert. Destinations with a message
+// still in flight and none delivered keep the resolution until it settles.
+func (l deliveryLog) resolve(n Notification) []string {
+	var dests []string
+	for dest, e := range l[n.Alert.Key] {
+		switch {
+		case !e.Delivered.IsZero():
+			dests = append(dests, dest)
+			delete(l[n.Alert.Key], dest)
+		case e.InFlight > 0:
+			res := n
+			e.Resolution = &res
+		default:
+			delete(l[n.Alert.Key], dest) // never told
+		}
+	}
+	if len(l[n.Alert.Key]) == 0 {
+		delete(l, n.Alert.Key)
+	}
+	sort.Strings(dests)
+	return dests
+}
+
+// forget drops what was told about the alert with key: it resolved and
+// send_resolved is off.
+func (l deliveryLog) forget(key string) { delete(l, key) }
+
+// heard reports whether any destination was told, or is being told, about
+// the alert with key.
+func (l deliveryLog) heard(key string) bool { return len(l[key]) > 0 }
+
+// settled applies the outcome of a message to dest: delivered at now, or
+// given up. It returns the resolutions now due to dest (ones that were
+// waiting for this message).
+func (l deliveryLog) settled(dest string, refs []jobRef, delivered bool, now time.Time) []Notification {
+	var due []Notification
+	for _, r := range refs {
+		if r.Kind == KindResolved || r.Kind == KindStale {
+			continue // the entry went when the resolution was routed
+		}
+		e := l.entry(r.Key, dest)
+		if e == nil || !e.Since.Equal(r.Since) {
+			continue // an older episode
+		}
+		e.InFlight = max(e.InFlight-1, 0)
+		if delivered {
+			e.Delivered, e.Level, e.GaveUp = now, r.Level, time.Time{}
+		} else if e.Delivered.IsZero() {
+			e.GaveUp = now
+		}
+		if e.Resolution == nil || e.InFlight > 0 {
+			continue
+		}
+		if !e.Delivered.IsZero() {
+			res := *e.Resolution
+			res.Dest = dest
+			due = append(due, res)
+		}
+		delete(l[r.Key], dest)
+		if len(l[r.Key]) == 0 {
+			delete(l, r.Key)
+		}
+	}
+	return due
+}
+
+// destination is what reminders need to know of a channel.
+type destination struct {
+	ID       string
+	MinLevel Level
+}
+
+// reminders returns the reminders due at now: for each firing alert and
+// each destination its level reaches that has nothing in flight,
+// repeat after the destination's last delivery (or give-up). A destination
+// that never heard of the alert gets no reminder: its first message decides.
+// A reminder marks the entry, so it is not due again before it is queued.
+func (l deliveryLog) reminders(alerts []Alert, dests []destination, repeat time.Duration, now time.Time) []Notification {
+	if repeat <= 0 {
+		return nil
+	}
+	var out []Notification
+	for _, a := range alerts {
+		for _, d := range dests {
+			if a.Level < d.MinLevel {
+				continue
+			}
+			e := l.entry(a.Key, d.ID)
+			if e == nil || e.InFlight > 0 || e.Reminding || e.Resolution != nil || !e.Since.Equal(a.StartedAt) {
+				continue
+			}
+			last := e.Delivered
+			if last.IsZero() {
+				last = e.GaveUp
+			}
+			if last.IsZero() || now.Sub(last) < repeat {
+				continue
+			}
+			e.Reminding = true
+			out = append(out, Notification{Kind: KindRepeat, Alert: a, At: now, Dest: d.ID})
+		}
+	}
+	return out
+}
+
+// recount sets InFlight and Reminding from what is queued or pending after
+// a restart.
+func (l deliveryLog) recount(queues map[string][]*job, pending []Notification) {
+	for _, dests := range l {
+		for _, e := range dests {
+			e.InFlight, e.Reminding = 0, false
+		}
+	}
+	for dest, jobs := range queues {
+		for _, j := range jobs {
+			for _, r := range j.Refs {
+				if e := l.entry(r.Key, dest); e != nil && e.Since.Equal(r.Since) && r.Kind != KindResolved && r.Kind != KindStale {
+					e.InFlight++
+				}
+			}
+		}
+	}
+	for _, n := range pending {
+		if n.Kind == KindRepeat && n.Dest != "" {
+			if e := l.entry(n.Alert.Key, n.Dest); e != nil {
+				e.Reminding = true
+			}
+		}
+	}
+}
+
+// clone deep-copies the log for the state file.
+func (l deliveryLog) clone() deliveryLog {
+	c := make(deliveryLog, len(l))
+	for key, dests := range l {
+		c[key] = make(map[string]*logEntry, len(dests))
+		for dest, e := range dests {
+			cp := *e
+			c[key][dest] = &cp
+		}
+	}
+	return c
+}

@@ -100,7 +100,11 @@ func TestOnce(t *testing.T) {
 	require.Len(t, testkit.Select(ms, "ckafka_group_lag"), 2)
 	gather := testkit.Select(ms, "ckafka_lag_gather")
 	require.Len(t, gather, 1)
-	require.Equal(t, int64(4), gather[0].Fields["api_requests"])
+	require.Equal(t, int64(5), gather[0].Fields["api_requests"])
+	for _, m := range lags {
+		require.NotContains(t, m.Fields, "produce_rate", "-once knows no rate")
+		require.Equal(t, "Stable", m.Fields["group_state"])
+	}
 	require.NotContains(t, stdout+stderr, secretKey)
 }
 
@@ -211,6 +215,27 @@ func TestShimDrivenByStdin(t *testing.T) {
 		return strings.Contains(stderr.String(), "E! Error in plugin: region ap-guangzhou instance ckafka-prod group \"billing\"")
 	},
 		5*time.Second, 10*time.Millisecond, stderr.String())
+	for _, m := range testkit.Select(first, "ckafka_lag") {
+		require.NotContains(t, m.Fields, "produce_rate", "first collection")
+	}
+
+	// Producers start on queries; billing's failed collection left a gap
+	// in its history, not a hole in its rates.
+	fake.SetFlow("ckafka-prod", "search", "queries", 2000, 0)
+	time.Sleep(500 * time.Millisecond)
+	_, err = io.WriteString(stdin, "\n")
+	require.NoError(t, err)
+	third := map[string]testkit.Metric{}
+	for _, m := range testkit.Select(readCollection(), "ckafka_lag") {
+		third[m.Tags["group"]] = m
+	}
+	require.Len(t, third, 2)
+	require.Greater(t, third["search"].Fields["produce_rate"], 500.0)
+	require.Equal(t, 0.0, third["search"].Fields["consume_rate"])
+	require.Greater(t, third["search"].Fields["lag_seconds"], 0.0)
+	require.Equal(t, 0.0, third["billing"].Fields["produce_rate"], "rate against the first collection")
+	require.Equal(t, 0.0, third["billing"].Fields["consume_rate"])
+	require.Contains(t, third["billing"].Fields, "lag_seconds")
 
 	// Closing stdin stops the binary cleanly.
 	require.NoError(t, stdin.Close())

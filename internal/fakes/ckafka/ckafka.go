@@ -1,8 +1,9 @@
 // Package ckafka is a fake of the CKafka API 3.0 (version 2019-08-19):
-// DescribeInstances, DescribeGroup and DescribeGroupOffsets with the
-// documented paging limits and JSON shapes, over a state that tests and the
-// demo change between collections. Faults, latency and throttling come from
-// the embedded tcapi.Server.
+// DescribeInstances, DescribeGroup, DescribeGroupOffsets and
+// DescribeGroupInfo with the documented paging limits and JSON shapes, over
+// a state that tests and the demo change between collections, and offsets
+// that can advance at set rates (SetFlow). Faults, latency and throttling
+// come from the embedded tcapi.Server.
 package ckafka
 
 import (
@@ -11,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/fakes/tcapi"
 )
@@ -46,11 +48,29 @@ type instance struct {
 type group struct {
 	protocol string
 	topics   map[string][]Partition
+	flows    map[string]*flow
+	state    string
+	members  int
+}
+
+// flow moves a topic's offsets at constant rates per partition.
+type flow struct {
+	produce, consume float64 // messages per second per partition
+	last             time.Time
+	carryP, carryC   []float64 // fractions of messages not yet whole
 }
 
 // Fake is the CKafka API fake; serve it with httptest or net/http.
 type Fake struct {
 	*tcapi.Server
+
+	// Now is the fake's clock for flows; time.Now unless a test sets it
+	// before serving.
+	Now func() time.Time
+	// GroupInfoMax is the most groups one DescribeGroupInfo accepts; more
+	// is answered with InvalidParameterValue (the API documents no maximum,
+	// so clients must cope with one).
+	GroupInfoMax int
 
 	mu        sync.Mutex
 	instances []*instance
@@ -58,11 +78,77 @@ type Fake struct {
 
 // New returns an empty fake accepting the given SecretId → SecretKey pairs.
 func New(keys map[string]string) *Fake {
-	f := &Fake{Server: tcapi.New(Service, keys)}
+	f := &Fake{Server: tcapi.New(Service, keys), Now: time.Now, GroupInfoMax: 50}
 	f.Handle("DescribeInstances", f.describeInstances)
 	f.Handle("DescribeGroup", f.describeGroup)
 	f.Handle("DescribeGroupOffsets", f.describeGroupOffsets)
+	f.Handle("DescribeGroupInfo", f.describeGroupInfo)
 	return f
+}
+
+// SetFlow makes a group's topic move from now on: each partition's log end
+// grows by produce messages a second and its committed offset by consume
+// (never past the log end; uncommitted partitions stay so). Rates of 0 stop
+// it. The topic must exist (SetTopic).
+func (f *Fake) SetFlow(instanceID, groupName, topic string, produce, consume float64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	g := f.group(instanceID, groupName)
+	f.advance(g)
+	n := len(g.topics[topic])
+	g.flows[topic] = &flow{produce: produce, consume: consume, last: f.Now(), carryP: make([]float64, n), carryC: make([]float64, n)}
+}
+
+// SetGroupState sets what DescribeGroupInfo says of a group: its state
+// (Stable, Empty, PreparingRebalance, Dead, ...) and, for Stable, how many
+// members it lists. New groups are Stable with one member.
+func (f *Fake) SetGroupState(instanceID, groupName, state string, members int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	g := f.group(instanceID, groupName)
+	g.state, g.members = state, members
+}
+
+// Offsets returns a group's partitions of a topic as they are now.
+func (f *Fake) Offsets(instanceID, groupName, topic string) []Partition {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	g := f.group(instanceID, groupName)
+	f.advance(g)
+	return append([]Partition(nil), g.topics[topic]...)
+}
+
+// advance moves the group's flowing topics up to now; f.mu is held.
+func (f *Fake) advance(g *group) {
+	now := f.Now()
+	for topic, fl := range g.flows {
+		dt := now.Sub(fl.last).Seconds()
+		if dt <= 0 {
+			continue
+		}
+		fl.last = now
+		parts := g.topics[topic]
+		for i := range parts {
+			if i >= len(fl.carryP) {
+				fl.carryP, fl.carryC = append(fl.carryP, 0), append(fl.carryC, 0)
+			}
+			p := &parts[i]
+			if p.LogEnd == NoLogEnd {
+				continue
+			}
+			fl.carryP[i] += fl.produce * dt
+			whole := int64(fl.carryP[i])
+			fl.carryP[i] -= float64(whole)
+			p.LogEnd += whole
+			if p.Committed < 0 {
+				continue
+			}
+			fl.carryC[i] += fl.consume * dt
+			whole = int64(fl.carryC[i])
+			fl.carryC[i] -= float64(whole)
+			p.Committed = min(p.Committed+whole, p.LogEnd)
+		}
+	}
 }
 
 // AddInstance adds (or renames) an instance.
@@ -129,7 +215,7 @@ func (f *Fake) group(instanceID, name string) *group {
 	}
 	g := in.groups[name]
 	if g == nil {
-		g = &group{protocol: "consumer", topics: map[string][]Partition{}}
+		g = &group{protocol: "consumer", topics: map[string][]Partition{}, flows: map[string]*flow{}, state: "Stable", members: 1}
 		in.groups[name] = g
 	}
 	return g
@@ -271,6 +357,7 @@ func (f *Fake) describeGroupOffsets(params json.RawMessage) (any, *tcapi.Error) 
 	if g == nil {
 		return nil, &tcapi.Error{Code: "ResourceNotFound", Message: "The consumer group " + p.Group + " does not exist."}
 	}
+	f.advance(g)
 	topics := make([]string, 0, len(g.topics))
 	for t := range g.topics {
 		if (len(p.Topics) == 0 || containsString(p.Topics, t)) && (p.SearchWord == "" || strings.Contains(t, p.SearchWord)) {
@@ -298,6 +385,60 @@ func (f *Fake) describeGroupOffsets(params json.RawMessage) (any, *tcapi.Error) 
 		list = append(list, map[string]any{"Topic": t, "Partitions": parts})
 	}
 	return map[string]any{"Result": map[string]any{"TotalCount": len(topics), "TopicList": list}}, nil
+}
+
+type memberJSON struct {
+	MemberID   string `json:"MemberId"`
+	ClientID   string `json:"ClientId"`
+	ClientHost string `json:"ClientHost"`
+	Assignment struct {
+		Version int `json:"Version"`
+		Topics  []struct {
+			Topic      string `json:"Topic"`
+			Partitions []int  `json:"Partitions"`
+		} `json:"Topics"`
+	} `json:"Assignment"`
+}
+
+// describeGroupInfo answers per group: ErrorCode is a string ("0" when
+// fine), members are listed only for Stable consumer groups, and an unknown
+// group is Dead, as Kafka's DescribeGroups reports it.
+func (f *Fake) describeGroupInfo(params json.RawMessage) (any, *tcapi.Error) {
+	var p struct {
+		InstanceID string `json:"InstanceId"`
+		GroupList  []string
+	}
+	if err := tcapi.DecodeParams(params, &p); err != nil {
+		return nil, err
+	}
+	if p.InstanceID == "" || len(p.GroupList) == 0 {
+		return nil, &tcapi.Error{Code: "MissingParameter", Message: "The request is missing a required parameter `InstanceId` or `GroupList`."}
+	}
+	if f.GroupInfoMax > 0 && len(p.GroupList) > f.GroupInfoMax {
+		return nil, &tcapi.Error{Code: "InvalidParameterValue", Message: fmt.Sprintf("GroupList has %d groups; at most %d are allowed", len(p.GroupList), f.GroupInfoMax)}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	in := f.instance(p.InstanceID)
+	if in == nil {
+		return nil, &tcapi.Error{Code: "InvalidParameterValue.InstanceNotExist", Message: "The instance " + p.InstanceID + " does not exist."}
+	}
+	result := make([]map[string]any, 0, len(p.GroupList))
+	for _, name := range p.GroupList {
+		entry := map[string]any{"Group": name, "ErrorCode": "0", "State": "Dead", "ProtocolType": "", "Protocol": "", "Members": []memberJSON{}}
+		if g := in.groups[name]; g != nil {
+			entry["State"], entry["ProtocolType"], entry["Protocol"] = g.state, g.protocol, "range"
+			if g.state == "Stable" && g.protocol == "consumer" {
+				members := make([]memberJSON, g.members)
+				for i := range members {
+					members[i] = memberJSON{MemberID: fmt.Sprintf("consumer-%d-%s", i+1, name), ClientID: fmt.Sprintf("consumer-%d", i+1), ClientHost: fmt.Sprintf("/10.0.0.%d", i+1)}
+				}
+				entry["Members"] = members
+			}
+		}
+		result = append(result, entry)
+	}
+	return map[string]any{"Result": result}, nil
 }
 
 func containsInt(list []int, v int) bool {

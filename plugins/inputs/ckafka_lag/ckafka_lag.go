@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/influxdata/telegraf"
@@ -46,13 +47,28 @@ type CKafkaLag struct {
 	Timeout          config.Duration `toml:"timeout"`
 	MaxConcurrency   int             `toml:"max_concurrency"`
 	RateLimit        float64         `toml:"rate_limit"`
+	GroupInfo        bool            `toml:"group_info"`
+	StallIntervals   int             `toml:"stall_intervals"`
+	HistoryWindow    config.Duration `toml:"history_window"`
+	HistorySamples   int             `toml:"history_samples"`
 	Log              telegraf.Logger `toml:"-"`
 
 	api         *cloudAPI
 	credSource  string
 	groupFilter filter.Filter
 	topicFilter filter.Filter
+
+	// trackerMu serializes the tracker: answers of many groups arrive
+	// concurrently and share the histories of their topics.
+	trackerMu sync.Mutex
+	tracker   *timeTracker
+	// infoBatch is how many groups one DescribeGroupInfo may ask for,
+	// learned from the API's refusals.
+	infoBatch atomic.Int64
 }
+
+// groupInfoBatch is the first batch size tried; the API documents none.
+const groupInfoBatch = 100
 
 func (*CKafkaLag) SampleConfig() string { return sampleConfig }
 
@@ -73,6 +89,15 @@ func (c *CKafkaLag) Init() error {
 	}
 	if c.RateLimit <= 0 {
 		return fmt.Errorf("rate_limit must be positive, got %v", c.RateLimit)
+	}
+	if c.StallIntervals < 1 {
+		return fmt.Errorf("stall_intervals must be at least 1, got %d", c.StallIntervals)
+	}
+	if c.HistoryWindow <= 0 {
+		return fmt.Errorf("history_window must be positive, got %s", time.Duration(c.HistoryWindow))
+	}
+	if c.HistorySamples < 2 {
+		return fmt.Errorf("history_samples must be at least 2, got %d", c.HistorySamples)
 	}
 	for _, id := range c.InstanceIDs {
 		if strings.TrimSpace(id) == "" {
@@ -110,6 +135,12 @@ func (c *CKafkaLag) Init() error {
 	}
 	c.credSource = client.CredentialSource
 	c.api = newCloudAPI(client, c.RateLimit, c.MaxConcurrency, time.Duration(c.Timeout))
+	c.tracker = newTimeTracker(TimeSettings{
+		Window:         time.Duration(c.HistoryWindow),
+		MaxSamples:     c.HistorySamples,
+		StallIntervals: c.StallIntervals,
+	})
+	c.infoBatch.Store(groupInfoBatch)
 	return nil
 }
 
@@ -117,7 +148,8 @@ func (c *CKafkaLag) Init() error {
 type collection struct {
 	c     *CKafkaLag
 	acc   telegraf.Accumulator
-	now   time.Time
+	now   time.Time // the metrics' timestamp
+	since time.Time // when the collection began, on the answers' clock
 	stats callStats
 
 	ctx       context.Context
@@ -135,7 +167,7 @@ func (c *CKafkaLag) Gather(acc telegraf.Accumulator) error {
 	start := time.Now()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	col := &collection{c: c, acc: acc, now: start, ctx: ctx, abort: cancel}
+	col := &collection{c: c, acc: acc, now: start, since: c.api.now(), ctx: ctx, abort: cancel}
 
 	instances, err := c.instances(col)
 	if err != nil {
@@ -150,6 +182,9 @@ func (c *CKafkaLag) Gather(acc telegraf.Accumulator) error {
 		}()
 	}
 	wg.Wait()
+	c.trackerMu.Lock()
+	c.tracker.sweep(c.api.now())
+	c.trackerMu.Unlock()
 
 	acc.AddFields("ckafka_lag_gather", map[string]interface{}{
 		"instances":    int64(len(instances)),
@@ -202,19 +237,34 @@ func (col *collection) collectInstance(in instanceInfo, wg *sync.WaitGroup) {
 		col.report(err, "instance "+in.ID)
 		return
 	}
+	selected := groups[:0]
 	for _, g := range groups {
-		if !col.c.groupFilter.Match(g) {
-			continue
+		if col.c.groupFilter.Match(g) {
+			selected = append(selected, g)
 		}
+	}
+	var infos map[string]groupInfo
+	if col.c.GroupInfo && len(selected) > 0 {
+		// Without state the lag is still worth emitting: report and go on.
+		if infos, err = col.c.api.describeGroupInfo(col.ctx, &col.stats, in.ID, selected, &col.c.infoBatch); err != nil {
+			col.report(err, "instance "+in.ID+" group info")
+		}
+	}
+	for _, g := range selected {
+		info, hasInfo := infos[g]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			col.collectGroup(in, g)
+			if hasInfo {
+				col.collectGroup(in, g, &info)
+			} else {
+				col.collectGroup(in, g, nil)
+			}
 		}()
 	}
 }
 
-func (col *collection) collectGroup(in instanceInfo, group string) {
+func (col *collection) collectGroup(in instanceInfo, group string, info *groupInfo) {
 	offsets, err := col.c.api.describeGroupOffsets(col.ctx, &col.stats, in.ID, group)
 	if err != nil {
 		col.report(err, fmt.Sprintf("instance %s group %q", in.ID, group))
@@ -222,18 +272,23 @@ func (col *collection) collectGroup(in instanceInfo, group string) {
 	}
 	sort.Slice(offsets, func(i, j int) bool { return offsets[i].Topic < offsets[j].Topic })
 	topics := make([]TopicLag, 0, len(offsets))
+	times := make([]TopicTime, 0, len(offsets))
+	col.c.trackerMu.Lock()
 	for _, t := range offsets {
 		if col.c.topicFilter.Match(t.Topic) {
-			topics = append(topics, CalculateTopicLag(t.Topic, t.Partitions, col.c.PartitionMetrics))
+			lag := CalculateTopicLag(t.Topic, t.Partitions, col.c.PartitionMetrics)
+			topics = append(topics, lag)
+			times = append(times, col.c.tracker.observe(in.ID, group, lag, t.Partitions, t.Arrived, col.since))
 		}
 	}
-	col.emitGroup(in, group, topics)
+	col.c.trackerMu.Unlock()
+	col.emitGroup(in, group, topics, times, info)
 	col.mu.Lock()
 	col.groups++
 	col.mu.Unlock()
 }
 
-func (col *collection) emitGroup(in instanceInfo, group string, topics []TopicLag) {
+func (col *collection) emitGroup(in instanceInfo, group string, topics []TopicLag, times []TopicTime, info *groupInfo) {
 	tags := func(extra ...string) map[string]string {
 		t := map[string]string{"region": col.c.Region, "instance_id": in.ID, "group": group}
 		if in.Name != "" {
@@ -244,29 +299,67 @@ func (col *collection) emitGroup(in instanceInfo, group string, topics []TopicLa
 		}
 		return t
 	}
-	for _, t := range topics {
-		col.acc.AddFields("ckafka_lag", map[string]interface{}{
+	for i, t := range topics {
+		tt := times[i]
+		fields := map[string]interface{}{
 			"lag":                    t.Lag,
 			"max_partition_lag":      t.MaxPartitionLag,
 			"partitions":             t.Partitions,
 			"uncommitted_partitions": t.Uncommitted,
 			"committed_offset":       t.Committed,
 			"log_end_offset":         t.LogEnd,
-		}, tags("topic", t.Topic), col.now)
-		for _, p := range t.PartitionLags {
-			col.acc.AddFields("ckafka_partition_lag", map[string]interface{}{
+			"stalled":                tt.Stalled,
+		}
+		addOptional(fields, "lag_seconds", tt.LagSeconds)
+		addOptional(fields, "produce_rate", tt.ProduceRate)
+		addOptional(fields, "consume_rate", tt.ConsumeRate)
+		addOptional(fields, "drain_seconds", tt.DrainSeconds)
+		if info != nil {
+			fields["group_state"] = info.State
+			if info.MembersKnown {
+				fields["group_members"] = info.Members
+			}
+		}
+		col.acc.AddFields("ckafka_lag", fields, tags("topic", t.Topic), col.now)
+		for j, p := range t.PartitionLags {
+			fields := map[string]interface{}{
 				"lag":              p.Lag,
 				"committed_offset": p.Committed,
 				"log_end_offset":   p.LogEnd,
-			}, tags("topic", t.Topic, "partition", fmt.Sprint(p.Partition)), col.now)
+			}
+			pt := tt.Partitions[j]
+			addOptional(fields, "lag_seconds", pt.LagSeconds)
+			addOptional(fields, "produce_rate", pt.ProduceRate)
+			addOptional(fields, "consume_rate", pt.ConsumeRate)
+			col.acc.AddFields("ckafka_partition_lag", fields, tags("topic", t.Topic, "partition", fmt.Sprint(p.Partition)), col.now)
 		}
 	}
 	g := CalculateGroupLag(topics)
-	col.acc.AddFields("ckafka_group_lag", map[string]interface{}{
+	gt := CalculateGroupTime(topics, times)
+	fields := map[string]interface{}{
 		"lag":               g.Lag,
 		"max_partition_lag": g.MaxPartitionLag,
 		"topics":            g.Topics,
-	}, tags(), col.now)
+		"stalled":           gt.Stalled,
+	}
+	addOptional(fields, "lag_seconds", gt.LagSeconds)
+	addOptional(fields, "produce_rate", gt.ProduceRate)
+	addOptional(fields, "consume_rate", gt.ConsumeRate)
+	if info != nil {
+		fields["state"] = info.State
+		if info.MembersKnown {
+			fields["members"] = info.Members
+		}
+	}
+	col.acc.AddFields("ckafka_group_lag", fields, tags(), col.now)
+}
+
+// addOptional adds a value only when it is known: an unknown rate is
+// absent, never 0 and never NaN.
+func addOptional(fields map[string]interface{}, name string, v Optional) {
+	if v.Known {
+		fields[name] = v.Value
+	}
 }
 
 // report adds one error naming where it happened. Authentication and
@@ -300,7 +393,7 @@ func authHint(code string) string {
 	case code == "AuthFailure.TokenFailure":
 		return "the STS token is invalid or expired; refresh token together with secret_id and secret_key"
 	case strings.HasPrefix(code, "UnauthorizedOperation"), code == "AuthFailure.UnauthorizedOperation":
-		return "the key lacks CAM permissions; grant ckafka:DescribeInstances, ckafka:DescribeGroup and ckafka:DescribeGroupOffsets"
+		return "the key lacks CAM permissions; grant ckafka:DescribeInstances, ckafka:DescribeGroup, ckafka:DescribeGroupOffsets and ckafka:DescribeGroupInfo"
 	default:
 		return "check that the SecretId exists and is enabled and that the SecretKey belongs to it"
 	}
@@ -315,6 +408,10 @@ func New() *CKafkaLag {
 		Timeout:        config.Duration(10 * time.Second),
 		MaxConcurrency: 8,
 		RateLimit:      20,
+		GroupInfo:      true,
+		StallIntervals: 3,
+		HistoryWindow:  config.Duration(time.Hour),
+		HistorySamples: 64,
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -68,15 +69,26 @@ func groupMetric(instance, name, group string, lag, maxLag, topics int64) telegr
 	if name != "" {
 		tags["instance_name"] = name
 	}
-	return metric.New("ckafka_group_lag", tags, map[string]interface{}{
-		"lag": lag, "max_partition_lag": maxLag, "topics": topics}, time.Unix(0, 0))
+	fields := map[string]interface{}{
+		"lag": lag, "max_partition_lag": maxLag, "topics": topics, "stalled": false, "state": "Stable", "members": int64(1)}
+	if lag == 0 {
+		fields["lag_seconds"] = 0.0
+	}
+	return metric.New("ckafka_group_lag", tags, fields, time.Unix(0, 0))
 }
 
+// topicFields are the fields of a first collection: no rates yet, lag in
+// seconds only when there is no lag, a Stable group with one member.
 func topicFields(lag, maxLag, partitions, uncommitted, committed, logEnd int64) map[string]interface{} {
-	return map[string]interface{}{
+	fields := map[string]interface{}{
 		"lag": lag, "max_partition_lag": maxLag, "partitions": partitions,
 		"uncommitted_partitions": uncommitted, "committed_offset": committed, "log_end_offset": logEnd,
+		"stalled": false, "group_state": "Stable", "group_members": int64(1),
 	}
+	if lag == 0 {
+		fields["lag_seconds"] = 0.0
+	}
+	return fields
 }
 
 func byName(acc *testutil.Accumulator, names ...string) []telegraf.Metric {
@@ -128,7 +140,7 @@ func TestGatherDiscoversRunningInstances(t *testing.T) {
 	fields := gatherFields(acc)
 	require.Equal(t, int64(2), fields["instances"])
 	require.Equal(t, int64(3), fields["groups"])
-	require.Equal(t, int64(6), fields["api_requests"]) // 1 instances + 2 group lists + 3 offsets
+	require.Equal(t, int64(8), fields["api_requests"]) // 1 instances + 2 group lists + 2 group infos + 3 offsets
 	require.Equal(t, int64(0), fields["api_errors"])
 	require.Equal(t, int64(0), fields["throttled"])
 
@@ -217,7 +229,13 @@ func TestGatherPagesBeyondFifty(t *testing.T) {
 	st := fake.Stats()
 	require.Equal(t, 2, st.ByAction["DescribeGroup"])           // 71 groups, 50 per page
 	require.Equal(t, 3+70, st.ByAction["DescribeGroupOffsets"]) // 120 topics, 50 per page
-	require.Equal(t, int64(1+2+73), gatherFields(acc)["api_requests"])
+	// 71 groups: 100 per request refused, then 50 + 21.
+	require.Equal(t, 3, st.ByAction["DescribeGroupInfo"])
+	require.Equal(t, int64(1+2+3+73), gatherFields(acc)["api_requests"])
+	require.Equal(t, int64(0), gatherFields(acc)["api_errors"], "a refused batch size is not an error")
+	for _, m := range byName(acc, "ckafka_group_lag") {
+		require.Equal(t, "Stable", m.Fields()["state"], m.Tags()["group"])
+	}
 }
 
 func TestGatherPartitionMetrics(t *testing.T) {
@@ -326,7 +344,7 @@ func TestGatherRetriesThrottling(t *testing.T) {
 	fields := gatherFields(acc)
 	require.Equal(t, int64(3), fields["throttled"])
 	require.Equal(t, int64(0), fields["api_errors"])
-	require.Equal(t, int64(6), fields["api_requests"])
+	require.Equal(t, int64(7), fields["api_requests"])
 }
 
 func TestGatherThrottledPastBudget(t *testing.T) {
@@ -460,4 +478,108 @@ func TestReadmeShowsSampleConfig(t *testing.T) {
 	readme, err := os.ReadFile("README.md")
 	require.NoError(t, err)
 	require.Contains(t, string(readme), "```toml @sample.conf\n"+New().SampleConfig()+"```")
+}
+
+// TestGatherTimeFields moves producers and consumers at known rates and
+// checks what four collections say of them.
+func TestGatherTimeFields(t *testing.T) {
+	fake, url := newFake(t)
+	fake.AddInstance("ckafka-a", "orders", ckafka.StatusRunning)
+	two := func(committed, logEnd int64) []ckafka.Partition {
+		return []ckafka.Partition{{Committed: committed, LogEnd: logEnd}, {Committed: committed, LogEnd: logEnd}}
+	}
+	// falling-behind: caught up at the start, consuming half of what is produced.
+	// Each group reads its own topic: the fake keeps a log end per group,
+	// the plugin one per topic, as Kafka does.
+	fake.SetTopic("ckafka-a", "falling-behind", "orders", two(10000, 10000))
+	// draining: a backlog consumed ten times faster than produced.
+	fake.SetTopic("ckafka-a", "draining", "payments", two(0, 200000))
+	// dead: no consumer online, nothing moves.
+	fake.SetTopic("ckafka-a", "dead", "refunds", two(100, 5000))
+	fake.SetGroupState("ckafka-a", "dead", "Empty", 0)
+
+	// One clock for the fake's offsets and the plugin's answer times, moved
+	// by hand: the figures are exact.
+	var mu sync.Mutex
+	clock := time.Unix(1_800_000_000, 0)
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	fake.Now = now
+	fake.SetFlow("ckafka-a", "falling-behind", "orders", 1000, 500)
+	fake.SetFlow("ckafka-a", "draining", "payments", 100, 1000)
+	start := now()
+
+	p := newPlugin(t, url)
+	p.api.now = now
+	var topics map[string]map[string]interface{}
+	var groups map[string]map[string]interface{}
+	for i := range 4 {
+		if i > 0 {
+			mu.Lock()
+			clock = clock.Add(10 * time.Second)
+			mu.Unlock()
+		}
+		acc := gather(t, p)
+		require.Empty(t, acc.Errors)
+		topics, groups = map[string]map[string]interface{}{}, map[string]map[string]interface{}{}
+		for _, m := range byName(acc, "ckafka_lag") {
+			topics[m.Tags()["group"]] = m.Fields()
+		}
+		for _, m := range byName(acc, "ckafka_group_lag") {
+			groups[m.Tags()["group"]] = m.Fields()
+		}
+		if i == 0 {
+			for g, f := range topics {
+				for _, absent := range []string{"produce_rate", "consume_rate", "drain_seconds"} {
+					require.NotContains(t, f, absent, "first collection, group %s", g)
+				}
+				if f["lag"].(int64) > 0 {
+					require.NotContains(t, f, "lag_seconds", "first collection, group %s", g)
+				} else {
+					require.Equal(t, 0.0, f["lag_seconds"], "no lag is 0 s behind")
+				}
+			}
+		}
+	}
+	elapsed := now().Sub(start).Seconds()
+
+	fb := topics["falling-behind"]
+	require.Equal(t, 2000.0, fb["produce_rate"], "2 partitions × 1000/s")
+	require.Equal(t, 1000.0, fb["consume_rate"])
+	require.NotContains(t, fb, "drain_seconds", "growing backlog: no ETA")
+	// The message the consumer is at was appended half as long ago as the
+	// flows started (15 s); the estimate lies within that sample bracket.
+	require.InDelta(t, elapsed/2, fb["lag_seconds"], 5)
+	require.InDelta(t, 15.0, fb["lag_seconds"], 0.01, "the bracket (10 s, 20 s] interpolated")
+	require.Equal(t, false, fb["stalled"])
+	require.Equal(t, "Stable", fb["group_state"])
+	require.Equal(t, int64(1), fb["group_members"])
+
+	dr := topics["draining"]
+	require.Equal(t, 200.0, dr["produce_rate"])
+	require.Equal(t, 2000.0, dr["consume_rate"])
+	lag := float64(dr["lag"].(int64))
+	require.Equal(t, int64(2*(200000+30*100-30*1000)), dr["lag"])
+	require.InDelta(t, lag/1800, dr["drain_seconds"], 1e-9)
+	require.Equal(t, elapsed, dr["lag_seconds"], "a backlog older than the history: exactly its span, a lower bound")
+
+	dead := topics["dead"]
+	require.Equal(t, true, dead["stalled"], "no move for stall_intervals collections")
+	require.Equal(t, 0.0, dead["consume_rate"])
+	require.Equal(t, "Empty", dead["group_state"])
+	require.Equal(t, int64(0), dead["group_members"])
+	require.Equal(t, true, groups["dead"]["stalled"])
+	require.Equal(t, "Empty", groups["dead"]["state"])
+	require.Equal(t, int64(0), groups["dead"]["members"])
+	require.Equal(t, 2000.0, groups["falling-behind"]["produce_rate"])
+}
+
+func TestGatherGroupInfoOff(t *testing.T) {
+	fake, url := newFake(t)
+	fake.AddInstance("ckafka-a", "orders", ckafka.StatusRunning)
+	fake.SetTopic("ckafka-a", "g", "t", []ckafka.Partition{{Committed: 0, LogEnd: 10}})
+	acc := gather(t, newPlugin(t, url, func(p *CKafkaLag) { p.GroupInfo = false }))
+	require.Empty(t, acc.Errors)
+	require.Zero(t, fake.Stats().ByAction["DescribeGroupInfo"])
+	require.NotContains(t, byName(acc, "ckafka_lag")[0].Fields(), "group_state")
+	require.NotContains(t, byName(acc, "ckafka_group_lag")[0].Fields(), "state")
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -39,6 +40,8 @@ type cloudAPI struct {
 	limiter *rate.Limiter
 	slots   chan struct{}
 	timeout time.Duration
+	// now stamps answers; tests share a clock with the fake.
+	now func() time.Time
 }
 
 func newCloudAPI(client *tcloud.Client, ratePerSecond float64, concurrency int, timeout time.Duration) *cloudAPI {
@@ -49,6 +52,7 @@ func newCloudAPI(client *tcloud.Client, ratePerSecond float64, concurrency int, 
 		limiter: rate.NewLimiter(rate.Limit(ratePerSecond), 1),
 		slots:   make(chan struct{}, concurrency),
 		timeout: timeout,
+		now:     time.Now,
 	}
 }
 
@@ -192,6 +196,9 @@ func (a *cloudAPI) describeGroups(ctx context.Context, st *callStats, instanceID
 type topicOffsets struct {
 	Topic      string
 	Partitions []PartitionOffset
+	// Arrived is when the answer holding this topic arrived: the time the
+	// offsets were true, for lag in seconds and rates.
+	Arrived time.Time
 }
 
 type describeGroupOffsetsResponse struct {
@@ -221,13 +228,14 @@ func (a *cloudAPI) describeGroupOffsets(ctx context.Context, st *callStats, inst
 		if err := a.call(ctx, st, "DescribeGroupOffsets", params, &resp); err != nil {
 			return nil, err
 		}
+		arrived := a.now()
 		list := resp.Response.Result.TopicList
 		for _, t := range list {
 			parts := make([]PartitionOffset, len(t.Partitions))
 			for i, p := range t.Partitions {
 				parts[i] = PartitionOffset{Partition: p.Partition, Committed: p.Offset, LogEnd: p.LogEndOffset, APILag: p.Lag}
 			}
-			out = append(out, topicOffsets{Topic: t.Topic, Partitions: parts})
+			out = append(out, topicOffsets{Topic: t.Topic, Partitions: parts, Arrived: arrived})
 		}
 		offset += len(list)
 		if len(list) == 0 || int64(offset) >= resp.Response.Result.TotalCount {
@@ -235,4 +243,65 @@ func (a *cloudAPI) describeGroupOffsets(ctx context.Context, st *callStats, inst
 		}
 	}
 	return nil, errors.New("DescribeGroupOffsets: too many pages")
+}
+
+// groupInfo is a group's state and members from DescribeGroupInfo.
+type groupInfo struct {
+	State        string
+	Members      int64
+	MembersKnown bool // members are listed only for Stable (and, being none, Empty or Dead) groups
+}
+
+type describeGroupInfoResponse struct {
+	tchttp.BaseResponse
+	Response struct {
+		Result []struct {
+			Group        string
+			ErrorCode    string
+			State        string
+			ProtocolType string
+			Members      []struct {
+				MemberId string //nolint:revive // API field name
+			}
+		}
+	}
+}
+
+// describeGroupInfo asks for the groups in batches of *batch, halving the
+// batch when the API refuses its size (it documents no maximum) and keeping
+// what worked for the next collections. Groups answered with an error code
+// are left out.
+func (a *cloudAPI) describeGroupInfo(ctx context.Context, st *callStats, instanceID string, groups []string, batch *atomic.Int64) (map[string]groupInfo, error) {
+	out := make(map[string]groupInfo, len(groups))
+	for start := 0; start < len(groups); {
+		size := int(max(batch.Load(), 1))
+		end := min(start+size, len(groups))
+		var resp describeGroupInfoResponse
+		params := map[string]any{"InstanceId": instanceID, "GroupList": groups[start:end]}
+		err := a.call(ctx, st, "DescribeGroupInfo", params, &resp)
+		if err != nil && size > 1 && strings.HasPrefix(tcloud.Code(err), "InvalidParameter") {
+			// A refused batch size is not a failure: retry smaller.
+			st.errors.Add(-1)
+			batch.CompareAndSwap(int64(size), int64(size/2))
+			continue
+		}
+		if err != nil {
+			return out, err
+		}
+		for _, g := range resp.Response.Result {
+			if g.ErrorCode != "" && g.ErrorCode != "0" {
+				continue
+			}
+			info := groupInfo{State: g.State}
+			switch g.State {
+			case "Stable", "Empty", "Dead":
+				if g.ProtocolType == "" || g.ProtocolType == "consumer" {
+					info.Members, info.MembersKnown = int64(len(g.Members)), true
+				}
+			}
+			out[g.Group] = info
+		}
+		start = end
+	}
+	return out, nil
 }

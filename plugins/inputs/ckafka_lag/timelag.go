@@ -1,0 +1,323 @@
+package ckafka_lag
+
+import (
+	"sort"
+	"time"
+)
+
+// Lag in time and trend, from samples the plugin took. Everything here is
+// pure: no I/O, no clock; callers pass the time each API answer arrived.
+//
+// The age of the oldest unconsumed message comes from the history of the
+// partition's log end offset: if LEO was ≤ c at t1 and > c at t2, the
+// message at offset c was appended in (t1, t2]. The estimate interpolates
+// inside that bracket and never extrapolates past what was observed: for an
+// offset older than the oldest sample it is the lower bound now − t_oldest.
+
+// offsetSample is a log end offset and the first and last time it was seen
+// at that value: an idle topic costs one sample, however long it idles.
+type offsetSample struct {
+	Offset      int64
+	First, Last time.Time
+}
+
+// offsetHistory is the bounded history of one partition's log end offset.
+type offsetHistory struct {
+	samples []offsetSample
+}
+
+// observe records that the log end offset was logEnd at at. Samples older
+// than window go; beyond maxSamples the sample whose removal widens a
+// bracket least goes, so the history stays bounded and every bracket stays
+// true (a removed sample only widens the bracket around it).
+func (h *offsetHistory) observe(logEnd int64, at time.Time, window time.Duration, maxSamples int) {
+	n := len(h.samples)
+	switch {
+	case n == 0:
+		h.samples = append(h.samples, offsetSample{Offset: logEnd, First: at, Last: at})
+	case !at.After(h.samples[n-1].Last):
+		// Answers processed out of arrival order: the later sample already
+		// says at least as much.
+		return
+	case logEnd < h.samples[n-1].Offset:
+		// Offsets went back: the topic was recreated or truncated. The old
+		// samples describe other messages.
+		h.samples = append(h.samples[:0], offsetSample{Offset: logEnd, First: at, Last: at})
+	case logEnd == h.samples[n-1].Offset:
+		h.samples[n-1].Last = at
+	default:
+		h.samples = append(h.samples, offsetSample{Offset: logEnd, First: at, Last: at})
+	}
+	h.prune(at.Add(-window))
+	for len(h.samples) > max(maxSamples, 2) {
+		h.thin()
+	}
+}
+
+// prune drops samples last seen before cutoff, keeping the newest.
+func (h *offsetHistory) prune(cutoff time.Time) {
+	drop := 0
+	for drop < len(h.samples)-1 && h.samples[drop].Last.Before(cutoff) {
+		drop++
+	}
+	if drop > 0 {
+		h.samples = append(h.samples[:0], h.samples[drop:]...)
+	}
+}
+
+// thin removes the inner sample whose neighbours are closest in time: the
+// bracket it leaves is the narrowest possible. Ties go to the older one.
+func (h *offsetHistory) thin() {
+	best, bestWidth := -1, time.Duration(0)
+	for i := 1; i < len(h.samples)-1; i++ {
+		w := h.samples[i+1].First.Sub(h.samples[i-1].Last)
+		if best < 0 || w < bestWidth {
+			best, bestWidth = i, w
+		}
+	}
+	if best < 0 {
+		return
+	}
+	h.samples = append(h.samples[:best], h.samples[best+1:]...)
+}
+
+// age estimates how long ago the message at offset committed was appended,
+// as of now. ok is false when nothing observed before since can bound it
+// (the first collection after start).
+func (h *offsetHistory) age(committed int64, now, since time.Time) (time.Duration, bool) {
+	i := sort.Search(len(h.samples), func(i int) bool { return h.samples[i].Offset > committed })
+	switch {
+	case i == len(h.samples):
+		return 0, true // nothing unconsumed as far as the history knows
+	case i == 0:
+		// Older than every sample: appended before the oldest was first
+		// seen. A lower bound, never an extrapolation.
+		first := h.samples[0].First
+		if !first.Before(since) {
+			return 0, false
+		}
+		return max(now.Sub(first), 0), true
+	}
+	prev, cur := h.samples[i-1], h.samples[i]
+	// LEO becomes committed+1 when the message at committed is appended.
+	frac := float64(committed+1-prev.Offset) / float64(cur.Offset-prev.Offset)
+	appended := prev.Last.Add(time.Duration(frac * float64(cur.First.Sub(prev.Last))))
+	return max(now.Sub(appended), 0), true
+}
+
+// partitionKey names a partition's history, shared by every group that
+// reads the topic.
+type partitionKey struct {
+	instance, topic string
+	partition       int64
+}
+
+type groupTopicKey struct {
+	instance, group, topic string
+}
+
+// partitionOffsets is one partition of one answer.
+type partitionOffsets struct {
+	partition, logEnd, committed int64 // committed -1: never committed
+}
+
+// groupTopicState is what the previous collection of a group/topic saw.
+type groupTopicState struct {
+	at         time.Time
+	partitions []partitionOffsets
+	unmoved    int // consecutive collections whose committed offsets did not move
+}
+
+// TimeSettings are the history keys of the configuration.
+type TimeSettings struct {
+	Window         time.Duration
+	MaxSamples     int
+	StallIntervals int
+}
+
+// timeTracker keeps the histories and previous offsets across collections.
+// It is not safe for concurrent use; the plugin serializes calls.
+type timeTracker struct {
+	settings TimeSettings
+	history  map[partitionKey]*offsetHistory
+	previous map[groupTopicKey]*groupTopicState
+}
+
+func newTimeTracker(s TimeSettings) *timeTracker {
+	return &timeTracker{settings: s, history: map[partitionKey]*offsetHistory{}, previous: map[groupTopicKey]*groupTopicState{}}
+}
+
+// Optional is a value that may be unknown: absent in the metric, never 0 or
+// NaN in its place.
+type Optional struct {
+	Value float64
+	Known bool
+}
+
+func known(v float64) Optional { return Optional{Value: v, Known: true} }
+
+// PartitionTime is one partition's lag in time and its rates.
+type PartitionTime struct {
+	LagSeconds, ProduceRate, ConsumeRate Optional
+}
+
+// TopicTime is a group's lag in time and trend on one topic.
+type TopicTime struct {
+	LagSeconds, ProduceRate, ConsumeRate, DrainSeconds Optional
+	Stalled                                            bool
+	Partitions                                         []PartitionTime // in the order of the TopicLag's partitions
+}
+
+// observe records one answer of a group's offsets on a topic, which arrived
+// at at, and returns the topic's time fields. since is when the current
+// collection began: samples taken after it do not count as history.
+func (tr *timeTracker) observe(instance, group string, t TopicLag, parts []PartitionOffset, at, since time.Time) TopicTime {
+	cur := make([]partitionOffsets, len(parts))
+	out := TopicTime{Partitions: make([]PartitionTime, len(parts))}
+	for i, p := range parts {
+		pl := partitionLag(p)
+		cur[i] = partitionOffsets{partition: p.Partition, logEnd: pl.LogEnd, committed: pl.Committed}
+		key := partitionKey{instance: instance, topic: t.Topic, partition: p.Partition}
+		h := tr.history[key]
+		if h == nil {
+			h = &offsetHistory{}
+			tr.history[key] = h
+		}
+		h.observe(pl.LogEnd, at, tr.settings.Window, tr.settings.MaxSamples)
+		switch {
+		case pl.Committed < 0:
+		case pl.Lag == 0:
+			out.Partitions[i].LagSeconds = known(0)
+		default:
+			if age, ok := h.age(pl.Committed, at, since); ok {
+				out.Partitions[i].LagSeconds = known(age.Seconds())
+			}
+		}
+	}
+
+	key := groupTopicKey{instance: instance, group: group, topic: t.Topic}
+	prev := tr.previous[key]
+	state := &groupTopicState{at: at, partitions: cur}
+	tr.previous[key] = state
+	out.LagSeconds = maxKnown(out.Partitions, t.Lag)
+	if prev == nil {
+		return out
+	}
+	dt := at.Sub(prev.at).Seconds()
+	moved := false
+	var produced, consumed float64
+	var producedKnown, consumedKnown bool
+	for i, c := range cur {
+		p, ok := findPartition(prev.partitions, i, c.partition)
+		if !ok {
+			continue
+		}
+		if c.committed != p.committed {
+			moved = true
+		}
+		if dt <= 0 {
+			continue
+		}
+		rate := float64(max(c.logEnd-p.logEnd, 0)) / dt
+		out.Partitions[i].ProduceRate = known(rate)
+		produced += rate
+		producedKnown = true
+		if c.committed >= 0 && p.committed >= 0 {
+			rate := float64(max(c.committed-p.committed, 0)) / dt
+			out.Partitions[i].ConsumeRate = known(rate)
+			consumed += rate
+			consumedKnown = true
+		}
+	}
+	if !moved {
+		state.unmoved = prev.unmoved + 1
+	}
+	out.Stalled = t.Lag > 0 && state.unmoved >= tr.settings.StallIntervals
+	if producedKnown {
+		out.ProduceRate = known(produced)
+	}
+	if consumedKnown {
+		out.ConsumeRate = known(consumed)
+	}
+	if t.Lag > 0 && producedKnown && consumedKnown && consumed > produced {
+		out.DrainSeconds = known(float64(t.Lag) / (consumed - produced))
+	}
+	return out
+}
+
+// maxKnown is the topic's lag_seconds: 0 without lag, else the largest
+// known partition age, unknown when none is known.
+func maxKnown(parts []PartitionTime, lag int64) Optional {
+	if lag == 0 {
+		return known(0)
+	}
+	var out Optional
+	for _, p := range parts {
+		if p.LagSeconds.Known && (!out.Known || p.LagSeconds.Value > out.Value) {
+			out = p.LagSeconds
+		}
+	}
+	return out
+}
+
+// findPartition finds partition id in prev, first at index i where it
+// usually is.
+func findPartition(prev []partitionOffsets, i int, id int64) (partitionOffsets, bool) {
+	if i < len(prev) && prev[i].partition == id {
+		return prev[i], true
+	}
+	for _, p := range prev {
+		if p.partition == id {
+			return p, true
+		}
+	}
+	return partitionOffsets{}, false
+}
+
+// sweep forgets groups, topics and partitions not seen within the window
+// (deleted groups, removed topics), so memory follows the live set.
+func (tr *timeTracker) sweep(now time.Time) {
+	cutoff := now.Add(-tr.settings.Window)
+	for k, s := range tr.previous {
+		if s.at.Before(cutoff) {
+			delete(tr.previous, k)
+		}
+	}
+	for k, h := range tr.history {
+		if n := len(h.samples); n == 0 || h.samples[n-1].Last.Before(cutoff) {
+			delete(tr.history, k)
+		}
+	}
+}
+
+// GroupTime folds a group's topics: the largest lag_seconds, summed rates
+// (known when any topic's is), stalled when any topic is.
+type GroupTime struct {
+	LagSeconds, ProduceRate, ConsumeRate Optional
+	Stalled                              bool
+}
+
+// CalculateGroupTime folds the topics of one group (times[i] is lags[i]'s).
+// lag_seconds is 0 without lag, else the largest known among the topics
+// that lag: a caught-up topic's 0 says nothing of the others.
+func CalculateGroupTime(lags []TopicLag, times []TopicTime) GroupTime {
+	var g GroupTime
+	var lag int64
+	for i, t := range times {
+		lag += lags[i].Lag
+		if lags[i].Lag > 0 && t.LagSeconds.Known && (!g.LagSeconds.Known || t.LagSeconds.Value > g.LagSeconds.Value) {
+			g.LagSeconds = t.LagSeconds
+		}
+		if t.ProduceRate.Known {
+			g.ProduceRate = known(g.ProduceRate.Value + t.ProduceRate.Value)
+		}
+		if t.ConsumeRate.Known {
+			g.ConsumeRate = known(g.ConsumeRate.Value + t.ConsumeRate.Value)
+		}
+		g.Stalled = g.Stalled || t.Stalled
+	}
+	if lag == 0 {
+		g.LagSeconds = known(0)
+	}
+	return g
+}

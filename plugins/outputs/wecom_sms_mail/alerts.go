@@ -68,6 +68,7 @@ type Observation struct {
 	HasValue     bool
 	Threshold    float64
 	HasThreshold bool
+	Details      Details
 }
 
 // Alert is the state of one firing alert.
@@ -79,6 +80,7 @@ type Alert struct {
 	HasValue      bool      `json:"has_value"`
 	Threshold     float64   `json:"threshold"`
 	HasThreshold  bool      `json:"has_threshold"`
+	Details       Details   `json:"details,omitzero"`
 	StartedAt     time.Time `json:"started_at"`
 	LastSeen      time.Time `json:"last_seen"`
 }
@@ -160,6 +162,7 @@ func (al *Alert) update(o Observation, now time.Time) {
 	if o.HasThreshold {
 		al.Threshold, al.HasThreshold = o.Threshold, true
 	}
+	al.Details = o.Details
 }
 
 // Tick returns the "no data" resolutions that stale_after of silence makes

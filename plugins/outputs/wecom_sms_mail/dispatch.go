@@ -4,6 +4,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"sync"
+	"text/template"
 	"time"
 
 	"github.com/influxdata/telegraf"
@@ -27,6 +28,7 @@ type job struct {
 type dispatcher struct {
 	log          telegraf.Logger
 	lang         string
+	dashboard    *template.Template // dashboard_url, or nil
 	groupWait    time.Duration
 	staleAfter   time.Duration
 	repeat       time.Duration
@@ -118,6 +120,9 @@ func (d *dispatcher) flush() {
 			refs[i] = refOf(n)
 		}
 		data := buildData(batch, d.lang, d.staleAfter)
+		if err := data.linkDashboards(d.dashboard); err != nil {
+			d.log.Errorf("Rendering dashboard_url: %v", err)
+		}
 		deliveries, err := w.ch.Prepare(data)
 		if err != nil {
 			d.log.Errorf("%s: %v", w.ch.ID(), err)

@@ -46,6 +46,7 @@ func (o *observer) observe(m telegraf.Metric) (obs Observation, ok bool, err err
 	}
 	obs.Value, obs.HasValue = numberField(m, o.valueField)
 	obs.Threshold, obs.HasThreshold = numberField(m, "alert_threshold")
+	obs.Details = readDetails(m)
 	obs.Key = o.key(m)
 	return obs, true, nil
 }

@@ -54,6 +54,8 @@ type AlertView struct {
 	InstanceName  string // the name, else the id: short, for SMS
 	Group, Topic  string
 	Subject       string // localized "instance … group … topic …", or the identity
+
+	DetailView
 }
 
 // Words are localized labels for templates.
@@ -61,17 +63,20 @@ type Words struct {
 	Critical, Warning, Resolved, NoData                            string
 	Level, Instance, Group, Topic, Lag, Threshold, Since, TestNote string
 	TestTag, TitleAlert, TitleResolved                             string
+	Behind, Trend, Dashboard, NoConsumer, Stalled                  string
 }
 
 var words = map[string]Words{
 	"zh": {Critical: "严重", Warning: "警告", Resolved: "恢复", NoData: "恢复（无数据）",
 		Level: "级别", Instance: "实例", Group: "消费组", Topic: "Topic", Lag: "积压", Threshold: "阈值", Since: "开始时间",
 		TestNote: "这是一条测试消息，用于验证告警通道配置，无需处理。",
-		TestTag:  "【测试】", TitleAlert: "CKafka 消费积压告警", TitleResolved: "CKafka 消费积压恢复"},
+		TestTag:  "【测试】", TitleAlert: "CKafka 消费积压告警", TitleResolved: "CKafka 消费积压恢复",
+		Behind: "落后", Trend: "趋势", Dashboard: "看板", NoConsumer: "消费组无在线成员", Stalled: "消费停滞"},
 	"en": {Critical: "CRITICAL", Warning: "WARNING", Resolved: "RESOLVED", NoData: "RESOLVED (no data)",
 		Level: "Level", Instance: "Instance", Group: "Group", Topic: "Topic", Lag: "Lag", Threshold: "Threshold", Since: "Since",
 		TestNote: "This is a test message checking the alert channel; no action needed.",
-		TestTag:  "[TEST] ", TitleAlert: "CKafka consumer lag alert", TitleResolved: "CKafka consumer lag resolved"},
+		TestTag:  "[TEST] ", TitleAlert: "CKafka consumer lag alert", TitleResolved: "CKafka consumer lag resolved",
+		Behind: "Behind", Trend: "Trend", Dashboard: "dashboard", NoConsumer: "no consumer online", Stalled: "stalled"},
 }
 
 // templates holds the parsed default templates of one language.
@@ -213,6 +218,11 @@ func alertView(n Notification, lang string, w Words, staleAfter time.Duration) A
 	if !v.HasValue {
 		v.ValueText = "-"
 	}
+	v.DetailView = detailView(n, lang, w)
+	if v.Reason == "lag_seconds" && v.HasThreshold {
+		v.ThresholdText = humanSeconds(v.Threshold, lang)
+	}
+	v.ThresholdLabel = thresholdLabel(v, lang, w)
 	switch {
 	case v.NoData:
 		v.LevelText = w.NoData

@@ -41,6 +41,7 @@ type WeComSMSMail struct {
 	Language       string          `toml:"language"`
 	Timeout        config.Duration `toml:"timeout"`
 	MaxRetries     int             `toml:"max_retries"`
+	DashboardURL   string          `toml:"dashboard_url"`
 	WeCom          *WeComConfig    `toml:"wecom"`
 	SMS            *SMSConfig      `toml:"sms"`
 	Email          *EmailConfig    `toml:"email"`
@@ -112,6 +113,10 @@ func (p *WeComSMSMail) Init() error {
 	if p.tpls, err = loadTemplates(p.Language); err != nil {
 		return err
 	}
+	dashboard, err := parseDashboardURL(p.DashboardURL)
+	if err != nil {
+		return err
+	}
 	timeout := time.Duration(p.Timeout)
 	p.channels = nil
 	if p.WeCom != nil {
@@ -164,6 +169,7 @@ func (p *WeComSMSMail) Init() error {
 	p.badLevel = map[string]bool{}
 	p.dispatcher = newDispatcher(p.channels, p.Log)
 	p.dispatcher.lang = p.Language
+	p.dispatcher.dashboard = dashboard
 	p.dispatcher.groupWait = time.Duration(p.GroupWait)
 	p.dispatcher.staleAfter = time.Duration(p.StaleAfter)
 	p.dispatcher.repeat = time.Duration(p.RepeatInterval)

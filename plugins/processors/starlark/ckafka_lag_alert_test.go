@@ -17,12 +17,15 @@ import (
 // defaults are the constants of the drop-in sample.conf.
 func defaults() map[string]interface{} {
 	return map[string]interface{}{
-		"warning_lag":       int64(1000),
-		"critical_lag":      int64(2000),
-		"for_intervals":     int64(2),
-		"recover_intervals": int64(1),
-		"measurements":      []interface{}{"ckafka_lag"},
-		"overrides":         []interface{}{},
+		"warning_lag":          int64(1000),
+		"critical_lag":         int64(2000),
+		"warning_lag_seconds":  int64(0),
+		"critical_lag_seconds": int64(0),
+		"stall_level":          "warning",
+		"for_intervals":        int64(2),
+		"recover_intervals":    int64(1),
+		"measurements":         []interface{}{"ckafka_lag"},
+		"overrides":            []interface{}{},
 	}
 }
 
@@ -213,12 +216,14 @@ func TestGlob(t *testing.T) {
 }
 
 func TestMissingConstantIsALoadError(t *testing.T) {
-	constants := defaults()
-	delete(constants, "warning_lag")
-	p := &starlark.Starlark{Common: common.Common{
-		Script: "ckafka_lag_alert.star", Constants: constants, Log: testutil.Logger{}, StarlarkLoadFunc: common.LoadFunc,
-	}}
-	require.ErrorContains(t, p.Init(), "undefined: warning_lag")
+	for name := range defaults() {
+		constants := defaults()
+		delete(constants, name)
+		p := &starlark.Starlark{Common: common.Common{
+			Script: "ckafka_lag_alert.star", Constants: constants, Log: testutil.Logger{}, StarlarkLoadFunc: common.LoadFunc,
+		}}
+		require.ErrorContains(t, p.Init(), "undefined: "+name, "the missing constant is the name reported")
+	}
 }
 
 // Telegraf persists the state only when every value is flat; this is what
@@ -237,4 +242,96 @@ func TestStateSurvivesTelegrafPersistence(t *testing.T) {
 	require.Equal(t, "critical", level, "the level survives a restart")
 	level, _ = run(t, restarted, acc2, lag("search", "orders", 5000, 2))
 	require.Equal(t, "ok", level)
+}
+
+// timed is a ckafka_lag metric with the time fields of the input.
+func timed(value int64, seconds float64, stalled bool, at int) telegraf.Metric {
+	m := lag("billing", "orders", value, at)
+	m.AddField("lag_seconds", seconds)
+	m.AddField("stalled", stalled)
+	return m
+}
+
+func reasonOf(t *testing.T, acc *testutil.Accumulator) string {
+	t.Helper()
+	r, ok := acc.GetTelegrafMetrics()[0].GetField("alert_reason")
+	require.True(t, ok, "alert_reason missing")
+	return r.(string)
+}
+
+func TestSecondsAndStall(t *testing.T) {
+	seconds := map[string]interface{}{"warning_lag_seconds": int64(300), "critical_lag_seconds": int64(900), "for_intervals": int64(1)}
+	type step struct {
+		lag       int64
+		seconds   float64
+		stalled   bool
+		level     string
+		reason    string
+		threshold int64
+	}
+	tests := []struct {
+		name      string
+		constants map[string]interface{}
+		steps     []step
+	}{
+		{"seconds off by default: a slow trickle is judged on count", map[string]interface{}{"for_intervals": int64(1)}, []step{
+			{lag: 50, seconds: 5000, level: "ok", reason: "lag", threshold: 1000},
+		}},
+		{"seconds raise what the count does not", seconds, []step{
+			{lag: 50, seconds: 100, level: "ok", reason: "lag", threshold: 1000},
+			{lag: 50, seconds: 400, level: "warning", reason: "lag_seconds", threshold: 300},
+			{lag: 50, seconds: 1000, level: "critical", reason: "lag_seconds", threshold: 900},
+			{lag: 50, seconds: 10, level: "ok", reason: "lag", threshold: 1000},
+		}},
+		{"the count first on ties", seconds, []step{
+			{lag: 1500, seconds: 400, level: "warning", reason: "lag", threshold: 1000},
+			{lag: 2500, seconds: 400, level: "critical", reason: "lag", threshold: 2000},
+			{lag: 1500, seconds: 1000, level: "critical", reason: "lag_seconds", threshold: 900},
+		}},
+		{"a stalled consumer with lag is at least stall_level", map[string]interface{}{"for_intervals": int64(1)}, []step{
+			{lag: 10, stalled: true, level: "warning", reason: "stalled", threshold: 0},
+			{lag: 0, stalled: true, level: "ok", reason: "lag", threshold: 1000},
+			{lag: 2500, stalled: true, level: "critical", reason: "lag", threshold: 2000},
+		}},
+		{"stall_level critical; empty turns it off", map[string]interface{}{"for_intervals": int64(1), "stall_level": "critical"}, []step{
+			{lag: 10, stalled: true, level: "critical", reason: "stalled", threshold: 0},
+		}},
+		{"stall off", map[string]interface{}{"for_intervals": int64(1), "stall_level": ""}, []step{
+			{lag: 10, stalled: true, level: "ok", reason: "lag", threshold: 1000},
+		}},
+		{"hysteresis applies to the combined level", map[string]interface{}{"warning_lag_seconds": int64(300), "critical_lag_seconds": int64(0)}, []step{
+			{lag: 10, seconds: 400, level: "ok", reason: "lag", threshold: 1000},
+			{lag: 10, seconds: 400, level: "warning", reason: "lag_seconds", threshold: 300},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, acc := newProcessor(t, tt.constants)
+			for i, s := range tt.steps {
+				level, threshold := run(t, p, acc, timed(s.lag, s.seconds, s.stalled, i))
+				require.Equal(t, s.level, level, "step %d", i)
+				require.Equal(t, s.reason, reasonOf(t, acc), "step %d", i)
+				require.Equal(t, s.threshold, threshold, "step %d", i)
+			}
+		})
+	}
+}
+
+func TestNoLagSecondsJudgedOnCountAndStall(t *testing.T) {
+	p, acc := newProcessor(t, map[string]interface{}{"for_intervals": int64(1), "warning_lag_seconds": int64(1)})
+	level, _ := run(t, p, acc, lag("g", "t", 50, 0))
+	require.Equal(t, "ok", level)
+	require.Equal(t, "lag", reasonOf(t, acc))
+}
+
+func TestOverridesSetSecondsAndStall(t *testing.T) {
+	overrides := []interface{}{
+		map[string]interface{}{"group": "billing", "warning_lag_seconds": int64(60), "stall_level": "critical"},
+	}
+	p, acc := newProcessor(t, map[string]interface{}{"overrides": overrides, "for_intervals": int64(1)})
+	level, threshold := run(t, p, acc, timed(10, 120, false, 0))
+	require.Equal(t, "warning", level)
+	require.Equal(t, int64(60), threshold)
+	level, _ = run(t, p, acc, timed(10, 0, true, 1))
+	require.Equal(t, "critical", level)
 }

@@ -1,0 +1,242 @@
+package wecom_sms_mail
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strings"
+	"text/template"
+
+	"github.com/influxdata/telegraf"
+)
+
+// Opt is a value the input may not know (a rate on its first collection):
+// absent, never 0 in its place.
+type Opt struct {
+	Value float64
+	Known bool
+}
+
+func (o Opt) MarshalJSON() ([]byte, error) {
+	if !o.Known {
+		return []byte("null"), nil
+	}
+	return json.Marshal(o.Value)
+}
+
+func (o *Opt) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*o = Opt{}
+		return nil
+	}
+	o.Known = true
+	return json.Unmarshal(b, &o.Value)
+}
+
+// Details are what the input and the threshold script say of how late a
+// consumer is and why the alert fires. Each observation replaces them
+// whole: a value that went away (no drain ETA once the backlog grows) is
+// unknown now.
+type Details struct {
+	LagSeconds   Opt    `json:"lag_seconds,omitzero"`
+	ProduceRate  Opt    `json:"produce_rate,omitzero"`
+	ConsumeRate  Opt    `json:"consume_rate,omitzero"`
+	DrainSeconds Opt    `json:"drain_seconds,omitzero"`
+	Stalled      bool   `json:"stalled,omitempty"`
+	GroupState   string `json:"group_state,omitempty"`
+	GroupMembers Opt    `json:"group_members,omitzero"`
+	Reason       string `json:"reason,omitempty"` // lag, lag_seconds or stalled
+}
+
+// Field names of the details, as ckafka_lag and ckafka_lag_alert.star emit
+// them.
+const (
+	fieldLagSeconds   = "lag_seconds"
+	fieldProduceRate  = "produce_rate"
+	fieldConsumeRate  = "consume_rate"
+	fieldDrainSeconds = "drain_seconds"
+	fieldStalled      = "stalled"
+	fieldGroupState   = "group_state"
+	fieldGroupMembers = "group_members"
+	fieldReason       = "alert_reason"
+)
+
+// HasLag reports whether the details know the lag in seconds.
+func (d Details) HasLag() bool { return d.LagSeconds.Known }
+
+func readDetails(m telegraf.Metric) Details {
+	var d Details
+	d.LagSeconds.Value, d.LagSeconds.Known = numberField(m, fieldLagSeconds)
+	d.ProduceRate.Value, d.ProduceRate.Known = numberField(m, fieldProduceRate)
+	d.ConsumeRate.Value, d.ConsumeRate.Known = numberField(m, fieldConsumeRate)
+	d.DrainSeconds.Value, d.DrainSeconds.Known = numberField(m, fieldDrainSeconds)
+	d.GroupMembers.Value, d.GroupMembers.Known = numberField(m, fieldGroupMembers)
+	if v, ok := m.GetField(fieldStalled); ok {
+		d.Stalled, _ = v.(bool)
+	}
+	d.GroupState = stringField(m, fieldGroupState)
+	d.Reason = stringField(m, fieldReason)
+	return d
+}
+
+func stringField(m telegraf.Metric, name string) string {
+	if v, ok := m.GetField(name); ok {
+		s, _ := v.(string)
+		return s
+	}
+	return ""
+}
+
+// DetailView is how late and where it is going, as templates see it; each
+// Has… says whether the input knew the value.
+type DetailView struct {
+	LagSeconds      float64
+	HasLagSeconds   bool
+	LagSecondsText  string // "4m12s" / "4分12秒"
+	ProduceRate     float64
+	HasProduceRate  bool
+	ProduceRateText string // "120/s", "1.2k/s" / "1.2万/s"
+	ConsumeRate     float64
+	HasConsumeRate  bool
+	ConsumeRateText string
+	DrainSeconds    float64
+	HasDrain        bool
+	DrainText       string // "6m" / "6分钟"
+	Stalled         bool
+	GroupState      string // Stable, Empty, ...
+	GroupMembers    int64
+	HasGroupMembers bool
+	NoConsumer      bool   // the group is Empty while there is lag
+	Reason          string // lag, lag_seconds or stalled
+	// ThresholdLabel says which threshold fired, with its unit:
+	// "阈值 2000", "阈值 落后 5分钟" / "threshold 2000", "threshold 5m behind";
+	// empty for a stall (the trend says it).
+	ThresholdLabel string
+	// Trend is the localized outlook while firing: stalled, clears in ~6m,
+	// or consuming slower than producing; empty when nothing is known.
+	Trend string
+	// DashboardURL is dashboard_url rendered for this alert, or empty.
+	DashboardURL string
+}
+
+func detailView(n Notification, lang string, w Words) DetailView {
+	d := n.Alert.Details
+	v := DetailView{
+		LagSeconds: d.LagSeconds.Value, HasLagSeconds: d.LagSeconds.Known,
+		ProduceRate: d.ProduceRate.Value, HasProduceRate: d.ProduceRate.Known,
+		ConsumeRate: d.ConsumeRate.Value, HasConsumeRate: d.ConsumeRate.Known,
+		DrainSeconds: d.DrainSeconds.Value, HasDrain: d.DrainSeconds.Known,
+		Stalled: d.Stalled, GroupState: d.GroupState,
+		GroupMembers: int64(d.GroupMembers.Value), HasGroupMembers: d.GroupMembers.Known,
+		Reason: d.Reason,
+	}
+	if v.HasLagSeconds {
+		v.LagSecondsText = humanSeconds(v.LagSeconds, lang)
+	}
+	if v.HasProduceRate {
+		v.ProduceRateText = humanRate(v.ProduceRate, lang)
+	}
+	if v.HasConsumeRate {
+		v.ConsumeRateText = humanRate(v.ConsumeRate, lang)
+	}
+	if v.HasDrain {
+		v.DrainText = humanSeconds(v.DrainSeconds, lang)
+	}
+	lagging := n.Alert.HasValue && n.Alert.Value > 0
+	if n.Resolved() {
+		return v // the outlook of an alert that ended is no news
+	}
+	v.NoConsumer = d.GroupState == "Empty" && lagging
+	switch {
+	case v.Stalled:
+		v.Trend = w.Stalled
+	case v.HasDrain:
+		if lang == "zh" {
+			v.Trend = "预计 " + v.DrainText + " 内追平"
+		} else {
+			v.Trend = "clears in ~" + v.DrainText
+		}
+	case lagging && v.HasProduceRate && v.HasConsumeRate && v.ConsumeRate < v.ProduceRate:
+		if lang == "zh" {
+			v.Trend = "消费 " + v.ConsumeRateText + " < 生产 " + v.ProduceRateText + "，积压增长中"
+		} else {
+			v.Trend = "consuming " + v.ConsumeRateText + " < producing " + v.ProduceRateText + ", growing"
+		}
+	}
+	return v
+}
+
+// thresholdLabel names the threshold that fired, with its unit.
+func thresholdLabel(v AlertView, lang string, w Words) string {
+	if !v.HasThreshold || v.Reason == "stalled" {
+		return ""
+	}
+	if v.Reason == "lag_seconds" {
+		if lang == "zh" {
+			return w.Threshold + " " + w.Behind + " " + v.ThresholdText
+		}
+		return "threshold " + v.ThresholdText + " behind"
+	}
+	if lang == "zh" {
+		return w.Threshold + " " + v.ThresholdText
+	}
+	return "threshold " + v.ThresholdText
+}
+
+// parseDashboardURL parses dashboard_url, a Go template over an alert's
+// tags, and renders it once on sample tags so a typo fails at start.
+func parseDashboardURL(text string) (*template.Template, error) {
+	if text == "" {
+		return nil, nil
+	}
+	t, err := template.New("dashboard_url").Option("missingkey=zero").Parse(text)
+	if err != nil {
+		return nil, fmt.Errorf("dashboard_url: %w", err)
+	}
+	u, err := renderURL(t, map[string]string{"group": "g", "topic": "t", "instance_id": "ckafka-1", "region": "ap-guangzhou"})
+	if err != nil {
+		return nil, fmt.Errorf("dashboard_url: %w", err)
+	}
+	if parsed, err := url.Parse(u); err != nil || (parsed.Scheme != "http" && parsed.Scheme != "https") {
+		return nil, fmt.Errorf("dashboard_url: %q does not render to an http(s) URL", text)
+	}
+	return t, nil
+}
+
+// renderURL renders the dashboard template with query-escaped tag values,
+// then escapes what would end a markdown link or an attribute.
+func renderURL(t *template.Template, tags map[string]string) (string, error) {
+	escaped := make(map[string]string, len(tags))
+	for k, v := range tags {
+		escaped[k] = url.QueryEscape(v)
+	}
+	var b strings.Builder
+	if err := t.Execute(&b, escaped); err != nil {
+		return "", err
+	}
+	return urlSanitizer.Replace(stripControl(b.String())), nil
+}
+
+var urlSanitizer = strings.NewReplacer(" ", "%20", "(", "%28", ")", "%29", "<", "%3C", ">", "%3E", `"`, "%22", "[", "%5B", "]", "%5D")
+
+// linkDashboards sets each alert's DashboardURL; an alert whose link
+// cannot be rendered goes without one.
+func (d *TemplateData) linkDashboards(t *template.Template) error {
+	if t == nil {
+		return nil
+	}
+	var firstErr error
+	for i := range d.Alerts {
+		u, err := renderURL(t, d.Alerts[i].Tags)
+		if err != nil {
+			firstErr = cmp.Or(firstErr, err)
+			continue
+		}
+		d.Alerts[i].DashboardURL = u
+	}
+	if len(d.Alerts) > 0 {
+		d.First = d.Alerts[0]
+	}
+	return firstErr
+}

@@ -36,6 +36,6 @@ bench: build telegraf
 clean:
 	rm -rf $(BIN)
 
-## demo: the whole pipeline in the real Telegraf on an embedded simulator (about 2 minutes)
+## demo: the whole pipeline in the real Telegraf on an embedded simulator (about 3 minutes)
 demo: build telegraf
 	go run ./cmd/ckafka_lag_demo -root .

@@ -1,13 +1,13 @@
 // Command ckafka_lag_demo is `make demo`: the whole pipeline on an embedded
-// simulator. It starts the CKafka API fake with a scripted scenario (lag
-// rises past warning, then critical, holds, recovers), local WeCom, SMS,
-// SMTP and InfluxDB sinks that print what they receive, and the real
-// Telegraf (./bin/telegraf) with the real sample.conf pointed at them.
+// simulator. It starts the CKafka API fake with producers and consumers at
+// scripted rates (a consumer slows down, dies, comes back faster than the
+// producers), local WeCom, SMS, SMTP and InfluxDB sinks that print what
+// they receive, and the real Telegraf (./bin/telegraf) with the real
+// sample.conf pointed at them.
 package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -18,7 +18,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -26,27 +25,43 @@ import (
 	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/testkit"
 )
 
-// step is the lag of each group's topic from a point in the scenario on.
-// A spike lasts exactly one collection: its lags are served once, then the
-// previous ones come back.
+// step changes the simulated cluster at a point of the scenario. Rates are
+// messages per second per partition (each topic has three).
 type step struct {
 	at    time.Duration
 	note  string
-	lags  map[string]int64 // "group/topic" → lag
-	spike bool
+	apply func(s *sim.Sim)
 }
 
+// The demo's thresholds: sample.conf's, with the seconds and stall judges
+// on.
+var constants = map[string]string{"warning_lag_seconds": "15", "critical_lag_seconds": "0", "stall_level": `"critical"`}
+
 var scenario = []step{
-	{0, "steady: all groups keep up", map[string]int64{"billing/payments": 120, "search/queries": 40, "etl/events": 300}, false},
-	{15 * time.Second, "billing/payments falls behind: lag 1500 > warning 1000", map[string]int64{"billing/payments": 1500}, false},
-	{35 * time.Second, "billing/payments worsens: lag 2800 > critical 2000", map[string]int64{"billing/payments": 2800}, false},
-	{50 * time.Second, "etl/events spikes to 5000 for one collection (for_intervals 2: no alert)", map[string]int64{"etl/events": 5000}, true},
-	{80 * time.Second, "billing/payments catches up: lag 90", map[string]int64{"billing/payments": 90}, false},
+	{0, "steady: every consumer keeps up with its producers", func(s *sim.Sim) {
+		s.SetLag("billing", "payments", 30)
+		s.SetFlow("billing", "payments", 10, 10)
+		s.SetLag("search", "queries", 40)
+		s.SetFlow("search", "queries", 20, 20)
+		s.SetLag("etl", "events", 300)
+		s.SetFlow("etl", "events", 50, 50)
+	}},
+	{10 * time.Second, "billing's consumer slows down: 4/s against 10/s produced; the backlog stays small, its age grows", func(s *sim.Sim) {
+		s.SetFlow("billing", "payments", 10, 4)
+	}},
+	{50 * time.Second, "billing's consumers die: the group is Empty, nothing is committed", func(s *sim.Sim) {
+		s.SetGroupState("billing", "Empty", 0)
+		s.SetFlow("billing", "payments", 10, 0)
+	}},
+	{85 * time.Second, "billing's consumers come back faster than the producers: 20/s against 10/s", func(s *sim.Sim) {
+		s.SetGroupState("billing", "Stable", 3)
+		s.SetFlow("billing", "payments", 10, 20)
+	}},
 }
 
 func main() {
 	root := flag.String("root", ".", "repository root (bin/, etc/, sample.conf)")
-	duration := flag.Duration("duration", 100*time.Second, "how long the scenario runs")
+	duration := flag.Duration("duration", 160*time.Second, "how long the scenario runs")
 	flag.Parse()
 	if err := run(*root, *duration); err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
@@ -81,7 +96,11 @@ func run(root string, duration time.Duration) error {
 	}
 	settings := sim.Settings{Interval: "5s", FlushInterval: "1s", GroupWait: "2s", RepeatInterval: "30s",
 		StaleAfter: "10m", RestartDelay: "2s", Language: lang}
-	apply(s, scenario[0])
+	conf, err := sim.WriteConfig(root, dir, constants)
+	if err != nil {
+		return err
+	}
+	scenario[0].apply(s)
 
 	logPath := filepath.Join(dir, "telegraf.log")
 	logFile, err := os.Create(logPath)
@@ -91,7 +110,7 @@ func run(root string, duration time.Duration) error {
 	defer logFile.Close()
 	// sample.conf puts environment variables in strings only, so it works
 	// with the strict handling that becomes Telegraf's default in 1.38.
-	cmd := exec.Command(telegraf, "--strict-env-handling", "--config", filepath.Join(root, "sample.conf"))
+	cmd := exec.Command(telegraf, "--strict-env-handling", "--config", conf)
 	cmd.Env = s.Env(root, settings)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -100,31 +119,15 @@ func run(root string, duration time.Duration) error {
 	cmd.Stdout = logFile
 
 	fmt.Printf("CKafka lag demo: real Telegraf %s with sample.conf, collecting every %s, for %s.\n", telegrafVersion(telegraf), settings.Interval, duration)
-	fmt.Printf("Thresholds: warning > 1000, critical > 2000, raised after 2 collections; reminders every %s.\n", settings.RepeatInterval)
+	fmt.Printf("Thresholds: warning > 1000 messages or > 15s behind, critical > 2000; a stalled consumer is critical;\n")
+	fmt.Printf("raised after 2 collections; reminders every %s.\n", settings.RepeatInterval)
 	fmt.Printf("Telegraf log: %s\n\n", logPath)
 	if err := cmd.Start(); err != nil {
 		return err
 	}
 	start := time.Now()
-	p := &printer{start: start}
+	p := &printer{start: start, rows: map[string]testkit.Metric{}}
 	go p.telegrafLog(stderr, logFile)
-
-	// A spike is undone right after the collection that saw it.
-	spikeServed := make(chan string, 4)
-	var spikeMu sync.Mutex
-	spikeGroup := ""
-	s.CKafka.OnAnswer(func(action string, body []byte, _ time.Time) {
-		spikeMu.Lock()
-		defer spikeMu.Unlock()
-		if spikeGroup != "" && action == "DescribeGroupOffsets" && bytes.Contains(body, []byte(`"Group":"`+spikeGroup+`"`)) {
-			spikeServed <- spikeGroup
-			spikeGroup = ""
-		}
-	})
-	lastLags := map[string]int64{}
-	for k, v := range scenario[0].lags {
-		lastLags[k] = v
-	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -141,30 +144,9 @@ loop:
 			break loop
 		case <-tick.C:
 			if next < len(scenario) && time.Since(start) >= scenario[next].at {
-				st := scenario[next]
-				p.say("scenario", st.note)
-				if st.spike {
-					spikeMu.Lock()
-					for key := range st.lags {
-						spikeGroup, _, _ = strings.Cut(key, "/")
-					}
-					spikeMu.Unlock()
-				}
-				apply(s, st)
-				if !st.spike {
-					for k, v := range st.lags {
-						lastLags[k] = v
-					}
-				}
+				p.say("scenario", scenario[next].note)
+				scenario[next].apply(s)
 				next++
-			}
-		case group := <-spikeServed:
-			for key, lag := range lastLags {
-				if strings.HasPrefix(key, group+"/") {
-					g, topic, _ := strings.Cut(key, "/")
-					s.SetLag(g, topic, lag)
-					p.say("scenario", fmt.Sprintf("%s back to %d after one collection", key, lag))
-				}
 			}
 		case batch := <-s.Influx.Batches():
 			p.lagTable(batch)
@@ -193,13 +175,6 @@ loop:
 	return nil
 }
 
-func apply(s *sim.Sim, st step) {
-	for key, lag := range st.lags {
-		group, topic, _ := strings.Cut(key, "/")
-		s.SetLag(group, topic, lag)
-	}
-}
-
 func telegrafVersion(bin string) string {
 	out, err := exec.Command(bin, "--version").Output()
 	if err != nil {
@@ -210,6 +185,7 @@ func telegrafVersion(bin string) string {
 
 type printer struct {
 	start time.Time
+	rows  map[string]testkit.Metric // this collection's, until its health arrives
 }
 
 func (p *printer) stamp() string {
@@ -238,20 +214,26 @@ func (p *printer) telegrafLog(r io.Reader, file io.Writer) {
 	}
 }
 
+// lagTable prints a collection's rows once its ckafka_lag_gather arrived:
+// Telegraf may flush one collection in two batches.
 func (p *printer) lagTable(batch []testkit.Metric) {
-	var rows []testkit.Metric
 	var gather *testkit.Metric
 	for i, m := range batch {
 		switch m.Name {
 		case "ckafka_lag":
-			rows = append(rows, m)
+			p.rows[m.Tags["group"]+"/"+m.Tags["topic"]] = m
 		case "ckafka_lag_gather":
 			gather = &batch[i]
 		}
 	}
-	if len(rows) == 0 {
+	if gather == nil || len(p.rows) == 0 {
 		return
 	}
+	rows := make([]testkit.Metric, 0, len(p.rows))
+	for _, m := range p.rows {
+		rows = append(rows, m)
+	}
+	clear(p.rows)
 	sort.Slice(rows, func(i, j int) bool {
 		return rows[i].Tags["group"]+"/"+rows[i].Tags["topic"] < rows[j].Tags["group"]+"/"+rows[j].Tags["topic"]
 	})
@@ -261,11 +243,50 @@ func (p *printer) lagTable(batch []testkit.Metric) {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s collection%s\n", p.stamp(), health)
-	fmt.Fprintf(&b, "        %-10s %-10s %8s  %s\n", "GROUP", "TOPIC", "LAG", "LEVEL")
+	fmt.Fprintf(&b, "        %-8s %-9s %6s %8s %8s %8s  %-9s %s\n", "GROUP", "TOPIC", "LAG", "BEHIND", "PRODUCE", "CONSUME", "LEVEL", "TREND")
 	for _, m := range rows {
-		fmt.Fprintf(&b, "        %-10s %-10s %8v  %v\n", m.Tags["group"], m.Tags["topic"], m.Fields["lag"], m.Fields["alert_level"])
+		fmt.Fprintf(&b, "        %-8s %-9s %6v %8s %8s %8s  %-9v %s\n", m.Tags["group"], m.Tags["topic"], m.Fields["lag"],
+			seconds(m.Fields["lag_seconds"]), rate(m.Fields["produce_rate"]), rate(m.Fields["consume_rate"]), m.Fields["alert_level"], trend(m))
 	}
 	fmt.Print(b.String())
+}
+
+func seconds(v any) string {
+	f, ok := v.(float64)
+	if !ok {
+		return "-"
+	}
+	return time.Duration(f * float64(time.Second)).Round(time.Second).String()
+}
+
+func rate(v any) string {
+	f, ok := v.(float64)
+	if !ok {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f/s", f)
+}
+
+// trend says where the backlog is going, as the alerts do.
+func trend(m testkit.Metric) string {
+	var notes []string
+	if m.Fields["group_state"] == "Empty" {
+		notes = append(notes, "no consumer online")
+	}
+	produce, hasP := m.Fields["produce_rate"].(float64)
+	consume, hasC := m.Fields["consume_rate"].(float64)
+	drain, hasDrain := m.Fields["drain_seconds"].(float64)
+	switch {
+	case m.Fields["stalled"] == true:
+		notes = append(notes, "stalled")
+	case hasDrain:
+		notes = append(notes, "clears in ~"+seconds(drain))
+	case hasP && hasC && consume < produce:
+		notes = append(notes, "growing")
+	case hasP && hasC:
+		notes = append(notes, "steady")
+	}
+	return strings.Join(notes, ", ")
 }
 
 func indent(s string) string {

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/fakes/ckafka"
@@ -98,15 +99,63 @@ func (s *Sim) Close() {
 	}
 }
 
-// SetLag gives a group's topic three partitions whose lags sum to lag.
+// SetLag gives a group's topic three partitions whose lags sum to lag, by
+// moving the committed offsets: log end offsets never go back, as in a
+// real topic.
 func (s *Sim) SetLag(group, topic string, lag int64) {
-	base := int64(1_000_000)
-	parts := []ckafka.Partition{
-		{Committed: base, LogEnd: base + lag/2},
-		{Committed: base, LogEnd: base + lag/4},
-		{Committed: base, LogEnd: base + lag - lag/2 - lag/4},
+	shares := []int64{lag / 2, lag / 4, lag - lag/2 - lag/4}
+	current := s.CKafka.Offsets(InstanceID, group, topic)
+	parts := make([]ckafka.Partition, len(shares))
+	for i, share := range shares {
+		logEnd := int64(1_000_000)
+		if i < len(current) {
+			logEnd = current[i].LogEnd
+		}
+		logEnd = max(logEnd, share)
+		parts[i] = ckafka.Partition{Committed: logEnd - share, LogEnd: logEnd}
 	}
 	s.CKafka.SetTopic(InstanceID, group, topic, parts)
+}
+
+// SetFlow makes a group's topic move: producers add produce messages a
+// second to each of its partitions, consumers commit consume a second
+// (never past the log end). Equal rates keep the lag steady; 0, 0 stops
+// both. The topic must exist (SetLag).
+func (s *Sim) SetFlow(group, topic string, produce, consume float64) {
+	s.CKafka.SetFlow(InstanceID, group, topic, produce, consume)
+}
+
+// SetGroupState sets what DescribeGroupInfo says of a group.
+func (s *Sim) SetGroupState(group, state string, members int) {
+	s.CKafka.SetGroupState(InstanceID, group, state, members)
+}
+
+// WriteConfig copies root/sample.conf into dir with the given
+// [processors.starlark.constants] values replaced (name → TOML value, e.g.
+// "warning_lag_seconds" → "300"), and returns its path. The constants are
+// numbers, which sample.conf cannot take from the environment under
+// --strict-env-handling.
+func WriteConfig(root, dir string, constants map[string]string) (string, error) {
+	raw, err := os.ReadFile(filepath.Join(root, "sample.conf"))
+	if err != nil {
+		return "", err
+	}
+	lines := strings.Split(string(raw), "\n")
+	replaced := map[string]bool{}
+	for i, line := range lines {
+		name, _, ok := strings.Cut(strings.TrimSpace(line), " = ")
+		if v, want := constants[name]; ok && want && strings.HasPrefix(line, "    ") {
+			lines[i] = "    " + name + " = " + v
+			replaced[name] = true
+		}
+	}
+	for name := range constants {
+		if !replaced[name] {
+			return "", fmt.Errorf("sample.conf has no constant %q", name)
+		}
+	}
+	path := filepath.Join(dir, "sample.conf")
+	return path, os.WriteFile(path, []byte(strings.Join(lines, "\n")), 0o600)
 }
 
 // Settings are the pipeline's knobs that tests and the demo shorten.
@@ -115,6 +164,9 @@ type Settings struct {
 	Language                                                                     string
 	InfluxURL                                                                    string // defaults to the sink
 	BinDir                                                                       string // defaults to root/bin
+	// Constants replace the script's constants of sample.conf (see
+	// WriteConfig); empty runs sample.conf as it is.
+	Constants map[string]string
 }
 
 // Env is the environment for `telegraf --config sample.conf` against the

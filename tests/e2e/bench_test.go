@@ -18,7 +18,7 @@ func BenchmarkPipelineLatency(b *testing.B) {
 	p := startPipeline(b, sim.Settings{
 		Interval: "5s", FlushInterval: "1s", GroupWait: groupWait.String(), RepeatInterval: "1h",
 		StaleAfter: "10m", RestartDelay: "1s", Language: "en",
-	}, nil)
+	}, nil, steadyGroups)
 	s := p.sim
 
 	var mu sync.Mutex

@@ -73,20 +73,33 @@ type pipeline struct {
 	influxdb *testkit.Influxd
 }
 
-func startPipeline(tb testing.TB, settings sim.Settings, influx *testkit.Influxd) *pipeline {
+// steadyGroups seeds two groups whose consumers keep pace with their
+// producers (search's drains slowly): nobody is stalled.
+func steadyGroups(s *sim.Sim) {
+	s.SetLag("billing", "payments", 100)
+	s.SetLag("search", "queries", 50)
+	s.SetFlow("billing", "payments", 20, 20)
+	s.SetFlow("search", "queries", 20, 21) // draining slowly: a drain ETA for the dashboard
+}
+
+func startPipeline(tb testing.TB, settings sim.Settings, influx *testkit.Influxd, seed func(*sim.Sim)) *pipeline {
 	tb.Helper()
 	telegraf := telegrafBinary(tb)
 	s, err := sim.Start(tb.TempDir())
 	require.NoError(tb, err)
 	tb.Cleanup(s.Close)
-	s.SetLag("billing", "payments", 100)
-	s.SetLag("search", "queries", 50)
+	seed(s)
 	settings.BinDir = binDir
 	if influx != nil {
 		settings.InfluxURL = influx.URL
 	}
+	conf := filepath.Join(root, "sample.conf")
+	if len(settings.Constants) > 0 {
+		conf, err = sim.WriteConfig(root, tb.TempDir(), settings.Constants)
+		require.NoError(tb, err)
+	}
 	p := &pipeline{sim: s, log: testkit.NewSyncBuffer(), influxdb: influx}
-	p.cmd = exec.Command(telegraf, "--strict-env-handling", "--config", filepath.Join(root, "sample.conf"))
+	p.cmd = exec.Command(telegraf, "--strict-env-handling", "--config", conf)
 	p.cmd.Env = s.Env(root, settings)
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	require.NoError(tb, p.cmd.Start())
@@ -137,7 +150,7 @@ func TestPipeline(t *testing.T) {
 	p := startPipeline(t, sim.Settings{
 		Interval: "2s", FlushInterval: "1s", GroupWait: "1s", RepeatInterval: "1h",
 		StaleAfter: "10m", RestartDelay: "1s", Language: "zh",
-	}, influx)
+	}, influx, steadyGroups)
 	s := p.sim
 
 	// Lag crosses critical: after for_intervals (2) collections, one
@@ -227,6 +240,38 @@ func TestPipeline(t *testing.T) {
 	})
 }
 
+// TestPipelineLagSeconds: a small backlog (under the count thresholds)
+// that is old enough to cross warning_lag_seconds, with consumers faster
+// than the producers: the alert says how late, which threshold fired and
+// when it clears; a group whose consumers died is stalled and says nobody
+// is online.
+func TestPipelineLagSeconds(t *testing.T) {
+	p := startPipeline(t, sim.Settings{
+		Interval: "2s", FlushInterval: "1s", GroupWait: "1s", RepeatInterval: "1h",
+		StaleAfter: "10m", RestartDelay: "1s", Language: "en",
+		Constants: map[string]string{"warning_lag_seconds": "7", "critical_lag_seconds": "0", "stall_level": `"critical"`},
+	}, nil, func(s *sim.Sim) {
+		s.SetLag("etl", "events", 600) // 600 messages: below warning_lag
+		s.SetFlow("etl", "events", 1, 3)
+		s.SetLag("search", "queries", 0)
+		s.SetFlow("search", "queries", 20, 20)
+	})
+	s := p.sim
+	msg := testkit.Await(t, s.Robot.Received(), 40*time.Second, "the seconds-based alert")
+	require.Contains(t, msg.Content, "group etl topic events")
+	require.Regexp(t, `lag \d+, \d+s behind \(threshold 7s behind\)`, msg.Content)
+	require.Regexp(t, `clears in ~\d+m\d*s?`, msg.Content)
+	require.Contains(t, msg.Content, "WARNING")
+
+	// The search consumers die: nothing is committed any more.
+	s.SetGroupState("search", "Empty", 0)
+	s.SetFlow("search", "queries", 20, 0)
+	msg = testkit.Await(t, s.Robot.Received(), 40*time.Second, "the stall alert")
+	require.Contains(t, msg.Content, "group search topic queries")
+	require.Contains(t, msg.Content, "stalled, no consumer online")
+	require.Contains(t, msg.Content, "CRITICAL")
+}
+
 // dashboardQueries returns every InfluxQL query of the checked-in dashboard
 // with Grafana's macros and variables filled in.
 func dashboardQueries(t *testing.T) []string {
@@ -259,6 +304,6 @@ func dashboardQueries(t *testing.T) []string {
 			out = append(out, fill.Replace(v.Query))
 		}
 	}
-	require.Len(t, out, 10)
+	require.Len(t, out, 14)
 	return out
 }

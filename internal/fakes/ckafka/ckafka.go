@@ -28,8 +28,10 @@ const (
 )
 
 // Partition is one partition of a group's view of a topic. Committed is -1
-// when the group never committed. A LogEnd of NoLogEnd makes the fake omit
-// LogEndOffset and answer APILag in Lag, as some API versions do.
+// when the group never committed. LogEnd belongs to the topic: setting it
+// for one group sets it for all groups reading the topic. A LogEnd of
+// NoLogEnd makes the fake omit LogEndOffset and answer APILag in Lag, as
+// some API versions do.
 type Partition struct {
 	Committed int64
 	LogEnd    int64
@@ -43,21 +45,33 @@ type instance struct {
 	id, name string
 	status   int
 	groups   map[string]*group
+	topics   map[string]*topicLog
+}
+
+// topicLog is a topic's log end offsets, shared by every group that reads
+// it, as in Kafka; producers move them at a rate.
+type topicLog struct {
+	logEnd  []int64 // per partition; NoLogEnd: the answer omits it
+	produce float64 // messages per second per partition
+	last    time.Time
+	carry   []float64 // fractions of messages not yet whole
 }
 
 type group struct {
 	protocol string
-	topics   map[string][]Partition
-	flows    map[string]*flow
+	topics   map[string]*groupTopic
 	state    string
 	members  int
 }
 
-// flow moves a topic's offsets at constant rates per partition.
-type flow struct {
-	produce, consume float64 // messages per second per partition
-	last             time.Time
-	carryP, carryC   []float64 // fractions of messages not yet whole
+// groupTopic is what a group committed on a topic; consumers move it at a
+// rate, never past the log end.
+type groupTopic struct {
+	committed []int64 // -1: never committed
+	apiLag    []int64 // answered in Lag when the log end is omitted
+	consume   float64
+	last      time.Time
+	carry     []float64
 }
 
 // Fake is the CKafka API fake; serve it with httptest or net/http.
@@ -86,17 +100,60 @@ func New(keys map[string]string) *Fake {
 	return f
 }
 
-// SetFlow makes a group's topic move from now on: each partition's log end
-// grows by produce messages a second and its committed offset by consume
-// (never past the log end; uncommitted partitions stay so). Rates of 0 stop
-// it. The topic must exist (SetTopic).
+// AddInstance adds (or renames) an instance.
+func (f *Fake) AddInstance(id, name string, status int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if in := f.instance(id); in != nil {
+		in.name, in.status = name, status
+		return
+	}
+	f.instances = append(f.instances, &instance{id: id, name: name, status: status, groups: map[string]*group{}, topics: map[string]*topicLog{}})
+}
+
+// SetTopic sets a group's committed offsets on a topic and the topic's log
+// end offsets (shared with the other groups reading it), creating group and
+// topic.
+func (f *Fake) SetTopic(instanceID, groupName, topic string, partitions []Partition) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	tl, gt := f.topic(instanceID, groupName, topic)
+	for i, p := range partitions {
+		set(tl, gt, i, p)
+	}
+	gt.committed = gt.committed[:len(partitions)]
+	gt.apiLag = gt.apiLag[:len(partitions)]
+}
+
+// SetPartition changes one partition, creating group, topic and partition.
+func (f *Fake) SetPartition(instanceID, groupName, topic string, partition int, p Partition) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	tl, gt := f.topic(instanceID, groupName, topic)
+	set(tl, gt, partition, p)
+}
+
+func set(tl *topicLog, gt *groupTopic, i int, p Partition) {
+	for len(tl.logEnd) <= i {
+		tl.logEnd, tl.carry = append(tl.logEnd, 0), append(tl.carry, 0)
+	}
+	for len(gt.committed) <= i {
+		gt.committed, gt.apiLag, gt.carry = append(gt.committed, -1), append(gt.apiLag, 0), append(gt.carry, 0)
+	}
+	tl.logEnd[i], gt.committed[i], gt.apiLag[i] = p.LogEnd, p.Committed, p.APILag
+}
+
+// SetFlow makes producers add produce messages a second to each partition
+// of the topic (for every group reading it) and the group commit consume a
+// second, never past the log end (uncommitted partitions stay so). Rates
+// of 0 stop them. The group's topic must exist (SetTopic).
 func (f *Fake) SetFlow(instanceID, groupName, topic string, produce, consume float64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	g := f.group(instanceID, groupName)
-	f.advance(g)
-	n := len(g.topics[topic])
-	g.flows[topic] = &flow{produce: produce, consume: consume, last: f.Now(), carryP: make([]float64, n), carryC: make([]float64, n)}
+	tl, gt := f.topic(instanceID, groupName, topic)
+	now := f.Now()
+	advance(tl, gt, now)
+	tl.produce, gt.consume = produce, consume
 }
 
 // SetGroupState sets what DescribeGroupInfo says of a group: its state
@@ -109,78 +166,58 @@ func (f *Fake) SetGroupState(instanceID, groupName, state string, members int) {
 	g.state, g.members = state, members
 }
 
-// Offsets returns a group's partitions of a topic as they are now.
+// Offsets returns a group's partitions of a topic as they are now (nil if
+// the group never had the topic).
 func (f *Fake) Offsets(instanceID, groupName, topic string) []Partition {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	g := f.group(instanceID, groupName)
-	f.advance(g)
-	return append([]Partition(nil), g.topics[topic]...)
+	in := f.instance(instanceID)
+	if in == nil || in.groups[groupName] == nil || in.groups[groupName].topics[topic] == nil {
+		return nil
+	}
+	tl, gt := in.topics[topic], in.groups[groupName].topics[topic]
+	advance(tl, gt, f.Now())
+	return partitions(tl, gt)
 }
 
-// advance moves the group's flowing topics up to now; f.mu is held.
-func (f *Fake) advance(g *group) {
-	now := f.Now()
-	for topic, fl := range g.flows {
-		dt := now.Sub(fl.last).Seconds()
-		if dt <= 0 {
-			continue
-		}
-		fl.last = now
-		parts := g.topics[topic]
-		for i := range parts {
-			if i >= len(fl.carryP) {
-				fl.carryP, fl.carryC = append(fl.carryP, 0), append(fl.carryC, 0)
-			}
-			p := &parts[i]
-			if p.LogEnd == NoLogEnd {
-				continue
-			}
-			fl.carryP[i] += fl.produce * dt
-			whole := int64(fl.carryP[i])
-			fl.carryP[i] -= float64(whole)
-			p.LogEnd += whole
-			if p.Committed < 0 {
-				continue
-			}
-			fl.carryC[i] += fl.consume * dt
-			whole = int64(fl.carryC[i])
-			fl.carryC[i] -= float64(whole)
-			p.Committed = min(p.Committed+whole, p.LogEnd)
+func partitions(tl *topicLog, gt *groupTopic) []Partition {
+	out := make([]Partition, len(tl.logEnd))
+	for i, logEnd := range tl.logEnd {
+		out[i] = Partition{Committed: -1, LogEnd: logEnd}
+		if i < len(gt.committed) {
+			out[i].Committed, out[i].APILag = gt.committed[i], gt.apiLag[i]
 		}
 	}
+	return out
 }
 
-// AddInstance adds (or renames) an instance.
-func (f *Fake) AddInstance(id, name string, status int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if in := f.instance(id); in != nil {
-		in.name, in.status = name, status
-		return
+// advance moves the topic's log end and then the group's commits up to now.
+func advance(tl *topicLog, gt *groupTopic, now time.Time) {
+	if dt := now.Sub(tl.last).Seconds(); dt > 0 {
+		for i := range tl.logEnd {
+			if tl.logEnd[i] != NoLogEnd {
+				tl.logEnd[i] += whole(&tl.carry[i], tl.produce*dt)
+			}
+		}
+		tl.last = now
 	}
-	f.instances = append(f.instances, &instance{id: id, name: name, status: status, groups: map[string]*group{}})
-}
-
-// SetTopic replaces a group's partitions of one topic, creating the group.
-func (f *Fake) SetTopic(instanceID, groupName, topic string, partitions []Partition) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	g := f.group(instanceID, groupName)
-	g.topics[topic] = append([]Partition(nil), partitions...)
-}
-
-// SetPartition changes one partition, creating group, topic and partition.
-func (f *Fake) SetPartition(instanceID, groupName, topic string, partition int, p Partition) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	g := f.group(instanceID, groupName)
-	parts := g.topics[topic]
-	for len(parts) <= partition {
-		parts = append(parts, Partition{Committed: -1})
+	if dt := now.Sub(gt.last).Seconds(); dt > 0 {
+		for i := range gt.committed {
+			if gt.committed[i] < 0 || i >= len(tl.logEnd) || tl.logEnd[i] == NoLogEnd {
+				continue
+			}
+			gt.committed[i] = min(gt.committed[i]+whole(&gt.carry[i], gt.consume*dt), tl.logEnd[i])
+		}
+		gt.last = now
 	}
-	parts[partition] = p
-	g.topics[topic] = parts
+}
+
+// whole adds n to the carry and takes out its whole part.
+func whole(carry *float64, n float64) int64 {
+	*carry += n
+	w := int64(*carry)
+	*carry -= float64(w)
+	return w
 }
 
 // AddGroup creates a group with no committed topics.
@@ -215,10 +252,30 @@ func (f *Fake) group(instanceID, name string) *group {
 	}
 	g := in.groups[name]
 	if g == nil {
-		g = &group{protocol: "consumer", topics: map[string][]Partition{}, flows: map[string]*flow{}, state: "Stable", members: 1}
+		g = &group{protocol: "consumer", topics: map[string]*groupTopic{}, state: "Stable", members: 1}
 		in.groups[name] = g
 	}
 	return g
+}
+
+// topic returns the topic's log and the group's view of it, creating both;
+// flows are brought up to now first, so a change starts from the present.
+func (f *Fake) topic(instanceID, groupName, topic string) (*topicLog, *groupTopic) {
+	g := f.group(instanceID, groupName)
+	in := f.instance(instanceID)
+	now := f.Now()
+	tl := in.topics[topic]
+	if tl == nil {
+		tl = &topicLog{last: now}
+		in.topics[topic] = tl
+	}
+	gt := g.topics[topic]
+	if gt == nil {
+		gt = &groupTopic{last: now}
+		g.topics[topic] = gt
+	}
+	advance(tl, gt, now)
+	return tl, gt
 }
 
 func page(total, offset, limit int) (from, to int) {
@@ -357,7 +414,6 @@ func (f *Fake) describeGroupOffsets(params json.RawMessage) (any, *tcapi.Error) 
 	if g == nil {
 		return nil, &tcapi.Error{Code: "ResourceNotFound", Message: "The consumer group " + p.Group + " does not exist."}
 	}
-	f.advance(g)
 	topics := make([]string, 0, len(g.topics))
 	for t := range g.topics {
 		if (len(p.Topics) == 0 || containsString(p.Topics, t)) && (p.SearchWord == "" || strings.Contains(t, p.SearchWord)) {
@@ -367,9 +423,12 @@ func (f *Fake) describeGroupOffsets(params json.RawMessage) (any, *tcapi.Error) 
 	sort.Strings(topics)
 	from, to := page(len(topics), p.Offset, p.Limit)
 	list := make([]map[string]any, 0, to-from)
+	now := f.Now()
 	for _, t := range topics[from:to] {
-		parts := make([]partitionJSON, 0, len(g.topics[t]))
-		for i, part := range g.topics[t] {
+		tl, gt := in.topics[t], g.topics[t]
+		advance(tl, gt, now)
+		parts := make([]partitionJSON, 0, len(tl.logEnd))
+		for i, part := range partitions(tl, gt) {
 			pj := partitionJSON{Partition: i, Offset: part.Committed, Metadata: ""}
 			if part.LogEnd != NoLogEnd {
 				logEnd := part.LogEnd

@@ -489,8 +489,7 @@ func TestGatherTimeFields(t *testing.T) {
 		return []ckafka.Partition{{Committed: committed, LogEnd: logEnd}, {Committed: committed, LogEnd: logEnd}}
 	}
 	// falling-behind: caught up at the start, consuming half of what is produced.
-	// Each group reads its own topic: the fake keeps a log end per group,
-	// the plugin one per topic, as Kafka does.
+	// Each group reads its own topic, whose log end its flow moves.
 	fake.SetTopic("ckafka-a", "falling-behind", "orders", two(10000, 10000))
 	// draining: a backlog consumed ten times faster than produced.
 	fake.SetTopic("ckafka-a", "draining", "payments", two(0, 200000))

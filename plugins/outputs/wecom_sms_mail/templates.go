@@ -219,8 +219,12 @@ func alertView(n Notification, lang string, w Words, staleAfter time.Duration) A
 		v.ValueText = "-"
 	}
 	v.DetailView = detailView(n, lang, w)
-	if v.Reason == "lag_seconds" && v.HasThreshold {
+	switch {
+	case v.Reason == "lag_seconds" && v.HasThreshold:
 		v.ThresholdText = humanSeconds(v.Threshold, lang)
+	case v.Reason == "stalled":
+		// A stall has no threshold; SMS variables still say why.
+		v.ThresholdText = map[string]string{"zh": "停滞", "en": "stall"}[lang]
 	}
 	v.ThresholdLabel = thresholdLabel(v, lang, w)
 	switch {

@@ -317,6 +317,13 @@ func TestSecondsAndStall(t *testing.T) {
 	}
 }
 
+func TestThresholdIsAlwaysAnInt(t *testing.T) {
+	p, acc := newProcessor(t, map[string]interface{}{"for_intervals": int64(1), "warning_lag_seconds": 90.5})
+	level, threshold := run(t, p, acc, timed(10, 100, false, 0))
+	require.Equal(t, "warning", level)
+	require.Equal(t, int64(90), threshold, "run() asserts the int64 type")
+}
+
 func TestNoLagSecondsJudgedOnCountAndStall(t *testing.T) {
 	p, acc := newProcessor(t, map[string]interface{}{"for_intervals": int64(1), "warning_lag_seconds": int64(1)})
 	level, _ := run(t, p, acc, lag("g", "t", 50, 0))

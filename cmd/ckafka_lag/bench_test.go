@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
+	"io"
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -29,20 +32,7 @@ func BenchmarkCollection(b *testing.B) {
 		partitions = 16
 		rateLimit  = 20
 	)
-	fake := ckafka.New(map[string]string{secretID: secretKey})
-	parts := make([]ckafka.Partition, partitions)
-	for i := range parts {
-		parts[i] = ckafka.Partition{Committed: int64(1000 * i), LogEnd: int64(1000*i + 37)}
-	}
-	for in := range instances {
-		id := fmt.Sprintf("ckafka-bench%d", in)
-		fake.AddInstance(id, id, ckafka.StatusRunning)
-		for g := range groups / instances {
-			for t := range topics {
-				fake.SetTopic(id, fmt.Sprintf("group-%03d", g), fmt.Sprintf("topic-%02d", t), parts)
-			}
-		}
-	}
+	fake := benchFake(instances, groups, topics, partitions, false)
 	srv := httptest.NewServer(fake)
 	defer srv.Close()
 
@@ -102,6 +92,117 @@ func BenchmarkCollection(b *testing.B) {
 			}
 		})
 	}
+}
+
+// benchFake is the cluster of the collection benchmarks: every group of an
+// instance reads the same topics; with flows, producers add 50 messages a
+// second to each partition and consumers keep up.
+func benchFake(instances, groups, topics, partitions int, flows bool) *ckafka.Fake {
+	fake := ckafka.New(map[string]string{secretID: secretKey})
+	parts := make([]ckafka.Partition, partitions)
+	for i := range parts {
+		parts[i] = ckafka.Partition{Committed: int64(1000 * i), LogEnd: int64(1000*i + 37)}
+	}
+	for in := range instances {
+		id := fmt.Sprintf("ckafka-bench%d", in)
+		fake.AddInstance(id, id, ckafka.StatusRunning)
+		for g := range groups / instances {
+			for t := range topics {
+				group, topic := fmt.Sprintf("group-%03d", g), fmt.Sprintf("topic-%02d", t)
+				fake.SetTopic(id, group, topic, parts)
+				if flows {
+					fake.SetFlow(id, group, topic, 50, 50)
+				}
+			}
+		}
+	}
+	return fake
+}
+
+// BenchmarkCollectionHistory runs the binary as inputs.execd does, under
+// the shim with a line on stdin per collection, for ten collections of the
+// same cluster with moving offsets (fake at 200 requests/s, rate_limit
+// 200): the peak RSS with full histories, and the binary's CPU time per
+// collection, which make bench compares with BenchmarkTimeTracker's.
+func BenchmarkCollectionHistory(b *testing.B) {
+	const (
+		instances, groups, topics, partitions = 2, 500, 20, 16
+		collections, rateLimit                = 10, 200
+	)
+	fake := benchFake(instances, groups, topics, partitions, true)
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	conf := writeConfig(b, fmt.Sprintf("  rate_limit = %d\n  timeout = \"60s\"\n", rateLimit))
+	for range b.N {
+		fake.SetLatency(5 * time.Millisecond)
+		fake.SetRateLimit(rateLimit)
+		cmd := exec.Command(binary, "-config", conf, "-poll_interval_disabled")
+		cmd.Env = append(cmd.Environ(), "TEST_CKAFKA_ENDPOINT="+srv.URL, "TEST_CKAFKA_SECRET_KEY="+secretKey)
+		stdin, err := cmd.StdinPipe()
+		if err != nil {
+			b.Fatal(err)
+		}
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			b.Fatal(err)
+		}
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		done := make(chan struct{})
+		peak := testkit.PeakRSS(cmd.Process.Pid, done)
+		lines := bufio.NewScanner(stdout)
+		lines.Buffer(make([]byte, 1<<20), 1<<20)
+		start := time.Now()
+		var withSeconds int
+		for c := range collections {
+			if _, err := io.WriteString(stdin, "\n"); err != nil {
+				b.Fatal(err)
+			}
+			withSeconds = 0
+			for lines.Scan() {
+				line := lines.Text()
+				if strings.HasPrefix(line, "ckafka_lag,") && strings.Contains(line, "lag_seconds=") {
+					withSeconds++
+				}
+				if strings.HasPrefix(line, "ckafka_lag_gather,") {
+					break
+				}
+			}
+			if c == 0 {
+				start = time.Now()
+			}
+		}
+		cpu := cpuTime(cmd.Process.Pid)
+		close(done)
+		rss := <-peak
+		_ = stdin.Close()
+		if err := cmd.Wait(); err != nil {
+			b.Fatalf("ckafka_lag: %v\n%s", err, stderr.String())
+		}
+		if withSeconds != groups*topics {
+			b.Fatalf("%d of %d ckafka_lag metrics have lag_seconds in the last collection", withSeconds, groups*topics)
+		}
+		b.ReportMetric(float64(rss)/(1<<20), "peak_rss_MB")
+		b.ReportMetric(cpu.Seconds()*1000/collections, "cpu_ms/collection")
+		b.ReportMetric(time.Since(start).Seconds()/(collections-1), "wall_s/collection")
+	}
+}
+
+// cpuTime is a running process's user + system CPU time from /proc.
+func cpuTime(pid int) time.Duration {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(raw)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	// utime and stime are fields 14 and 15 of stat, in clock ticks (100/s).
+	utime, _ := strconv.ParseInt(fields[11], 10, 64)
+	stime, _ := strconv.ParseInt(fields[12], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond
 }
 
 // exited reports whether pid has terminated (a zombie not yet reaped counts).

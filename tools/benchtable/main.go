@@ -69,6 +69,22 @@ func main() {
 		"%.2f s = %.3f× the concurrent run; %.0f requests, %.0f throttled and retried",
 		[2]string{unpaced, "wall_s"}, [2]string{"ratio", unpaced}, [2]string{unpaced, "requests"}, [2]string{unpaced, "throttled"})
 	add("ckafka_lag -once peak RSS", "≤ 40 MB", "%.1f MB", [2]string{c, "peak_rss_MB"})
+	const hist, tracker = "BenchmarkCollectionHistory", "BenchmarkTimeTracker"
+	add("ckafka_lag under the shim, 10 collections of the same cluster with moving offsets (fake and rate_limit 200 req/s): peak RSS with full history",
+		"≤ 60 MB", "%.1f MB; %.2f s and %.0f ms CPU per collection",
+		[2]string{hist, "peak_rss_MB"}, [2]string{hist, "wall_s/collection"}, [2]string{hist, "cpu_ms/collection"})
+	// The tracker's share: its replay of the same ten collections, over the
+	// binary's CPU per collection, measured in the same run.
+	if cpu, ok := get(hist, "cpu_ms/collection"); ok {
+		if tr, ok := get(tracker, "tracker_ms/collection"); ok {
+			if results["ratio"] == nil {
+				results["ratio"] = map[string]float64{}
+			}
+			results["ratio"][tracker] = 100 * tr / cpu
+		}
+	}
+	add("history and estimator (lag_seconds, rates, stalls) CPU per collection", "≤ 5% of the collection's CPU",
+		"%.1f ms = %.1f%% of the binary's", [2]string{tracker, "tracker_ms/collection"}, [2]string{"ratio", tracker})
 	add("wecom_sms_mail stdin: 1,000,000 lines, 100,000 alert keys", "≥ 300,000 metrics/s", "%.0f metrics/s", [2]string{"BenchmarkThroughput", "metrics/s"})
 	add("wecom_sms_mail peak RSS", "≤ 80 MB", "%.1f MB", [2]string{"BenchmarkThroughput", "peak_rss_MB"})
 	add("wecom_sms_mail: due line → webhook request (group_wait 1 s)", "≤ group_wait + 100 ms",

@@ -14,11 +14,12 @@ import (
 // inside that bracket and never extrapolates past what was observed: for an
 // offset older than the oldest sample it is the lower bound now − t_oldest.
 
-// offsetSample is a log end offset and the first and last time it was seen
-// at that value: an idle topic costs one sample, however long it idles.
+// offsetSample is a log end offset and the first and last time (Unix
+// nanoseconds: cheap to compare, 24 bytes a sample) it was seen at that
+// value: an idle topic costs one sample, however long it idles.
 type offsetSample struct {
 	Offset      int64
-	First, Last time.Time
+	First, Last int64
 }
 
 // offsetHistory is the bounded history of one partition's log end offset.
@@ -27,37 +28,45 @@ type offsetHistory struct {
 }
 
 // observe records that the log end offset was logEnd at at. Samples older
-// than window go; beyond maxSamples the sample whose removal widens a
-// bracket least goes, so the history stays bounded and every bracket stays
-// true (a removed sample only widens the bracket around it).
+// than window go. A new sample replaces the newest one when that one is
+// closer than window/(8·maxSamples) to its predecessor: many groups read a
+// topic within one collection, and their answers need not each keep a
+// sample. Beyond maxSamples the sample whose removal widens a bracket
+// least goes. Every bracket stays true: removing a sample only widens the
+// bracket around it.
 func (h *offsetHistory) observe(logEnd int64, at time.Time, window time.Duration, maxSamples int) {
+	now := at.UnixNano()
 	n := len(h.samples)
 	switch {
 	case n == 0:
-		h.samples = append(h.samples, offsetSample{Offset: logEnd, First: at, Last: at})
-	case !at.After(h.samples[n-1].Last):
+		h.samples = append(h.samples, offsetSample{Offset: logEnd, First: now, Last: now})
+	case now <= h.samples[n-1].Last:
 		// Answers processed out of arrival order: the later sample already
 		// says at least as much.
 		return
 	case logEnd < h.samples[n-1].Offset:
 		// Offsets went back: the topic was recreated or truncated. The old
 		// samples describe other messages.
-		h.samples = append(h.samples[:0], offsetSample{Offset: logEnd, First: at, Last: at})
+		h.samples = append(h.samples[:0], offsetSample{Offset: logEnd, First: now, Last: now})
 	case logEnd == h.samples[n-1].Offset:
-		h.samples[n-1].Last = at
+		h.samples[n-1].Last = now
 	default:
-		h.samples = append(h.samples, offsetSample{Offset: logEnd, First: at, Last: at})
+		minGap := int64(window) / int64(8*max(maxSamples, 2))
+		if n >= 2 && h.samples[n-1].First-h.samples[n-2].Last < minGap {
+			h.samples = h.samples[:n-1]
+		}
+		h.samples = append(h.samples, offsetSample{Offset: logEnd, First: now, Last: now})
 	}
-	h.prune(at.Add(-window))
+	h.prune(now - int64(window))
 	for len(h.samples) > max(maxSamples, 2) {
 		h.thin()
 	}
 }
 
 // prune drops samples last seen before cutoff, keeping the newest.
-func (h *offsetHistory) prune(cutoff time.Time) {
+func (h *offsetHistory) prune(cutoff int64) {
 	drop := 0
-	for drop < len(h.samples)-1 && h.samples[drop].Last.Before(cutoff) {
+	for drop < len(h.samples)-1 && h.samples[drop].Last < cutoff {
 		drop++
 	}
 	if drop > 0 {
@@ -68,9 +77,9 @@ func (h *offsetHistory) prune(cutoff time.Time) {
 // thin removes the inner sample whose neighbours are closest in time: the
 // bracket it leaves is the narrowest possible. Ties go to the older one.
 func (h *offsetHistory) thin() {
-	best, bestWidth := -1, time.Duration(0)
+	best, bestWidth := -1, int64(0)
 	for i := 1; i < len(h.samples)-1; i++ {
-		w := h.samples[i+1].First.Sub(h.samples[i-1].Last)
+		w := h.samples[i+1].First - h.samples[i-1].Last
 		if best < 0 || w < bestWidth {
 			best, bestWidth = i, w
 		}
@@ -86,6 +95,7 @@ func (h *offsetHistory) thin() {
 // (the first collection after start).
 func (h *offsetHistory) age(committed int64, now, since time.Time) (time.Duration, bool) {
 	i := sort.Search(len(h.samples), func(i int) bool { return h.samples[i].Offset > committed })
+	nowNs := now.UnixNano()
 	switch {
 	case i == len(h.samples):
 		return 0, true // nothing unconsumed as far as the history knows
@@ -93,16 +103,16 @@ func (h *offsetHistory) age(committed int64, now, since time.Time) (time.Duratio
 		// Older than every sample: appended before the oldest was first
 		// seen. A lower bound, never an extrapolation.
 		first := h.samples[0].First
-		if !first.Before(since) {
+		if first >= since.UnixNano() {
 			return 0, false
 		}
-		return max(now.Sub(first), 0), true
+		return time.Duration(max(nowNs-first, 0)), true
 	}
 	prev, cur := h.samples[i-1], h.samples[i]
 	// LEO becomes committed+1 when the message at committed is appended.
 	frac := float64(committed+1-prev.Offset) / float64(cur.Offset-prev.Offset)
-	appended := prev.Last.Add(time.Duration(frac * float64(cur.First.Sub(prev.Last))))
-	return max(now.Sub(appended), 0), true
+	appended := prev.Last + int64(frac*float64(cur.First-prev.Last))
+	return time.Duration(max(nowNs-appended, 0)), true
 }
 
 // partitionKey names a partition's history, shared by every group that
@@ -284,7 +294,7 @@ func (tr *timeTracker) sweep(now time.Time) {
 		}
 	}
 	for k, h := range tr.history {
-		if n := len(h.samples); n == 0 || h.samples[n-1].Last.Before(cutoff) {
+		if n := len(h.samples); n == 0 || h.samples[n-1].Last < cutoff.UnixNano() {
 			delete(tr.history, k)
 		}
 	}

@@ -1,6 +1,7 @@
 package ckafka_lag
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -96,7 +97,7 @@ func TestOffsetHistoryStaysBoundedAndTrue(t *testing.T) {
 				continue
 			}
 			truth := now.Sub(appended[c])
-			oldest := h.samples[0].First
+			oldest := time.Unix(0, h.samples[0].First)
 			if c < h.samples[0].Offset {
 				require.GreaterOrEqual(t, age, now.Sub(oldest), "lower bound for offset %d", c)
 				require.LessOrEqual(t, age, truth, "never beyond the truth for offset %d", c)
@@ -107,24 +108,39 @@ func TestOffsetHistoryStaysBoundedAndTrue(t *testing.T) {
 			for h.samples[i].Offset <= c {
 				i++
 			}
-			lo, hi := now.Sub(h.samples[i].First), now.Sub(h.samples[i-1].Last)
+			lo, hi := now.Sub(time.Unix(0, h.samples[i].First)), now.Sub(time.Unix(0, h.samples[i-1].Last))
 			require.GreaterOrEqual(t, age, lo, "offset %d", c)
 			require.LessOrEqual(t, age, hi, "offset %d", c)
 			require.GreaterOrEqual(t, truth, lo, "the bracket holds the truth for offset %d", c)
 			require.LessOrEqual(t, truth, hi, "the bracket holds the truth for offset %d", c)
 		}
 	}
-	require.GreaterOrEqual(t, h.samples[0].First, at(4*3600).Add(-window-time.Minute), "the window bounds the history")
+	require.GreaterOrEqual(t, time.Unix(0, h.samples[0].First), at(4*3600).Add(-window-time.Minute), "the window bounds the history")
 }
 
 func TestOffsetHistoryThinningKeepsNarrowBrackets(t *testing.T) {
 	var h offsetHistory
 	for i := range 10 {
-		h.observe(int64(100*i), at(float64(i)), time.Hour, 4)
+		h.observe(int64(100*i), at(float64(i)), 20*time.Second, 4)
 	}
 	require.Len(t, h.samples, 4)
 	require.Equal(t, int64(0), h.samples[0].Offset, "the oldest stays: it bounds the history")
 	require.Equal(t, int64(900), h.samples[3].Offset, "the newest stays")
+}
+
+func TestOffsetHistoryAnswersOfOneCollectionShareASample(t *testing.T) {
+	var h offsetHistory
+	// 250 groups read a moving topic within 2.6 s, every minute.
+	for c := range 3 {
+		for g := range 250 {
+			s := float64(60*c) + float64(g)*2.6/250
+			h.observe(int64(50*s), at(s), time.Hour, 64)
+		}
+	}
+	require.LessOrEqual(t, len(h.samples), 6, "about one sample per collection, not one per answer")
+	age, ok := h.age(int64(50*61), at(122.6), at(120))
+	require.True(t, ok)
+	require.InDelta(t, 61.6, age.Seconds(), 2.7, "still inside a collection-wide bracket")
 }
 
 func partitions(pairs ...int64) []PartitionOffset {
@@ -264,4 +280,56 @@ func TestCalculateGroupTime(t *testing.T) {
 	g = CalculateGroupTime([]TopicLag{{Lag: 5}, {Lag: 0}}, []TopicTime{{}, {LagSeconds: known(0)}})
 	require.False(t, g.LagSeconds.Known, "a caught-up topic says nothing of one that lags")
 	require.Equal(t, GroupTime{LagSeconds: known(0)}, CalculateGroupTime(nil, nil), "no topics, no lag")
+}
+
+// BenchmarkTimeTracker replays the history and estimator work of ten
+// collections of BenchmarkCollectionHistory (cmd/ckafka_lag): 2 instances ×
+// 250 groups × 20 topics × 16 partitions, offsets moving between
+// collections. make bench divides its time by the binary's CPU time per
+// collection, measured in the same run.
+func BenchmarkTimeTracker(b *testing.B) {
+	const (
+		instances, groups, topics, partitions = 2, 250, 20, 16
+		collections                           = 10
+		spacing                               = 2600 * time.Millisecond // one collection at 200 requests/s
+	)
+	type answer struct {
+		instance, group string
+		lag             TopicLag
+		parts           []PartitionOffset
+		at              time.Time
+	}
+	// Build every answer first: the benchmark measures the tracker only.
+	var work [collections][]answer
+	for c := range collections {
+		start := tl0.Add(time.Duration(c) * spacing)
+		for in := range instances {
+			for g := range groups {
+				at := start.Add(time.Duration(g) * spacing / groups)
+				for t := range topics {
+					parts := make([]PartitionOffset, partitions)
+					for p := range parts {
+						produced := int64(50 * at.Sub(tl0).Seconds())
+						logEnd := int64(1_000_000*p) + produced
+						parts[p] = PartitionOffset{Partition: int64(p), Committed: logEnd - 37 - int64(g), LogEnd: &logEnd}
+					}
+					topic := fmt.Sprintf("topic-%02d", t)
+					work[c] = append(work[c], answer{fmt.Sprintf("i%d", in), fmt.Sprintf("g%03d", g), CalculateTopicLag(topic, parts, false), parts, at})
+				}
+			}
+		}
+	}
+	b.ResetTimer()
+	for range b.N {
+		tr := newTimeTracker(TimeSettings{Window: time.Hour, MaxSamples: 64, StallIntervals: 3})
+		for c := range collections {
+			since := tl0.Add(time.Duration(c) * spacing)
+			for _, a := range work[c] {
+				tt := tr.observe(a.instance, a.group, a.lag, a.parts, a.at, since)
+				CalculateGroupTime([]TopicLag{a.lag}, []TopicTime{tt})
+			}
+			tr.sweep(since.Add(spacing))
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N)/collections, "tracker_ms/collection")
 }

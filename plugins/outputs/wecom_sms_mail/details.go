@@ -7,8 +7,6 @@ import (
 	"net/url"
 	"strings"
 	"text/template"
-
-	"github.com/influxdata/telegraf"
 )
 
 // Opt is a value the input may not know (a rate on its first collection):
@@ -65,27 +63,26 @@ const (
 // HasLag reports whether the details know the lag in seconds.
 func (d Details) HasLag() bool { return d.LagSeconds.Known }
 
-func readDetails(m telegraf.Metric) Details {
-	var d Details
-	d.LagSeconds.Value, d.LagSeconds.Known = numberField(m, fieldLagSeconds)
-	d.ProduceRate.Value, d.ProduceRate.Known = numberField(m, fieldProduceRate)
-	d.ConsumeRate.Value, d.ConsumeRate.Known = numberField(m, fieldConsumeRate)
-	d.DrainSeconds.Value, d.DrainSeconds.Known = numberField(m, fieldDrainSeconds)
-	d.GroupMembers.Value, d.GroupMembers.Known = numberField(m, fieldGroupMembers)
-	if v, ok := m.GetField(fieldStalled); ok {
+// set takes one field of a metric if it is a detail.
+func (d *Details) set(key string, v any) {
+	switch key {
+	case fieldLagSeconds:
+		d.LagSeconds.Value, d.LagSeconds.Known = toFloat(v)
+	case fieldProduceRate:
+		d.ProduceRate.Value, d.ProduceRate.Known = toFloat(v)
+	case fieldConsumeRate:
+		d.ConsumeRate.Value, d.ConsumeRate.Known = toFloat(v)
+	case fieldDrainSeconds:
+		d.DrainSeconds.Value, d.DrainSeconds.Known = toFloat(v)
+	case fieldGroupMembers:
+		d.GroupMembers.Value, d.GroupMembers.Known = toFloat(v)
+	case fieldStalled:
 		d.Stalled, _ = v.(bool)
+	case fieldGroupState:
+		d.GroupState, _ = v.(string)
+	case fieldReason:
+		d.Reason, _ = v.(string)
 	}
-	d.GroupState = stringField(m, fieldGroupState)
-	d.Reason = stringField(m, fieldReason)
-	return d
-}
-
-func stringField(m telegraf.Metric, name string) string {
-	if v, ok := m.GetField(name); ok {
-		s, _ := v.(string)
-		return s
-	}
-	return ""
 }
 
 // DetailView is how late and where it is going, as templates see it; each

@@ -27,35 +27,41 @@ func newObserver(levelKey, valueField string, excludeTags []string) *observer {
 }
 
 // observe extracts the observation of m. ok is false for metrics without a
-// level; err is set for a level that is not ok, warning or critical.
+// level; err is set for a level that is not ok, warning or critical. It
+// runs once per metric on the hot path, so the fields are read in one pass.
 func (o *observer) observe(m telegraf.Metric) (obs Observation, ok bool, err error) {
 	raw, found := m.GetTag(o.levelKey)
+	var levelField any
+	for _, f := range m.FieldList() {
+		switch f.Key {
+		case o.levelKey:
+			levelField = f.Value
+		case o.valueField:
+			obs.Value, obs.HasValue = toFloat(f.Value)
+		case "alert_threshold":
+			obs.Threshold, obs.HasThreshold = toFloat(f.Value)
+		default:
+			obs.Details.set(f.Key, f.Value)
+		}
+	}
 	if !found {
-		v, has := m.GetField(o.levelKey)
-		if !has {
+		if levelField == nil {
 			return obs, false, nil
 		}
-		s, isString := v.(string)
+		s, isString := levelField.(string)
 		if !isString {
-			return obs, false, fmt.Errorf("%s: field %q is %T, want a string", m.Name(), o.levelKey, v)
+			return obs, false, fmt.Errorf("%s: field %q is %T, want a string", m.Name(), o.levelKey, levelField)
 		}
 		raw = s
 	}
 	if obs.Level, err = ParseLevel(raw); err != nil {
 		return obs, false, fmt.Errorf("%s: %s: %w", m.Name(), o.levelKey, err)
 	}
-	obs.Value, obs.HasValue = numberField(m, o.valueField)
-	obs.Threshold, obs.HasThreshold = numberField(m, "alert_threshold")
-	obs.Details = readDetails(m)
 	obs.Key = o.key(m)
 	return obs, true, nil
 }
 
-func numberField(m telegraf.Metric, name string) (float64, bool) {
-	v, ok := m.GetField(name)
-	if !ok {
-		return 0, false
-	}
+func toFloat(v any) (float64, bool) {
 	switch n := v.(type) {
 	case int64:
 		return float64(n), true

@@ -1,5 +1,6 @@
 // Package ckafka_lag collects consumer-group lag of Tencent Cloud CKafka
-// instances through the CKafka cloud API 3.0.
+// instances through the CKafka cloud API 3.0, or of any Kafka cluster (CKafka
+// included) over the Kafka protocol.
 package ckafka_lag
 
 import (
@@ -16,6 +17,7 @@ import (
 	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/config"
 	"github.com/influxdata/telegraf/filter"
+	common_tls "github.com/influxdata/telegraf/plugins/common/tls"
 	"github.com/influxdata/telegraf/plugins/inputs"
 
 	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/secrets"
@@ -33,6 +35,7 @@ const (
 
 // CKafkaLag is the ckafka_lag input.
 type CKafkaLag struct {
+	Source           string          `toml:"source"`
 	Region           string          `toml:"region"`
 	SecretID         string          `toml:"secret_id"`
 	SecretKey        config.Secret   `toml:"secret_key"`
@@ -51,9 +54,22 @@ type CKafkaLag struct {
 	StallIntervals   int             `toml:"stall_intervals"`
 	HistoryWindow    config.Duration `toml:"history_window"`
 	HistorySamples   int             `toml:"history_samples"`
-	Log              telegraf.Logger `toml:"-"`
+
+	// Keys of source = "kafka".
+	Brokers       []string      `toml:"brokers"`
+	InstanceID    string        `toml:"instance_id"`
+	InstanceName  string        `toml:"instance_name"`
+	SASLMechanism string        `toml:"sasl_mechanism"`
+	SASLUsername  string        `toml:"sasl_username"`
+	SASLPassword  config.Secret `toml:"sasl_password"`
+	TimeLag       string        `toml:"time_lag"`
+	common_tls.ClientConfig
+
+	Log telegraf.Logger `toml:"-"`
 
 	api         *cloudAPI
+	kafka       *kafkaSource
+	clock       func() time.Time // when answers arrive; tests share one with the fakes
 	credSource  string
 	groupFilter filter.Filter
 	topicFilter filter.Filter
@@ -72,23 +88,36 @@ const groupInfoBatch = 100
 
 func (*CKafkaLag) SampleConfig() string { return sampleConfig }
 
-// Init validates the configuration and builds the API client.
+const (
+	sourceCloudAPI = "cloudapi"
+	sourceKafka    = "kafka"
+)
+
+// Init validates the configuration and builds the source's client.
 func (c *CKafkaLag) Init() error {
-	if c.Region == "" {
-		return errors.New("region is required (e.g. \"ap-guangzhou\")")
+	if c.clock == nil {
+		c.clock = time.Now
 	}
-	if c.Endpoint == "" {
-		// An unset ${VAR} expands to "": treat it as the default.
-		c.Endpoint = defaultEndpoint
+	if err := c.initCommon(); err != nil {
+		return err
 	}
+	switch c.Source {
+	case "", sourceCloudAPI:
+		c.Source = sourceCloudAPI
+		return c.initCloudAPI()
+	case sourceKafka:
+		return c.initKafka()
+	}
+	return fmt.Errorf("source: %q is not \"cloudapi\" or \"kafka\"", c.Source)
+}
+
+// initCommon checks the keys both sources share.
+func (c *CKafkaLag) initCommon() error {
 	if c.Timeout <= 0 {
 		return fmt.Errorf("timeout must be positive, got %s", time.Duration(c.Timeout))
 	}
 	if c.MaxConcurrency < 1 {
 		return fmt.Errorf("max_concurrency must be at least 1, got %d", c.MaxConcurrency)
-	}
-	if c.RateLimit <= 0 {
-		return fmt.Errorf("rate_limit must be positive, got %v", c.RateLimit)
 	}
 	if c.StallIntervals < 1 {
 		return fmt.Errorf("stall_intervals must be at least 1, got %d", c.StallIntervals)
@@ -99,11 +128,6 @@ func (c *CKafkaLag) Init() error {
 	if c.HistorySamples < 2 {
 		return fmt.Errorf("history_samples must be at least 2, got %d", c.HistorySamples)
 	}
-	for _, id := range c.InstanceIDs {
-		if strings.TrimSpace(id) == "" {
-			return errors.New("instance_ids contains an empty id")
-		}
-	}
 	var err error
 	if c.groupFilter, err = filter.NewIncludeExcludeFilter(c.Groups, c.ExcludeGroups); err != nil {
 		return fmt.Errorf("groups/exclude_groups: %w", err)
@@ -111,7 +135,37 @@ func (c *CKafkaLag) Init() error {
 	if c.topicFilter, err = filter.NewIncludeExcludeFilter(c.Topics, c.ExcludeTopics); err != nil {
 		return fmt.Errorf("topics/exclude_topics: %w", err)
 	}
+	c.tracker = newTimeTracker(TimeSettings{
+		Window:         time.Duration(c.HistoryWindow),
+		MaxSamples:     c.HistorySamples,
+		StallIntervals: c.StallIntervals,
+	})
+	return nil
+}
 
+// initCloudAPI validates the cloud API's keys and builds its client.
+func (c *CKafkaLag) initCloudAPI() error {
+	if key := firstSet(c.kafkaOnlyKeys()); key != "" {
+		return fmt.Errorf("%s is a key of source \"kafka\", not of source \"cloudapi\"", key)
+	}
+	if c.Region == "" {
+		return errors.New("region is required (e.g. \"ap-guangzhou\")")
+	}
+	if c.Endpoint == "" {
+		// An unset ${VAR} expands to "": treat it as the default.
+		c.Endpoint = defaultEndpoint
+	}
+	if c.RateLimit == 0 {
+		c.RateLimit = defaultRateLimit
+	}
+	if c.RateLimit < 0 {
+		return fmt.Errorf("rate_limit must be positive, got %v", c.RateLimit)
+	}
+	for _, id := range c.InstanceIDs {
+		if strings.TrimSpace(id) == "" {
+			return errors.New("instance_ids contains an empty id")
+		}
+	}
 	secretKey, err := secrets.Reveal(c.SecretKey)
 	if err != nil {
 		return fmt.Errorf("secret_key: %w", err)
@@ -135,11 +189,7 @@ func (c *CKafkaLag) Init() error {
 	}
 	c.credSource = client.CredentialSource
 	c.api = newCloudAPI(client, c.RateLimit, c.MaxConcurrency, time.Duration(c.Timeout))
-	c.tracker = newTimeTracker(TimeSettings{
-		Window:         time.Duration(c.HistoryWindow),
-		MaxSamples:     c.HistorySamples,
-		StallIntervals: c.StallIntervals,
-	})
+	c.api.now = func() time.Time { return c.clock() }
 	c.infoBatch.Store(groupInfoBatch)
 	return nil
 }
@@ -151,6 +201,8 @@ type collection struct {
 	now   time.Time // the metrics' timestamp
 	since time.Time // when the collection began, on the answers' clock
 	stats callStats
+	// fallbacks counts exact time lags that fell back to the estimate.
+	fallbacks atomic.Int64
 
 	ctx       context.Context
 	abort     context.CancelFunc
@@ -167,7 +219,26 @@ func (c *CKafkaLag) Gather(acc telegraf.Accumulator) error {
 	start := time.Now()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	col := &collection{c: c, acc: acc, now: start, since: c.api.now(), ctx: ctx, abort: cancel}
+	col := &collection{c: c, acc: acc, now: start, since: c.clock(), ctx: ctx, abort: cancel}
+	if c.Source == sourceKafka {
+		in, groups := c.gatherKafka(col)
+		c.sweep()
+		tags := map[string]string{}
+		if c.Region != "" {
+			tags["region"] = c.Region
+		}
+		if in.ID != "" {
+			tags["instance_id"] = in.ID
+		}
+		acc.AddFields("ckafka_lag_gather", map[string]interface{}{
+			"groups":             int64(groups),
+			"requests":           col.stats.requests.Load(),
+			"api_errors":         col.stats.errors.Load(),
+			"duration_ms":        time.Since(start).Milliseconds(),
+			"time_lag_fallbacks": col.fallbacks.Load(),
+		}, tags, start)
+		return nil
+	}
 
 	instances, err := c.instances(col)
 	if err != nil {
@@ -182,9 +253,7 @@ func (c *CKafkaLag) Gather(acc telegraf.Accumulator) error {
 		}()
 	}
 	wg.Wait()
-	c.trackerMu.Lock()
-	c.tracker.sweep(c.api.now())
-	c.trackerMu.Unlock()
+	c.sweep()
 
 	acc.AddFields("ckafka_lag_gather", map[string]interface{}{
 		"instances":    int64(len(instances)),
@@ -195,6 +264,13 @@ func (c *CKafkaLag) Gather(acc telegraf.Accumulator) error {
 		"duration_ms":  time.Since(start).Milliseconds(),
 	}, map[string]string{"region": c.Region}, start)
 	return nil
+}
+
+// sweep lets the tracker forget what it has not seen for history_window.
+func (c *CKafkaLag) sweep() {
+	c.trackerMu.Lock()
+	c.tracker.sweep(c.clock())
+	c.trackerMu.Unlock()
 }
 
 // instances returns the instances to collect: the configured ones (named
@@ -290,7 +366,10 @@ func (col *collection) collectGroup(in instanceInfo, group string, info *groupIn
 
 func (col *collection) emitGroup(in instanceInfo, group string, topics []TopicLag, times []TopicTime, info *groupInfo) {
 	tags := func(extra ...string) map[string]string {
-		t := map[string]string{"region": col.c.Region, "instance_id": in.ID, "group": group}
+		t := map[string]string{"instance_id": in.ID, "group": group}
+		if col.c.Region != "" {
+			t["region"] = col.c.Region
+		}
 		if in.Name != "" {
 			t["instance_name"] = in.Name
 		}
@@ -399,15 +478,18 @@ func authHint(code string) string {
 	}
 }
 
-// New returns the plugin with its defaults.
+// defaultRateLimit is the cloud API's requests per second, set in Init so
+// that rate_limit with source = "kafka" is a config error.
+const defaultRateLimit = 20
+
+// New returns the plugin with its defaults (the cloud API's endpoint and
+// rate limit are set by Init: with source = "kafka" they are errors).
 func New() *CKafkaLag {
 	return &CKafkaLag{
-		Endpoint:       "ckafka.tencentcloudapi.com",
 		Groups:         []string{"*"},
 		Topics:         []string{"*"},
 		Timeout:        config.Duration(10 * time.Second),
 		MaxConcurrency: 8,
-		RateLimit:      20,
 		GroupInfo:      true,
 		StallIntervals: 3,
 		HistoryWindow:  config.Duration(time.Hour),

@@ -455,7 +455,7 @@ func TestInitErrors(t *testing.T) {
 		{"bad endpoint", func(p *CKafkaLag) { p.Endpoint = "ftp://x" }, "scheme must be http or https"},
 		{"bare host with path", func(p *CKafkaLag) { p.Endpoint = "example.com/x" }, "want host[:port] or a URL"},
 		{"endpoint with path", func(p *CKafkaLag) { p.Endpoint = "https://x/y" }, "without path"},
-		{"zero rate", func(p *CKafkaLag) { p.RateLimit = 0 }, "rate_limit"},
+		{"negative rate", func(p *CKafkaLag) { p.RateLimit = -1 }, "rate_limit"},
 		{"zero concurrency", func(p *CKafkaLag) { p.MaxConcurrency = 0 }, "max_concurrency"},
 		{"zero timeout", func(p *CKafkaLag) { p.Timeout = 0 }, "timeout"},
 		{"key without id", func(p *CKafkaLag) { p.SecretID = "" }, "secret_id is empty"},
@@ -508,7 +508,7 @@ func TestGatherTimeFields(t *testing.T) {
 	start := now()
 
 	p := newPlugin(t, url)
-	p.api.now = now
+	p.clock = now
 	var topics map[string]map[string]interface{}
 	var groups map[string]map[string]interface{}
 	for i := range 4 {

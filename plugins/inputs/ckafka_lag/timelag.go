@@ -169,6 +169,7 @@ func known(v float64) Optional { return Optional{Value: v, Known: true} }
 // PartitionTime is one partition's lag in time and its rates.
 type PartitionTime struct {
 	LagSeconds, ProduceRate, ConsumeRate Optional
+	lagging                              bool // the partition has lag
 }
 
 // TopicTime is a group's lag in time and trend on one topic.
@@ -194,6 +195,7 @@ func (tr *timeTracker) observe(instance, group string, t TopicLag, parts []Parti
 			tr.history[key] = h
 		}
 		h.observe(pl.LogEnd, at, tr.settings.Window, tr.settings.MaxSamples)
+		out.Partitions[i].lagging = pl.Lag > 0
 		switch {
 		case pl.Committed < 0:
 		case pl.Lag == 0:
@@ -256,14 +258,15 @@ func (tr *timeTracker) observe(instance, group string, t TopicLag, parts []Parti
 }
 
 // maxKnown is the topic's lag_seconds: 0 without lag, else the largest
-// known partition age, unknown when none is known.
+// known age among the partitions that lag (a caught-up partition's 0 says
+// nothing of the others), unknown when none is known.
 func maxKnown(parts []PartitionTime, lag int64) Optional {
 	if lag == 0 {
 		return known(0)
 	}
 	var out Optional
 	for _, p := range parts {
-		if p.LagSeconds.Known && (!out.Known || p.LagSeconds.Value > out.Value) {
+		if p.lagging && p.LagSeconds.Known && (!out.Known || p.LagSeconds.Value > out.Value) {
 			out = p.LagSeconds
 		}
 	}

@@ -1,0 +1,407 @@
+package ckafka_lag
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/secrets"
+)
+
+// kafkaSource reads offsets straight from the brokers with franz-go: one
+// client kept across collections, committed offsets in one OffsetFetch per
+// coordinator for many groups, end offsets in one ListOffsets per leader.
+type kafkaSource struct {
+	opts     []kgo.Opt // also for the short-lived clients of exact time lag
+	client   *kgo.Client
+	admin    *kadm.Client
+	requests atomic.Int64 // Kafka requests written, for ckafka_lag_gather
+	user     string       // "SASL PLAIN as user u", for error messages
+
+	mu      sync.Mutex
+	cluster string // the cluster ID the brokers reported
+}
+
+// requestCounter counts every request written to a broker.
+type requestCounter struct{ n *atomic.Int64 }
+
+func (r requestCounter) OnBrokerWrite(kgo.BrokerMetadata, int16, int, time.Duration, time.Duration, error) {
+	r.n.Add(1)
+}
+
+// cloudOnlyKeys are set keys of the cloud API source, by name.
+func (c *CKafkaLag) cloudOnlyKeys() map[string]bool {
+	return map[string]bool{
+		"secret_id": c.SecretID != "", "secret_key": !c.SecretKey.Empty(), "token": !c.Token.Empty(),
+		"endpoint": c.Endpoint != "", "instance_ids": len(c.InstanceIDs) > 0, "rate_limit": c.RateLimit != 0,
+	}
+}
+
+// kafkaOnlyKeys are set keys of the kafka source, by name.
+func (c *CKafkaLag) kafkaOnlyKeys() map[string]bool {
+	return map[string]bool{
+		"brokers": len(c.Brokers) > 0, "instance_id": c.InstanceID != "", "instance_name": c.InstanceName != "",
+		"sasl_mechanism": c.SASLMechanism != "", "sasl_username": c.SASLUsername != "", "sasl_password": !c.SASLPassword.Empty(),
+		"tls_enable": c.ClientConfig.Enable != nil, "tls_ca": c.TLSCA != "", "tls_cert": c.TLSCert != "", "tls_key": c.TLSKey != "",
+		"insecure_skip_verify": c.InsecureSkipVerify, "time_lag": c.TimeLag != "" && c.TimeLag != timeLagEstimate,
+	}
+}
+
+// firstSet names the first set key, in a stable order.
+func firstSet(keys map[string]bool) string {
+	names := make([]string, 0, len(keys))
+	for k, set := range keys {
+		if set {
+			names = append(names, k)
+		}
+	}
+	sort.Strings(names)
+	if len(names) == 0 {
+		return ""
+	}
+	return names[0]
+}
+
+// initKafka validates the kafka source's keys and builds its client.
+func (c *CKafkaLag) initKafka() error {
+	if key := firstSet(c.cloudOnlyKeys()); key != "" {
+		return fmt.Errorf("%s is a key of source \"cloudapi\", not of source \"kafka\"", key)
+	}
+	if len(c.Brokers) == 0 {
+		return errors.New(`brokers is required with source = "kafka" (bootstrap host:port list)`)
+	}
+	for i, b := range c.Brokers {
+		if strings.TrimSpace(b) == "" || !strings.Contains(b, ":") {
+			return fmt.Errorf("brokers[%d]: %q is not host:port", i, b)
+		}
+	}
+	switch c.TimeLag {
+	case "", timeLagEstimate:
+		c.TimeLag = timeLagEstimate
+	case timeLagExact:
+	default:
+		return fmt.Errorf("time_lag: %q is not \"estimate\" or \"exact\"", c.TimeLag)
+	}
+	src := &kafkaSource{}
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(c.Brokers...),
+		kgo.DialTimeout(time.Duration(c.Timeout)),
+		kgo.RetryTimeout(time.Duration(c.Timeout)),
+		kgo.WithHooks(requestCounter{&src.requests}),
+		kgo.ClientID("ckafka_lag"),
+	}
+	password, err := secrets.Reveal(c.SASLPassword)
+	if err != nil {
+		return fmt.Errorf("sasl_password: %w", err)
+	}
+	mech, err := saslMechanism(c.SASLMechanism, c.SASLUsername, password)
+	if err != nil {
+		return err
+	}
+	if mech != nil {
+		opts = append(opts, kgo.SASL(mech))
+		src.user = fmt.Sprintf("SASL %s as user %q", c.SASLMechanism, c.SASLUsername)
+	}
+	tlsConfig, err := c.ClientConfig.TLSConfig()
+	if err != nil {
+		return fmt.Errorf("tls: %w", err)
+	}
+	if tlsConfig != nil {
+		opts = append(opts, kgo.DialTLSConfig(tlsConfig))
+	}
+	src.opts = opts
+	if src.client, err = kgo.NewClient(opts...); err != nil {
+		return fmt.Errorf("creating the Kafka client: %w", err)
+	}
+	src.admin = kadm.NewClient(src.client)
+	src.admin.SetTimeoutMillis(int32(time.Duration(c.Timeout).Milliseconds()))
+	c.kafka = src
+	return nil
+}
+
+func saslMechanism(name, user, password string) (sasl.Mechanism, error) {
+	if name == "" {
+		if user != "" || password != "" {
+			return nil, errors.New("sasl_username and sasl_password need sasl_mechanism (PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512)")
+		}
+		return nil, nil
+	}
+	if user == "" {
+		return nil, fmt.Errorf("sasl_mechanism %q needs sasl_username (CKafka: instanceId#user)", name)
+	}
+	switch name {
+	case "PLAIN":
+		return plain.Auth{User: user, Pass: password}.AsMechanism(), nil
+	case "SCRAM-SHA-256":
+		return scram.Auth{User: user, Pass: password}.AsSha256Mechanism(), nil
+	case "SCRAM-SHA-512":
+		return scram.Auth{User: user, Pass: password}.AsSha512Mechanism(), nil
+	}
+	return nil, fmt.Errorf("sasl_mechanism: %q is not PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", name)
+}
+
+// close releases the client.
+func (k *kafkaSource) close() {
+	if k != nil && k.client != nil {
+		k.client.Close()
+	}
+}
+
+// gatherKafka runs one collection over the Kafka protocol.
+func (c *CKafkaLag) gatherKafka(col *collection) (instanceInfo, int) {
+	k := c.kafka
+	before := k.requests.Load()
+	defer func() { col.stats.requests.Add(k.requests.Load() - before) }()
+	in := instanceInfo{ID: c.InstanceID, Name: c.InstanceName}
+	ctx, cancel := context.WithTimeout(col.ctx, 4*time.Duration(c.Timeout))
+	defer cancel()
+
+	if in.ID == "" {
+		id, err := k.clusterID(ctx)
+		if err != nil {
+			col.kafkaError(err, "")
+			return in, 0
+		}
+		in.ID = id
+	}
+	listed, err := k.admin.ListGroups(ctx)
+	if err != nil {
+		col.kafkaError(err, "listing groups")
+		return in, 0
+	}
+	groups := make([]string, 0, len(listed))
+	for name := range listed {
+		if c.groupFilter.Match(name) {
+			groups = append(groups, name)
+		}
+	}
+	sort.Strings(groups)
+	if len(groups) == 0 {
+		return in, 0
+	}
+
+	infos := map[string]groupInfo{}
+	if c.GroupInfo {
+		infos = k.describe(ctx, col, groups)
+	}
+	fetched := k.admin.FetchManyOffsets(ctx, groups...)
+	topicSet := map[string]bool{}
+	for _, g := range groups {
+		r, ok := fetched[g]
+		switch {
+		case !ok:
+			col.kafkaError(errors.New("no answer"), fmt.Sprintf("group %q: OffsetFetch", g))
+		case r.Err != nil:
+			col.kafkaError(r.Err, fmt.Sprintf("group %q: OffsetFetch", g))
+		default:
+			for topic := range r.Fetched {
+				if c.topicFilter.Match(topic) {
+					topicSet[topic] = true
+				}
+			}
+		}
+	}
+	topics := make([]string, 0, len(topicSet))
+	for t := range topicSet {
+		topics = append(topics, t)
+	}
+	sort.Strings(topics)
+	var ends kadm.ListedOffsets
+	if len(topics) > 0 {
+		ends, err = k.admin.ListEndOffsets(ctx, topics...)
+		if err != nil && !isShardErr(err) {
+			col.kafkaError(err, "ListOffsets")
+			return in, 0
+		}
+	}
+	arrived := c.clock()
+	if err != nil {
+		col.kafkaError(err, "ListOffsets")
+	}
+
+	var exact map[partitionAt]time.Time
+	var fallbacks int64
+	if c.TimeLag == timeLagExact {
+		exact, fallbacks = k.recordTimes(ctx, lagging(groups, fetched, ends, c.topicFilter), c.MaxConcurrency, time.Duration(c.Timeout))
+		col.fallbacks.Add(fallbacks)
+	}
+
+	collected := 0
+	for _, g := range groups {
+		r, ok := fetched[g]
+		if !ok || r.Err != nil {
+			continue
+		}
+		collected++
+		var info *groupInfo
+		if i, ok := infos[g]; ok {
+			info = &i
+		}
+		lags, times := c.kafkaGroup(in.ID, g, r.Fetched, ends, arrived, col.since, exact)
+		col.emitGroup(in, g, lags, times, info)
+	}
+	return in, collected
+}
+
+func isShardErr(err error) bool {
+	var se *kadm.ShardErrors
+	return errors.As(err, &se) && !se.AllFailed
+}
+
+// describe asks DescribeGroups for state and members; KIP-848 consumer
+// groups, which the classic describe does not know, are asked again with
+// ConsumerGroupDescribe.
+func (k *kafkaSource) describe(ctx context.Context, col *collection, groups []string) map[string]groupInfo {
+	out := make(map[string]groupInfo, len(groups))
+	described, err := k.admin.DescribeGroups(ctx, groups...)
+	if err != nil && !isShardErr(err) {
+		col.kafkaError(err, "DescribeGroups")
+		return out
+	}
+	var retry []string
+	for _, g := range groups {
+		d, ok := described[g]
+		if !ok || d.Err != nil {
+			retry = append(retry, g)
+			continue
+		}
+		info := groupInfo{State: d.State}
+		if d.ProtocolType == "" || d.ProtocolType == "consumer" {
+			info.Members, info.MembersKnown = int64(len(d.Members)), true
+		}
+		out[g] = info
+	}
+	if len(retry) == 0 {
+		return out
+	}
+	consumers, err := k.admin.DescribeConsumerGroups(ctx, retry...)
+	if err != nil && !isShardErr(err) {
+		return out // no state for these: not worth an error of its own
+	}
+	for _, g := range retry {
+		if d, ok := consumers[g]; ok && d.Err == nil {
+			out[g] = groupInfo{State: d.State, Members: int64(len(d.Members)), MembersKnown: true}
+		}
+	}
+	return out
+}
+
+// clusterID is the cluster ID the brokers report, asked once.
+func (k *kafkaSource) clusterID(ctx context.Context) (string, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.cluster != "" {
+		return k.cluster, nil
+	}
+	md, err := k.admin.BrokerMetadata(ctx)
+	if err != nil {
+		return "", fmt.Errorf("Metadata: %w", err)
+	}
+	if md.Cluster == "" {
+		return "", errors.New("the brokers report no cluster ID: set instance_id")
+	}
+	k.cluster = md.Cluster
+	return k.cluster, nil
+}
+
+// kafkaGroup turns one group's committed offsets and the end offsets into
+// the plugin's lag and time fields, per topic, sorted by topic.
+func (c *CKafkaLag) kafkaGroup(instance, group string, committed kadm.OffsetResponses, ends kadm.ListedOffsets,
+	arrived, since time.Time, exact map[partitionAt]time.Time) ([]TopicLag, []TopicTime) {
+	topics := make([]string, 0, len(committed))
+	for t := range committed {
+		if c.topicFilter.Match(t) {
+			topics = append(topics, t)
+		}
+	}
+	sort.Strings(topics)
+	lags := make([]TopicLag, 0, len(topics))
+	times := make([]TopicTime, 0, len(topics))
+	c.trackerMu.Lock()
+	defer c.trackerMu.Unlock()
+	for _, t := range topics {
+		parts := kafkaPartitions(committed[t], ends[t])
+		if len(parts) == 0 {
+			continue
+		}
+		lag := CalculateTopicLag(t, parts, c.PartitionMetrics)
+		tt := c.tracker.observe(instance, group, lag, parts, arrived, since)
+		if exact != nil {
+			applyExact(&tt, t, parts, exact, arrived)
+		}
+		lags = append(lags, lag)
+		times = append(times, tt)
+	}
+	return lags, times
+}
+
+// kafkaPartitions lists every partition of the topic that has an end
+// offset, with the group's commit or -1.
+func kafkaPartitions(committed map[int32]kadm.OffsetResponse, ends map[int32]kadm.ListedOffset) []PartitionOffset {
+	ids := make([]int32, 0, len(ends))
+	for p, e := range ends {
+		if e.Err == nil && e.Offset >= 0 {
+			ids = append(ids, p)
+		}
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	parts := make([]PartitionOffset, len(ids))
+	for i, p := range ids {
+		logEnd := ends[p].Offset
+		parts[i] = PartitionOffset{Partition: int64(p), Committed: -1, LogEnd: &logEnd}
+		if o, ok := committed[p]; ok && o.Err == nil && o.At >= 0 {
+			parts[i].Committed = o.At
+		}
+	}
+	return parts
+}
+
+// kafkaError reports a Kafka failure with what to check; where names the
+// request or group.
+func (col *collection) kafkaError(err error, where string) {
+	c := col.c
+	prefix := "brokers " + strings.Join(c.Brokers, ",")
+	if where != "" {
+		prefix += ": " + where
+	}
+	const saslHint = "CKafka expects the user as instanceId#user, e.g. ckafka-abcd1234#monitor, and PLAIN unless SCRAM is enabled"
+	switch {
+	case errors.Is(err, kerr.SaslAuthenticationFailed), errors.Is(err, kerr.IllegalSaslState), errors.Is(err, kerr.UnsupportedSaslMechanism):
+		err = fmt.Errorf("%s failed: %w (%s)", c.kafka.user, err, saslHint)
+	case c.kafka.user != "" && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)):
+		// Some brokers close the connection on bad credentials instead
+		// of answering with an error code.
+		err = fmt.Errorf("%s failed or the broker closed the connection: %w (check the user and password; %s)", c.kafka.user, err, saslHint)
+	case errors.Is(err, kerr.GroupAuthorizationFailed):
+		err = fmt.Errorf("%w: the ACL denies Describe/Read on this group to %s", err, orAnonymous(c.kafka.user))
+	case errors.Is(err, kerr.TopicAuthorizationFailed):
+		err = fmt.Errorf("%w: the ACL denies Describe on a topic to %s", err, orAnonymous(c.kafka.user))
+	case errors.Is(err, kerr.ClusterAuthorizationFailed):
+		err = fmt.Errorf("%w: the ACL denies Describe on the cluster (ListGroups) to %s", err, orAnonymous(c.kafka.user))
+	case errors.Is(err, kerr.CoordinatorLoadInProgress):
+		err = fmt.Errorf("%w: the group's coordinator is loading; it is collected next time", err)
+	}
+	col.stats.errors.Add(1)
+	col.acc.AddError(fmt.Errorf("%s: %w", prefix, err))
+}
+
+func orAnonymous(user string) string {
+	if user == "" {
+		return "this client (no SASL)"
+	}
+	return user
+}

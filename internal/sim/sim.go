@@ -167,6 +167,8 @@ type Settings struct {
 	// Constants replace the script's constants of sample.conf (see
 	// WriteConfig); empty runs sample.conf as it is.
 	Constants map[string]string
+	// ConfDir holds the plugin configs, root/etc by default.
+	ConfDir string
 }
 
 // Env is the environment for `telegraf --config sample.conf` against the
@@ -180,12 +182,16 @@ func (s *Sim) Env(root string, st Settings) []string {
 	if binDir == "" {
 		binDir = filepath.Join(root, "bin")
 	}
+	confDir := st.ConfDir
+	if confDir == "" {
+		confDir = filepath.Join(root, "etc")
+	}
 	vars := map[string]string{
 		"CKAFKA_LAG_INTERVAL":       st.Interval,
 		"CKAFKA_LAG_FLUSH_INTERVAL": st.FlushInterval,
 		"CKAFKA_LAG_STATE_DIR":      s.Dir,
 		"CKAFKA_LAG_BIN_DIR":        binDir,
-		"CKAFKA_LAG_CONF_DIR":       filepath.Join(root, "etc"),
+		"CKAFKA_LAG_CONF_DIR":       confDir,
 		"CKAFKA_LAG_SCRIPT":         filepath.Join(root, "plugins", "processors", "starlark", "ckafka_lag_alert.star"),
 		"CKAFKA_LAG_RESTART_DELAY":  st.RestartDelay,
 		"CKAFKA_REGION":             Region,

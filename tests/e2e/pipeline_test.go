@@ -6,6 +6,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -17,6 +18,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/fakes/tcapi"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/sim"
@@ -270,6 +274,63 @@ func TestPipelineLagSeconds(t *testing.T) {
 	require.Contains(t, msg.Content, "group search topic queries")
 	require.Contains(t, msg.Content, "stalled, no consumer online")
 	require.Contains(t, msg.Content, "CRITICAL")
+}
+
+// TestPipelineKafka runs the pipeline once with the Kafka protocol source
+// against kfake: exact lag in seconds from the first collection, an alert,
+// and its resolution when the consumer catches up.
+func TestPipelineKafka(t *testing.T) {
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.ClusterID("ckafka-e2e01"), kfake.SeedTopics(3, "payments"))
+	require.NoError(t, err)
+	t.Cleanup(cluster.Close)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(cluster.ListenAddrs()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	require.NoError(t, err)
+	t.Cleanup(cl.Close)
+	ctx := context.Background()
+	appended := time.Now().Add(-10 * time.Minute)
+	for p := range int32(3) {
+		for range 1100 {
+			cl.Produce(ctx, &kgo.Record{Topic: "payments", Partition: p, Value: []byte("x"), Timestamp: appended}, nil)
+		}
+	}
+	require.NoError(t, cl.Flush(ctx))
+	commit := func(at int64) {
+		var os kadm.Offsets
+		for p := range int32(3) {
+			os.AddOffset("payments", p, at, -1)
+		}
+		_, err := kadm.NewClient(cl).CommitOffsets(ctx, "billing", os)
+		require.NoError(t, err)
+	}
+	commit(100) // lag 3 × 1000, appended ten minutes ago
+
+	confDir := t.TempDir()
+	wecomConf, err := os.ReadFile(filepath.Join(root, "etc", "wecom_sms_mail.conf"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(confDir, "wecom_sms_mail.conf"), wecomConf, 0o600))
+	_, err = testkit.WriteFile(confDir, "ckafka_lag.conf", `[[inputs.ckafka_lag]]
+  source = "kafka"
+  brokers = ["`+strings.Join(cluster.ListenAddrs(), `", "`)+`"]
+  instance_name = "self-built"
+  time_lag = "exact"
+  timeout = "5s"
+`)
+	require.NoError(t, err)
+
+	p := startPipeline(t, sim.Settings{
+		Interval: "2s", FlushInterval: "1s", GroupWait: "1s", RepeatInterval: "1h",
+		StaleAfter: "10m", RestartDelay: "1s", Language: "en", ConfDir: confDir,
+	}, nil, func(*sim.Sim) {})
+	s := p.sim
+	msg := testkit.Await(t, s.Robot.Received(), 40*time.Second, "the alert from the Kafka source")
+	require.Contains(t, msg.Content, "instance self-built(ckafka-e2e01) group billing topic payments: lag 3000")
+	require.Regexp(t, `lag 3000, 10m\d*s? behind`, msg.Content, "exact: the records were appended ten minutes ago")
+	require.Contains(t, msg.Content, "CRITICAL")
+
+	commit(1100)
+	resolved := testkit.Await(t, s.Robot.Received(), 40*time.Second, "the resolution")
+	require.Contains(t, resolved.Content, "resolved")
+	require.NotContains(t, p.log.String(), "E! [inputs.execd::ckafka_lag]")
 }
 
 // dashboardQueries returns every InfluxQL query of the checked-in dashboard

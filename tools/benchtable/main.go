@@ -85,6 +85,15 @@ func main() {
 	}
 	add("history and estimator (lag_seconds, rates, stalls) CPU per collection", "≤ 5% of the collection's CPU",
 		"%.1f ms = %.1f%% of the binary's", [2]string{tracker, "tracker_ms/collection"}, [2]string{"ratio", tracker})
+	const kafka = "BenchmarkKafkaCollection"
+	add("source = \"kafka\": ckafka_lag -once on kfake (3 brokers, 200 topics × 50 partitions, 500 groups × 20 topics: 500,000 group-partition lags)",
+		"≤ 1.5× kadm.Lag (cold)", "%.2f s = %.2f× kadm.Lag cold (%.2f s)",
+		[2]string{kafka, "once_s"}, [2]string{kafka, "once/kadm"}, [2]string{kafka, "kadm_lag_cold_s"})
+	add("same, peak RSS", "≤ 200 MB", "%.1f MB", [2]string{kafka, "once_peak_rss_MB"})
+	add("same under the shim: the tenth collection", "≤ 1.2× kadm.Lag (warm)", "%.2f s = %.2f× kadm.Lag warm (%.2f s)",
+		[2]string{kafka, "shim_10th_s"}, [2]string{kafka, "shim10th/kadm_warm"}, [2]string{kafka, "kadm_lag_warm_s"})
+	add("same with time_lag = \"exact\", 10% of partitions lagging (1,000 records read)", "", "%+.2f s",
+		[2]string{kafka, "exact_extra_s"})
 	add("wecom_sms_mail stdin: 1,000,000 lines, 100,000 alert keys", "≥ 300,000 metrics/s", "%.0f metrics/s", [2]string{"BenchmarkThroughput", "metrics/s"})
 	add("wecom_sms_mail peak RSS", "≤ 80 MB", "%.1f MB", [2]string{"BenchmarkThroughput", "peak_rss_MB"})
 	add("wecom_sms_mail: due line → webhook request (group_wait 1 s)", "≤ group_wait + 100 ms",

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/influxdata/telegraf"
+
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/alert"
 )
 
 // observer turns metrics into observations.
@@ -29,7 +31,7 @@ func newObserver(levelKey, valueField string, excludeTags []string) *observer {
 // observe extracts the observation of m. ok is false for metrics without a
 // level; err is set for a level that is not ok, warning or critical. It
 // runs once per metric on the hot path, so the fields are read in one pass.
-func (o *observer) observe(m telegraf.Metric) (obs Observation, ok bool, err error) {
+func (o *observer) observe(m telegraf.Metric) (obs alert.Observation, ok bool, err error) {
 	raw, found := m.GetTag(o.levelKey)
 	var levelField any
 	for _, f := range m.FieldList() {
@@ -37,11 +39,11 @@ func (o *observer) observe(m telegraf.Metric) (obs Observation, ok bool, err err
 		case o.levelKey:
 			levelField = f.Value
 		case o.valueField:
-			obs.Value, obs.HasValue = toFloat(f.Value)
+			obs.Value, obs.HasValue = alert.Number(f.Value)
 		case "alert_threshold":
-			obs.Threshold, obs.HasThreshold = toFloat(f.Value)
+			obs.Threshold, obs.HasThreshold = alert.Number(f.Value)
 		default:
-			obs.Details.set(f.Key, f.Value)
+			obs.Details.Set(f.Key, f.Value)
 		}
 	}
 	if !found {
@@ -54,23 +56,11 @@ func (o *observer) observe(m telegraf.Metric) (obs Observation, ok bool, err err
 		}
 		raw = s
 	}
-	if obs.Level, err = ParseLevel(raw); err != nil {
+	if obs.Level, err = alert.ParseLevel(raw); err != nil {
 		return obs, false, fmt.Errorf("%s: %s: %w", m.Name(), o.levelKey, err)
 	}
 	obs.Key = o.key(m)
 	return obs, true, nil
-}
-
-func toFloat(v any) (float64, bool) {
-	switch n := v.(type) {
-	case int64:
-		return float64(n), true
-	case uint64:
-		return float64(n), true
-	case float64:
-		return n, true
-	}
-	return 0, false
 }
 
 // key is the alert identity: the measurement and every tag but the excluded
@@ -89,55 +79,13 @@ func (o *observer) key(m telegraf.Metric) string {
 	}
 	b := &o.keyBuilder
 	b.Reset()
-	writeEscaped(b, m.Name())
+	alert.WriteEscaped(b, m.Name())
 	for _, t := range tags {
 		b.WriteByte(',')
-		writeEscaped(b, t.Key)
+		alert.WriteEscaped(b, t.Key)
 		b.WriteByte('=')
-		writeEscaped(b, t.Value)
+		alert.WriteEscaped(b, t.Value)
 	}
 	o.keyScratch = tags[:0]
 	return b.String()
-}
-
-func writeEscaped(b *strings.Builder, s string) {
-	if !strings.ContainsAny(s, `\,=`) {
-		b.WriteString(s)
-		return
-	}
-	keyEscaper.WriteString(b, s)
-}
-
-var keyEscaper = strings.NewReplacer(`\`, `\\`, `,`, `\,`, `=`, `\=`)
-
-// Tag is one tag of an alert's identity.
-type Tag struct {
-	Key, Value string
-}
-
-// parseKey splits a key made by observer.key.
-func parseKey(key string) (name string, tags []Tag) {
-	var parts []string
-	var cur strings.Builder
-	for i := 0; i < len(key); i++ {
-		switch c := key[i]; {
-		case c == '\\' && i+1 < len(key):
-			i++
-			cur.WriteByte(key[i])
-		case c == ',':
-			parts = append(parts, cur.String())
-			cur.Reset()
-		case c == '=' && len(parts) > 0:
-			cur.WriteByte(0) // separator, unambiguous after unescaping
-		default:
-			cur.WriteByte(c)
-		}
-	}
-	parts = append(parts, cur.String())
-	name = parts[0]
-	for _, p := range parts[1:] {
-		k, v, _ := strings.Cut(p, "\x00")
-		tags = append(tags, Tag{Key: k, Value: v})
-	}
-	return name, tags
 }

@@ -6,6 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/alert"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify"
 )
 
 // stateVersion 2 replaced version 1's "told" (alert → channels told) with
@@ -14,12 +17,10 @@ const stateVersion = 2
 
 // savedState is the state file: what must survive a kill -9.
 type savedState struct {
-	Version int               `json:"version"`
-	SavedAt time.Time         `json:"saved_at"`
-	Alerts  []Alert           `json:"alerts"`
-	Sent    deliveryLog       `json:"sent"`    // alert key → channel ID → what it was sent
-	Pending []Notification    `json:"pending"` // inside the group_wait window
-	Queues  map[string][]*job `json:"queues"`  // channel ID → undelivered jobs
+	Version int           `json:"version"`
+	SavedAt time.Time     `json:"saved_at"`
+	Alerts  []alert.Alert `json:"alerts"`
+	notify.State
 
 	Told map[string][]string `json:"told,omitempty"` // version 1 only
 }
@@ -31,19 +32,19 @@ func (s *savedState) migrate() {
 	if s.Version != 1 {
 		return
 	}
-	started := map[string]Alert{}
+	started := map[string]alert.Alert{}
 	for _, a := range s.Alerts {
 		started[a.Key] = a
 	}
-	s.Sent = deliveryLog{}
+	s.Sent = notify.Log{}
 	for key, ids := range s.Told {
 		a, firing := started[key]
 		if !firing {
 			continue
 		}
-		s.Sent[key] = map[string]*logEntry{}
+		s.Sent[key] = map[string]*notify.LogEntry{}
 		for _, id := range ids {
-			s.Sent[key][id] = &logEntry{Since: a.StartedAt, Delivered: s.SavedAt, Level: a.NotifiedLevel}
+			s.Sent[key][id] = &notify.LogEntry{Since: a.StartedAt, Delivered: s.SavedAt, Level: a.NotifiedLevel}
 		}
 	}
 	s.Told, s.Version = nil, stateVersion

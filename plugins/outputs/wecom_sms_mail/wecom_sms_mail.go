@@ -19,6 +19,13 @@ import (
 	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/config"
 	"github.com/influxdata/telegraf/plugins/outputs"
+
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/alert"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify/email"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify/sms"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify/wecom"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/render"
 )
 
 //go:embed sample.conf
@@ -42,9 +49,9 @@ type WeComSMSMail struct {
 	Timeout        config.Duration `toml:"timeout"`
 	MaxRetries     int             `toml:"max_retries"`
 	DashboardURL   string          `toml:"dashboard_url"`
-	WeCom          *WeComConfig    `toml:"wecom"`
-	SMS            *SMSConfig      `toml:"sms"`
-	Email          *EmailConfig    `toml:"email"`
+	WeCom          *wecom.Config   `toml:"wecom"`
+	SMS            *sms.Config     `toml:"sms"`
+	Email          *email.Config   `toml:"email"`
 	Log            telegraf.Logger `toml:"-"`
 
 	// retryBase is the first backoff step; tests shorten it.
@@ -52,13 +59,13 @@ type WeComSMSMail struct {
 	// tickEvery is how often reminders and staleness are checked.
 	tickEvery time.Duration
 
-	channels   []channel
-	tpls       *templates
-	dispatcher *dispatcher
+	channels   []notify.Channel
+	tpls       *render.Templates
+	dispatcher *notify.Dispatcher
 
 	mu        sync.Mutex // guards observer, alerts and the counters
 	observer  *observer
-	alerts    *Alerts
+	alerts    *alert.Alerts
 	unleveled map[string]bool
 	badLevel  map[string]bool
 	stats     Stats
@@ -78,14 +85,6 @@ type Stats struct {
 }
 
 func (*WeComSMSMail) SampleConfig() string { return sampleConfig }
-
-func parseMinLevel(key, s string) (Level, error) {
-	l, err := ParseLevel(s)
-	if err != nil || l == LevelOK {
-		return 0, fmt.Errorf("%s: %q is not warning or critical", key, s)
-	}
-	return l, nil
-}
 
 // Init validates the configuration, so that every mistake stops the binary
 // at start with the key's name.
@@ -110,10 +109,10 @@ func (p *WeComSMSMail) Init() error {
 		return fmt.Errorf("language: %q is not zh or en", p.Language)
 	}
 	var err error
-	if p.tpls, err = loadTemplates(p.Language); err != nil {
+	if p.tpls, err = render.Load(p.Language); err != nil {
 		return err
 	}
-	dashboard, err := parseDashboardURL(p.DashboardURL)
+	dashboard, err := render.ParseDashboardURL(p.DashboardURL)
 	if err != nil {
 		return err
 	}
@@ -122,7 +121,7 @@ func (p *WeComSMSMail) Init() error {
 	if p.WeCom != nil {
 		setDefault(&p.WeCom.MsgType, "markdown")
 		setDefault(&p.WeCom.MinLevel, "warning")
-		robots, err := newWeComRobots(p.WeCom, p.tpls, p.Language, &http.Client{Timeout: timeout})
+		robots, err := wecom.New(p.WeCom, p.tpls, p.Language, &http.Client{Timeout: timeout})
 		if err != nil {
 			return err
 		}
@@ -135,24 +134,24 @@ func (p *WeComSMSMail) Init() error {
 		if p.SMS.ParamMaxLength == 0 {
 			p.SMS.ParamMaxLength = 6
 		}
-		sms, err := newSMSChannel(p.SMS, p.Language, timeout)
+		ch, err := sms.New(p.SMS, p.Language, timeout)
 		if err != nil {
 			return err
 		}
-		p.channels = append(p.channels, sms)
+		p.channels = append(p.channels, ch)
 	}
 	if p.Email != nil {
 		if p.Email.SMTPPort == 0 {
 			p.Email.SMTPPort = 465
 		}
 		setDefault(&p.Email.TLSMode, "auto")
-		setDefault(&p.Email.Auth, authAuto)
+		setDefault(&p.Email.Auth, "auto")
 		setDefault(&p.Email.MinLevel, "warning")
-		email, err := newEmailChannel(p.Email, p.tpls, p.Language, timeout)
+		ch, err := email.New(p.Email, p.tpls, p.Language, timeout)
 		if err != nil {
 			return err
 		}
-		p.channels = append(p.channels, email)
+		p.channels = append(p.channels, ch)
 	}
 	if len(p.channels) == 0 {
 		return errors.New("no channel configured: add [outputs.wecom_sms_mail.wecom], .sms or .email")
@@ -164,19 +163,21 @@ func (p *WeComSMSMail) Init() error {
 		p.tickEvery = time.Second
 	}
 	p.observer = newObserver(p.LevelKey, p.ValueField, p.KeyExcludeTags)
-	p.alerts = NewAlerts(Policy{StaleAfter: time.Duration(p.StaleAfter)})
+	p.alerts = alert.NewAlerts(alert.Policy{StaleAfter: time.Duration(p.StaleAfter)})
 	p.unleveled = map[string]bool{}
 	p.badLevel = map[string]bool{}
-	p.dispatcher = newDispatcher(p.channels, p.Log)
-	p.dispatcher.lang = p.Language
-	p.dispatcher.dashboard = dashboard
-	p.dispatcher.groupWait = time.Duration(p.GroupWait)
-	p.dispatcher.staleAfter = time.Duration(p.StaleAfter)
-	p.dispatcher.repeat = time.Duration(p.RepeatInterval)
-	p.dispatcher.sendResolved = p.SendResolved
-	p.dispatcher.maxRetries = p.MaxRetries
-	p.dispatcher.retryBase = p.retryBase
-	p.dispatcher.timeout = timeout
+	p.dispatcher = notify.New(p.channels, p.Log, notify.Options{
+		Lang:         p.Language,
+		Dashboard:    dashboard,
+		GroupWait:    time.Duration(p.GroupWait),
+		StaleAfter:   time.Duration(p.StaleAfter),
+		Repeat:       time.Duration(p.RepeatInterval),
+		SendResolved: p.SendResolved,
+		MaxRetries:   p.MaxRetries,
+		RetryBase:    p.retryBase,
+		Timeout:      timeout,
+		OnChange:     p.changed,
+	})
 	return nil
 }
 
@@ -189,7 +190,6 @@ func setDefault(s *string, v string) {
 // Connect restores the state file and starts the workers.
 func (p *WeComSMSMail) Connect() error {
 	now := time.Now()
-	p.dispatcher.onChange = p.changed
 	if p.StateFile != "" {
 		s, quarantined, err := readState(p.StateFile, now)
 		if err != nil && quarantined == "" {
@@ -201,14 +201,14 @@ func (p *WeComSMSMail) Connect() error {
 		p.mu.Lock()
 		p.alerts.Restore(s.Alerts, now)
 		p.mu.Unlock()
-		p.dispatcher.restore(s)
+		p.dispatcher.Restore(s.State)
 		if len(s.Alerts) > 0 || len(s.Queues) > 0 {
 			p.Log.Infof("Restored %d firing alert(s) and %d channel queue(s) from %s", len(s.Alerts), len(s.Queues), p.StateFile)
 		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
-	p.dispatcher.run(ctx, &p.wg)
+	p.dispatcher.Run(ctx, &p.wg)
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
@@ -242,7 +242,7 @@ func (p *WeComSMSMail) Write(metrics []telegraf.Metric) error {
 			continue
 		}
 		if n, due := p.alerts.Observe(obs, now); due {
-			p.dispatcher.add(n)
+			p.dispatcher.Add(n)
 		}
 	}
 	return nil
@@ -260,8 +260,8 @@ func (p *WeComSMSMail) tickLoop(ctx context.Context) {
 			stale := p.alerts.Tick(now)
 			firing := p.alerts.Snapshot()
 			p.mu.Unlock()
-			p.dispatcher.add(stale...)
-			p.dispatcher.remind(firing, now)
+			p.dispatcher.Add(stale...)
+			p.dispatcher.Remind(firing, now)
 			if p.dirty.Load() {
 				p.save()
 			}
@@ -290,7 +290,7 @@ func (p *WeComSMSMail) save() {
 	p.mu.Lock()
 	s.Alerts = p.alerts.Snapshot()
 	p.mu.Unlock()
-	p.dispatcher.snapshot(s)
+	s.State = p.dispatcher.Snapshot()
 	if err := writeState(p.StateFile, s); err != nil {
 		p.dirty.Store(true)
 		p.Log.Errorf("Saving state: %v", err)
@@ -305,16 +305,16 @@ func (p *WeComSMSMail) Close() error {
 	if p.cancel == nil {
 		return nil
 	}
-	p.dispatcher.flush()
+	p.dispatcher.Flush()
 	deadline := time.Now().Add(closeBudget)
-	for !p.dispatcher.idle() && time.Now().Before(deadline) {
+	for !p.dispatcher.Idle() && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	p.cancel()
 	p.cancel = nil
 	p.wg.Wait()
 	p.save()
-	if !p.dispatcher.idle() {
+	if !p.dispatcher.Idle() {
 		if p.StateFile != "" {
 			p.Log.Warnf("Undelivered messages saved to %s; they are sent after the restart", p.StateFile)
 		} else {
@@ -331,7 +331,7 @@ func (p *WeComSMSMail) Close() error {
 // TestNotify sends one test message to every channel, one attempt each,
 // and prints a line per channel kind: "wecom: ok" or the error.
 func (p *WeComSMSMail) TestNotify(ctx context.Context, out io.Writer) error {
-	data := sampleData(p.Language, time.Now())
+	data := render.SampleData(p.Language, time.Now())
 	results := map[string][]string{}
 	var kinds []string
 	failed := false
@@ -368,7 +368,7 @@ func kindOrder(k string) int {
 	return map[string]int{"wecom": 0, "sms": 1, "email": 2}[k]
 }
 
-func (p *WeComSMSMail) testChannel(ctx context.Context, ch channel, data *TemplateData) error {
+func (p *WeComSMSMail) testChannel(ctx context.Context, ch notify.Channel, data *render.TemplateData) error {
 	deliveries, err := ch.Prepare(data)
 	if err != nil {
 		return err

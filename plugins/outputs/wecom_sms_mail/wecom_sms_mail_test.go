@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -18,10 +19,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/fakes/sms"
+	fakesms "github.com/ckafka-lag/telegraf-ckafka-lag/internal/fakes/sms"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/fakes/smtpd"
-	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/fakes/wecom"
+	fakewecom "github.com/ckafka-lag/telegraf-ckafka-lag/internal/fakes/wecom"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/testkit"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify/email"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify/sms"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify/wecom"
 )
 
 const (
@@ -33,8 +37,8 @@ const (
 
 // env is a plugin wired to the three fakes.
 type env struct {
-	robot  *wecom.Robot
-	sms    *sms.Fake
+	robot  *fakewecom.Robot
+	sms    *fakesms.Fake
 	smtp   *smtpd.Server
 	caFile string
 	log    *testutil.CaptureLogger
@@ -43,8 +47,8 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{robot: wecom.New(robotKey), log: &testutil.CaptureLogger{}}
-	e.sms = sms.New(map[string]string{smsSecretID: smsSecretKey}, map[string]int{"2001": 5, "2002": 1})
+	e := &env{robot: fakewecom.New(robotKey), log: &testutil.CaptureLogger{}}
+	e.sms = fakesms.New(map[string]string{smsSecretID: smsSecretKey}, map[string]int{"2001": 5, "2002": 1})
 	robotSrv := httptest.NewServer(e.robot)
 	smsSrv := httptest.NewServer(e.sms)
 	t.Cleanup(robotSrv.Close)
@@ -67,10 +71,10 @@ func (e *env) plugin(t *testing.T, modify ...func(*WeComSMSMail)) *WeComSMSMail 
 	p.Timeout = config.Duration(2 * time.Second)
 	p.retryBase = 10 * time.Millisecond
 	p.tickEvery = 20 * time.Millisecond
-	p.WeCom = &WeComConfig{WebhookURLs: []string{e.urls.robot + "/cgi-bin/webhook/send?key=" + robotKey}}
-	p.SMS = &SMSConfig{SecretID: smsSecretID, SecretKey: config.NewSecret([]byte(smsSecretKey)), Endpoint: e.urls.sms,
+	p.WeCom = &wecom.Config{WebhookURLs: []string{e.urls.robot + "/cgi-bin/webhook/send?key=" + robotKey}}
+	p.SMS = &sms.Config{SecretID: smsSecretID, SecretKey: config.NewSecret([]byte(smsSecretKey)), Endpoint: e.urls.sms,
 		SdkAppID: "1400000001", SignName: "测试", TemplateID: "2001", PhoneNumbers: []string{"13800000001", "+8613800000002"}}
-	p.Email = &EmailConfig{SMTPHost: "127.0.0.1", SMTPPort: e.smtp.Port(), TLSCA: e.caFile, Username: "alerts@example.com",
+	p.Email = &email.Config{SMTPHost: "127.0.0.1", SMTPPort: e.smtp.Port(), TLSCA: e.caFile, Username: "alerts@example.com",
 		Password: config.NewSecret([]byte(smtpPassword)), From: "CKafka Alerts <alerts@example.com>", To: []string{"oncall@example.com"}}
 	for _, m := range modify {
 		m(p)
@@ -173,7 +177,7 @@ func TestLifecycleNoDuplicateEscalateRepeatResolve(t *testing.T) {
 
 	// Resolution goes to every channel told, SMS included.
 	require.NoError(t, p.Write([]telegraf.Metric{lagMetric("billing", "ok", 10, 2000)}))
-	var resolved wecom.Message
+	var resolved fakewecom.Message
 	for resolved = testkit.Await(t, e.robot.Received(), 10*time.Second, "resolution"); !strings.Contains(resolved.Content, "恢复"); {
 		resolved = testkit.Await(t, e.robot.Received(), 10*time.Second, "resolution")
 	}
@@ -253,25 +257,12 @@ func TestWeComErrors(t *testing.T) {
 	})
 }
 
-func TestRobotPacesItselfAtTwentyPerMinute(t *testing.T) {
-	now := time.Unix(1000, 0)
-	r := &wecomRobot{now: func() time.Time { return now }}
-	for range 20 {
-		require.Zero(t, r.untilSlotFreesIfFull())
-		r.recordSend()
-		now = now.Add(time.Second)
-	}
-	require.Equal(t, 40*time.Second, r.untilSlotFreesIfFull())
-	now = now.Add(40 * time.Second)
-	require.Zero(t, r.untilSlotFreesIfFull())
-}
-
 func TestLongMessagesAreSplitNotTruncated(t *testing.T) {
 	e := newEnv(t)
 	p := e.plugin(t, func(p *WeComSMSMail) { p.SMS, p.Email = nil, nil })
 	var ms []telegraf.Metric
 	for i := range 120 {
-		ms = append(ms, lagMetric("consumer-group-with-a-long-name-"+itoa(i), "critical", int64(3000+i), 2000))
+		ms = append(ms, lagMetric("consumer-group-with-a-long-name-"+strconv.Itoa(i), "critical", int64(3000+i), 2000))
 	}
 	require.NoError(t, p.Write(ms))
 	require.Eventually(t, func() bool { return len(e.robot.Messages()) >= 2 }, 5*time.Second, 10*time.Millisecond)
@@ -282,7 +273,7 @@ func TestLongMessagesAreSplitNotTruncated(t *testing.T) {
 		all += m.Content
 	}
 	for i := range 120 {
-		require.Contains(t, all, "consumer-group-with-a-long-name-"+itoa(i)+" ")
+		require.Contains(t, all, "consumer-group-with-a-long-name-"+strconv.Itoa(i)+" ")
 	}
 }
 
@@ -313,57 +304,6 @@ func TestSMSRetriesOnlyFailedNumbers(t *testing.T) {
 	quiet(t, e.sms.Received(), 200*time.Millisecond, "duplicate SMS")
 }
 
-func TestEmailTLSModes(t *testing.T) {
-	tests := []struct {
-		name    string
-		mode    smtpd.Mode
-		config  func(*EmailConfig, *smtpd.Server, string)
-		wantTLS bool
-		wantErr string
-	}{
-		{"starttls with private CA", smtpd.StartTLS, func(c *EmailConfig, _ *smtpd.Server, ca string) { c.TLSCA = ca }, true, ""},
-		{"implicit TLS", smtpd.Implicit, func(c *EmailConfig, _ *smtpd.Server, ca string) { c.TLSCA = ca; c.TLSMode = "implicit" }, true, ""},
-		{"verification stays on", smtpd.StartTLS, func(*EmailConfig, *smtpd.Server, string) {}, false, "certificate"},
-		{"insecure_skip_verify when asked", smtpd.StartTLS, func(c *EmailConfig, _ *smtpd.Server, _ string) { c.InsecureSkipVerify = true }, true, ""},
-		{"no TLS", smtpd.Plain, func(c *EmailConfig, _ *smtpd.Server, _ string) { c.TLSMode = "none"; c.Username = "" }, false, ""},
-		{"mandatory STARTTLS refuses a plain server", smtpd.Plain, func(c *EmailConfig, _ *smtpd.Server, _ string) { c.Username = "" }, false, "STARTTLS"},
-		{"wrong password", smtpd.StartTLS, func(c *EmailConfig, _ *smtpd.Server, ca string) {
-			c.TLSCA = ca
-			c.Password = config.NewSecret([]byte("wrong-password-not-logged"))
-		}, false, "535"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			srv, err := smtpd.Start(smtpd.Options{Mode: tt.mode, Username: "alerts@example.com", Password: smtpPassword})
-			if tt.mode == smtpd.Plain {
-				srv.Close()
-				srv, err = smtpd.Start(smtpd.Options{Mode: smtpd.Plain})
-			}
-			require.NoError(t, err)
-			defer srv.Close()
-			ca := filepath.Join(t.TempDir(), "ca.pem")
-			require.NoError(t, os.WriteFile(ca, srv.CAPEM, 0o600))
-			cfg := &EmailConfig{SMTPHost: "127.0.0.1", SMTPPort: srv.Port(), TLSMode: "auto", Username: "alerts@example.com",
-				Password: config.NewSecret([]byte(smtpPassword)), From: "alerts@example.com", To: []string{"oncall@example.com"}, MinLevel: "warning"}
-			tt.config(cfg, srv, ca)
-			err = sendSampleEmail(t, cfg)
-			if tt.wantErr != "" {
-				require.ErrorContains(t, err, tt.wantErr)
-				require.NotContains(t, err.Error(), "wrong-password-not-logged")
-				require.Empty(t, srv.Messages())
-				return
-			}
-			require.NoError(t, err)
-			msgs := srv.Messages()
-			require.Len(t, msgs, 1)
-			require.Equal(t, tt.wantTLS, msgs[0].TLS)
-			require.Contains(t, msgs[0].Subject, "[TEST]")
-			require.Contains(t, msgs[0].Text, "test message")
-			require.Contains(t, msgs[0].HTML, "<table")
-		})
-	}
-}
-
 func TestEmailTemporaryFailureIsRetried(t *testing.T) {
 	e := newEnv(t)
 	e.smtp.FailNext(2)
@@ -388,7 +328,7 @@ func TestWriteNeverBlocksOnTheNetwork(t *testing.T) {
 	})
 	for i := range 50 {
 		// Each write makes a notification due while the robot hangs.
-		require.NoError(t, p.Write([]telegraf.Metric{lagMetric("g"+itoa(i), "critical", 2500, 2000)}))
+		require.NoError(t, p.Write([]telegraf.Metric{lagMetric("g"+strconv.Itoa(i), "critical", 2500, 2000)}))
 	}
 	p.mu.Lock()
 	require.Equal(t, 50, p.alerts.Len())
@@ -477,13 +417,13 @@ func TestTestNotify(t *testing.T) {
 	e := newEnv(t)
 	p := New()
 	p.Log = e.log
-	p.WeCom = &WeComConfig{WebhookURLs: []string{
+	p.WeCom = &wecom.Config{WebhookURLs: []string{
 		e.urls.robot + "/cgi-bin/webhook/send?key=" + robotKey,
 		e.urls.robot + "/cgi-bin/webhook/send?key=bad-key-0000000000001234",
 	}}
-	p.SMS = &SMSConfig{SecretID: smsSecretID, SecretKey: config.NewSecret([]byte(smsSecretKey)), Endpoint: e.urls.sms,
+	p.SMS = &sms.Config{SecretID: smsSecretID, SecretKey: config.NewSecret([]byte(smsSecretKey)), Endpoint: e.urls.sms,
 		SdkAppID: "1400000001", TemplateID: "2001", PhoneNumbers: []string{"13800000001"}}
-	p.Email = &EmailConfig{SMTPHost: "127.0.0.1", SMTPPort: e.smtp.Port(), TLSCA: e.caFile, Username: "alerts@example.com",
+	p.Email = &email.Config{SMTPHost: "127.0.0.1", SMTPPort: e.smtp.Port(), TLSCA: e.caFile, Username: "alerts@example.com",
 		Password: config.NewSecret([]byte(smtpPassword)), From: "alerts@example.com", To: []string{"oncall@example.com"}}
 	require.NoError(t, p.Init())
 	var out strings.Builder
@@ -527,9 +467,9 @@ func TestInitErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := New()
-			p.WeCom = &WeComConfig{WebhookURLs: []string{"key-1234567890"}}
-			p.SMS = &SMSConfig{SecretID: smsSecretID, SecretKey: config.NewSecret([]byte(smsSecretKey)), SdkAppID: "1", TemplateID: "2", PhoneNumbers: []string{"13800000001"}}
-			p.Email = &EmailConfig{SMTPHost: "127.0.0.1", From: "a@example.com", To: []string{"b@example.com"}}
+			p.WeCom = &wecom.Config{WebhookURLs: []string{"key-1234567890"}}
+			p.SMS = &sms.Config{SecretID: smsSecretID, SecretKey: config.NewSecret([]byte(smsSecretKey)), SdkAppID: "1", TemplateID: "2", PhoneNumbers: []string{"13800000001"}}
+			p.Email = &email.Config{SMTPHost: "127.0.0.1", From: "a@example.com", To: []string{"b@example.com"}}
 			tt.modify(p)
 			err := p.Init()
 			require.ErrorContains(t, err, tt.want)

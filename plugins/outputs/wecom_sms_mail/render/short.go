@@ -1,4 +1,4 @@
-package wecom_sms_mail
+package render
 
 import (
 	"math"
@@ -73,7 +73,7 @@ func shortNumber(v float64, maxLen int, lang string) string {
 
 // shortText fits s into maxLen characters: numbers through shortNumber,
 // text cut at a character boundary with a trailing "…".
-func shortText(s string, maxLen int, lang string) string {
+func ShortText(s string, maxLen int, lang string) string {
 	if maxLen <= 0 || utf8.RuneCountInString(s) <= maxLen {
 		return s
 	}

@@ -1,4 +1,4 @@
-package wecom_sms_mail
+package render
 
 import (
 	"fmt"
@@ -12,10 +12,10 @@ import (
 // start a line, nor mention anyone. Each channel renders from a copy of the
 // template data whose outside values went through its escaper.
 
-// escapeText makes control characters and line separators visible as Go
+// EscapeText makes control characters and line separators visible as Go
 // escapes (\n, \x07, \u2028), so a value can never start a new line of a
 // text message, a mail header or a log line.
-func escapeText(s string) string {
+func EscapeText(s string) string {
 	if !strings.ContainsFunc(s, isControl) {
 		return s
 	}
@@ -47,13 +47,13 @@ func isControl(r rune) bool {
 	return unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || r == '\u0085'
 }
 
-// escapeMarkdown makes s literal text in WeCom markdown, on one line: HTML
+// EscapeMarkdown makes s literal text in WeCom markdown, on one line: HTML
 // tags (<font>, <@mention>) become entities; the characters that start
 // emphasis, code, links and headings get a backslash. An underscore inside
 // a word (order_events) starts nothing and stays as it is, so common names
 // read cleanly.
-func escapeMarkdown(s string) string {
-	s = escapeText(s)
+func EscapeMarkdown(s string) string {
+	s = EscapeText(s)
 	if !strings.ContainsAny(s, "&<>\\*_`[]~#") {
 		return s
 	}
@@ -85,9 +85,9 @@ func escapeMarkdown(s string) string {
 
 func isWordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }
 
-// stripControl removes control characters: SMS variables are short and the
+// StripControl removes control characters: SMS variables are short and the
 // gateway rejects or mangles them.
-func stripControl(s string) string {
+func StripControl(s string) string {
 	if !strings.ContainsFunc(s, isControl) {
 		return s
 	}
@@ -102,17 +102,17 @@ func stripControl(s string) string {
 // escaped returns a copy of d whose values from the outside world (tag
 // values, names and what is built from them) went through esc. Our own
 // words and numbers are left alone.
-func (d *TemplateData) escaped(esc func(string) string) *TemplateData {
+func (d *TemplateData) Escaped(esc func(string) string) *TemplateData {
 	c := *d
 	c.Alerts = make([]AlertView, len(d.Alerts))
 	for i, a := range d.Alerts {
-		c.Alerts[i] = a.escaped(esc)
+		c.Alerts[i] = a.Escaped(esc)
 	}
-	c.First = d.First.escaped(esc)
+	c.First = d.First.Escaped(esc)
 	return &c
 }
 
-func (v AlertView) escaped(esc func(string) string) AlertView {
+func (v AlertView) Escaped(esc func(string) string) AlertView {
 	v.Name = esc(v.Name)
 	tags := make(map[string]string, len(v.Tags))
 	for k, val := range v.Tags {

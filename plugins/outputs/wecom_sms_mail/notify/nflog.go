@@ -1,34 +1,36 @@
-package wecom_sms_mail
+package notify
 
 import (
 	"sort"
 	"time"
+
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/alert"
 )
 
-// deliveryLog records, per alert and per destination, what the destination
+// Log records, per alert and per destination, what the destination
 // was actually sent (as Alertmanager's nflog does). Reminders count from a
-// destination's last successful delivery, not from when a notification
+// destination's last successful Delivery, not from when a notification
 // became due, so a message that went out late (robot down, restart) is not
 // followed by a reminder seconds later; and a resolution goes to exactly the
 // destinations that heard of the alert. It is pure: no I/O, no clock.
-type deliveryLog map[string]map[string]*logEntry // alert key → destination ID → entry
+type Log map[string]map[string]*LogEntry // alert key → destination ID → entry
 
-// logEntry is what one destination knows of one firing episode of an alert.
-type logEntry struct {
+// LogEntry is what one destination knows of one firing episode of an alert.
+type LogEntry struct {
 	// Since is the alert's StartedAt: it tells episodes of the same key
 	// apart, so a late answer about an old episode changes nothing.
 	Since time.Time `json:"since"`
-	// Delivered is the last successful delivery of a firing, escalation or
+	// Delivered is the last successful Delivery of a firing, escalation or
 	// reminder message listing the alert; zero while none succeeded.
-	Delivered time.Time `json:"delivered,omitzero"`
-	Level     Level     `json:"level"`
+	Delivered time.Time   `json:"delivered,omitzero"`
+	Level     alert.Level `json:"level"`
 	// GaveUp is when a message was given up while none had been delivered:
 	// the next reminder counts from there, so the destination hears of the
 	// alert eventually.
 	GaveUp time.Time `json:"gave_up,omitzero"`
 	// Resolution waits for messages still in flight to this destination:
 	// it is sent if one of them is delivered, dropped if all are given up.
-	Resolution *Notification `json:"resolution,omitempty"`
+	Resolution *alert.Notification `json:"resolution,omitempty"`
 	// InFlight counts queued messages listing the alert; Reminding is set
 	// while a reminder waits in the group window. Neither is saved: a
 	// restart recounts them from the saved queues and window.
@@ -36,20 +38,20 @@ type logEntry struct {
 	Reminding bool `json:"-"`
 }
 
-// jobRef is one alert listed in a message, as the log needs it back when the
+// JobRef is one alert listed in a message, as the log needs it back when the
 // message is delivered or given up.
-type jobRef struct {
-	Key   string    `json:"key"`
-	Kind  Kind      `json:"kind"`
-	Level Level     `json:"level"`
-	Since time.Time `json:"since"`
+type JobRef struct {
+	Key   string      `json:"key"`
+	Kind  alert.Kind  `json:"kind"`
+	Level alert.Level `json:"level"`
+	Since time.Time   `json:"since"`
 }
 
-func refOf(n Notification) jobRef {
-	return jobRef{Key: n.Alert.Key, Kind: n.Kind, Level: n.Alert.Level, Since: n.Alert.StartedAt}
+func refOf(n alert.Notification) JobRef {
+	return JobRef{Key: n.Alert.Key, Kind: n.Kind, Level: n.Alert.Level, Since: n.Alert.StartedAt}
 }
 
-func (l deliveryLog) entry(key, dest string) *logEntry {
+func (l Log) entry(key, dest string) *LogEntry {
 	if e := l[key][dest]; e != nil {
 		return e
 	}
@@ -59,15 +61,15 @@ func (l deliveryLog) entry(key, dest string) *logEntry {
 // queued records that a message listing n is queued for dest. A firing or
 // escalation cancels a resolution still waiting: the alert fires again, so
 // the destination never needs to hear it had ended.
-func (l deliveryLog) queued(n Notification, dest string) {
+func (l Log) queued(n alert.Notification, dest string) {
 	if n.Resolved() {
 		return
 	}
 	e := l.entry(n.Alert.Key, dest)
 	if e == nil || !e.Since.Equal(n.Alert.StartedAt) {
-		e = &logEntry{Since: n.Alert.StartedAt}
+		e = &LogEntry{Since: n.Alert.StartedAt}
 		if l[n.Alert.Key] == nil {
-			l[n.Alert.Key] = map[string]*logEntry{}
+			l[n.Alert.Key] = map[string]*LogEntry{}
 		}
 		l[n.Alert.Key][dest] = e
 	}
@@ -79,7 +81,7 @@ func (l deliveryLog) queued(n Notification, dest string) {
 // resolve returns the destinations the resolution n goes to now: those that
 // were delivered a message about the alert. Destinations with a message
 // still in flight and none delivered keep the resolution until it settles.
-func (l deliveryLog) resolve(n Notification) []string {
+func (l Log) resolve(n alert.Notification) []string {
 	var dests []string
 	for dest, e := range l[n.Alert.Key] {
 		switch {
@@ -102,19 +104,19 @@ func (l deliveryLog) resolve(n Notification) []string {
 
 // forget drops what was told about the alert with key: it resolved and
 // send_resolved is off.
-func (l deliveryLog) forget(key string) { delete(l, key) }
+func (l Log) forget(key string) { delete(l, key) }
 
 // heard reports whether any destination was told, or is being told, about
 // the alert with key.
-func (l deliveryLog) heard(key string) bool { return len(l[key]) > 0 }
+func (l Log) heard(key string) bool { return len(l[key]) > 0 }
 
 // settled applies the outcome of a message to dest: delivered at now, or
 // given up. It returns the resolutions now due to dest (ones that were
 // waiting for this message).
-func (l deliveryLog) settled(dest string, refs []jobRef, delivered bool, now time.Time) []Notification {
-	var due []Notification
+func (l Log) settled(dest string, refs []JobRef, delivered bool, now time.Time) []alert.Notification {
+	var due []alert.Notification
 	for _, r := range refs {
-		if r.Kind == KindResolved || r.Kind == KindStale {
+		if r.Kind == alert.KindResolved || r.Kind == alert.KindStale {
 			continue // the entry went when the resolution was routed
 		}
 		e := l.entry(r.Key, dest)
@@ -146,19 +148,19 @@ func (l deliveryLog) settled(dest string, refs []jobRef, delivered bool, now tim
 // destination is what reminders need to know of a channel.
 type destination struct {
 	ID       string
-	MinLevel Level
+	MinLevel alert.Level
 }
 
 // reminders returns the reminders due at now: for each firing alert and
 // each destination its level reaches that has nothing in flight,
-// repeat after the destination's last delivery (or give-up). A destination
+// repeat after the destination's last Delivery (or give-up). A destination
 // that never heard of the alert gets no reminder: its first message decides.
 // A reminder marks the entry, so it is not due again before it is queued.
-func (l deliveryLog) reminders(alerts []Alert, dests []destination, repeat time.Duration, now time.Time) []Notification {
+func (l Log) reminders(alerts []alert.Alert, dests []destination, repeat time.Duration, now time.Time) []alert.Notification {
 	if repeat <= 0 {
 		return nil
 	}
-	var out []Notification
+	var out []alert.Notification
 	for _, a := range alerts {
 		for _, d := range dests {
 			if a.Level < d.MinLevel {
@@ -176,7 +178,7 @@ func (l deliveryLog) reminders(alerts []Alert, dests []destination, repeat time.
 				continue
 			}
 			e.Reminding = true
-			out = append(out, Notification{Kind: KindRepeat, Alert: a, At: now, Dest: d.ID})
+			out = append(out, alert.Notification{Kind: alert.KindRepeat, Alert: a, At: now, Dest: d.ID})
 		}
 	}
 	return out
@@ -184,7 +186,7 @@ func (l deliveryLog) reminders(alerts []Alert, dests []destination, repeat time.
 
 // recount sets InFlight and Reminding from what is queued or pending after
 // a restart.
-func (l deliveryLog) recount(queues map[string][]*job, pending []Notification) {
+func (l Log) recount(queues map[string][]*Job, pending []alert.Notification) {
 	for _, dests := range l {
 		for _, e := range dests {
 			e.InFlight, e.Reminding = 0, false
@@ -193,14 +195,14 @@ func (l deliveryLog) recount(queues map[string][]*job, pending []Notification) {
 	for dest, jobs := range queues {
 		for _, j := range jobs {
 			for _, r := range j.Refs {
-				if e := l.entry(r.Key, dest); e != nil && e.Since.Equal(r.Since) && r.Kind != KindResolved && r.Kind != KindStale {
+				if e := l.entry(r.Key, dest); e != nil && e.Since.Equal(r.Since) && r.Kind != alert.KindResolved && r.Kind != alert.KindStale {
 					e.InFlight++
 				}
 			}
 		}
 	}
 	for _, n := range pending {
-		if n.Kind == KindRepeat && n.Dest != "" {
+		if n.Kind == alert.KindRepeat && n.Dest != "" {
 			if e := l.entry(n.Alert.Key, n.Dest); e != nil {
 				e.Reminding = true
 			}
@@ -209,10 +211,10 @@ func (l deliveryLog) recount(queues map[string][]*job, pending []Notification) {
 }
 
 // clone deep-copies the log for the state file.
-func (l deliveryLog) clone() deliveryLog {
-	c := make(deliveryLog, len(l))
+func (l Log) clone() Log {
+	c := make(Log, len(l))
 	for key, dests := range l {
-		c[key] = make(map[string]*logEntry, len(dests))
+		c[key] = make(map[string]*LogEntry, len(dests))
 		for dest, e := range dests {
 			cp := *e
 			c[key][dest] = &cp

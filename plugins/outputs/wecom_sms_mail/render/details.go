@@ -1,89 +1,14 @@
-package wecom_sms_mail
+package render
 
 import (
 	"cmp"
-	"encoding/json"
 	"fmt"
 	"net/url"
 	"strings"
 	"text/template"
+
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/alert"
 )
-
-// Opt is a value the input may not know (a rate on its first collection):
-// absent, never 0 in its place.
-type Opt struct {
-	Value float64
-	Known bool
-}
-
-func (o Opt) MarshalJSON() ([]byte, error) {
-	if !o.Known {
-		return []byte("null"), nil
-	}
-	return json.Marshal(o.Value)
-}
-
-func (o *Opt) UnmarshalJSON(b []byte) error {
-	if string(b) == "null" {
-		*o = Opt{}
-		return nil
-	}
-	o.Known = true
-	return json.Unmarshal(b, &o.Value)
-}
-
-// Details are what the input and the threshold script say of how late a
-// consumer is and why the alert fires. Each observation replaces them
-// whole: a value that went away (no drain ETA once the backlog grows) is
-// unknown now.
-type Details struct {
-	LagSeconds   Opt    `json:"lag_seconds,omitzero"`
-	ProduceRate  Opt    `json:"produce_rate,omitzero"`
-	ConsumeRate  Opt    `json:"consume_rate,omitzero"`
-	DrainSeconds Opt    `json:"drain_seconds,omitzero"`
-	Stalled      bool   `json:"stalled,omitempty"`
-	GroupState   string `json:"group_state,omitempty"`
-	GroupMembers Opt    `json:"group_members,omitzero"`
-	Reason       string `json:"reason,omitempty"` // lag, lag_seconds or stalled
-}
-
-// Field names of the details, as ckafka_lag and ckafka_lag_alert.star emit
-// them.
-const (
-	fieldLagSeconds   = "lag_seconds"
-	fieldProduceRate  = "produce_rate"
-	fieldConsumeRate  = "consume_rate"
-	fieldDrainSeconds = "drain_seconds"
-	fieldStalled      = "stalled"
-	fieldGroupState   = "group_state"
-	fieldGroupMembers = "group_members"
-	fieldReason       = "alert_reason"
-)
-
-// HasLag reports whether the details know the lag in seconds.
-func (d Details) HasLag() bool { return d.LagSeconds.Known }
-
-// set takes one field of a metric if it is a detail.
-func (d *Details) set(key string, v any) {
-	switch key {
-	case fieldLagSeconds:
-		d.LagSeconds.Value, d.LagSeconds.Known = toFloat(v)
-	case fieldProduceRate:
-		d.ProduceRate.Value, d.ProduceRate.Known = toFloat(v)
-	case fieldConsumeRate:
-		d.ConsumeRate.Value, d.ConsumeRate.Known = toFloat(v)
-	case fieldDrainSeconds:
-		d.DrainSeconds.Value, d.DrainSeconds.Known = toFloat(v)
-	case fieldGroupMembers:
-		d.GroupMembers.Value, d.GroupMembers.Known = toFloat(v)
-	case fieldStalled:
-		d.Stalled, _ = v.(bool)
-	case fieldGroupState:
-		d.GroupState, _ = v.(string)
-	case fieldReason:
-		d.Reason, _ = v.(string)
-	}
-}
 
 // DetailView is how late and where it is going, as templates see it; each
 // Has… says whether the input knew the value.
@@ -117,7 +42,7 @@ type DetailView struct {
 	DashboardURL string
 }
 
-func detailView(n Notification, lang string, w Words) DetailView {
+func detailView(n alert.Notification, lang string, w Words) DetailView {
 	d := n.Alert.Details
 	v := DetailView{
 		LagSeconds: d.LagSeconds.Value, HasLagSeconds: d.LagSeconds.Known,
@@ -183,7 +108,7 @@ func thresholdLabel(v AlertView, lang string, w Words) string {
 
 // parseDashboardURL parses dashboard_url, a Go template over an alert's
 // tags, and renders it once on sample tags so a typo fails at start.
-func parseDashboardURL(text string) (*template.Template, error) {
+func ParseDashboardURL(text string) (*template.Template, error) {
 	if text == "" {
 		return nil, nil
 	}
@@ -212,14 +137,14 @@ func renderURL(t *template.Template, tags map[string]string) (string, error) {
 	if err := t.Execute(&b, escaped); err != nil {
 		return "", err
 	}
-	return urlSanitizer.Replace(stripControl(b.String())), nil
+	return urlSanitizer.Replace(StripControl(b.String())), nil
 }
 
 var urlSanitizer = strings.NewReplacer(" ", "%20", "(", "%28", ")", "%29", "<", "%3C", ">", "%3E", `"`, "%22", "[", "%5B", "]", "%5D")
 
 // linkDashboards sets each alert's DashboardURL; an alert whose link
 // cannot be rendered goes without one.
-func (d *TemplateData) linkDashboards(t *template.Template) error {
+func (d *TemplateData) LinkDashboards(t *template.Template) error {
 	if t == nil {
 		return nil
 	}

@@ -1,4 +1,4 @@
-package wecom_sms_mail
+package render
 
 import (
 	"testing"
@@ -33,14 +33,8 @@ func TestShortNumber(t *testing.T) {
 }
 
 func TestShortText(t *testing.T) {
-	require.Equal(t, "1.9亿", shortText("185238291", 6, "zh"))
-	require.Equal(t, "billi…", shortText("billing-consumers", 6, "en"))
-	require.Equal(t, "订单消费者…", shortText("订单消费者组一", 6, "zh"))
-	require.Equal(t, "short", shortText("short", 6, "en"))
-}
-
-func TestAlertKeyRoundTrip(t *testing.T) {
-	name, tags := parseKey(`ckafka_lag,group=a\,b,instance_id=x\=y,topic=t\\1`)
-	require.Equal(t, "ckafka_lag", name)
-	require.Equal(t, []Tag{{"group", "a,b"}, {"instance_id", "x=y"}, {"topic", `t\1`}}, tags)
+	require.Equal(t, "1.9亿", ShortText("185238291", 6, "zh"))
+	require.Equal(t, "billi…", ShortText("billing-consumers", 6, "en"))
+	require.Equal(t, "订单消费者…", ShortText("订单消费者组一", 6, "zh"))
+	require.Equal(t, "short", ShortText("short", 6, "en"))
 }

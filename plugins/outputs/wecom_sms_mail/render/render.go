@@ -1,4 +1,4 @@
-package wecom_sms_mail
+package render
 
 import (
 	"bytes"
@@ -9,6 +9,8 @@ import (
 	"strings"
 	"text/template"
 	"time"
+
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/alert"
 )
 
 //go:embed templates/*.tmpl templates/email.html
@@ -80,12 +82,12 @@ var words = map[string]Words{
 }
 
 // templates holds the parsed default templates of one language.
-type templates struct {
+type Templates struct {
 	text *template.Template
 	html *htmltemplate.Template
 }
 
-func loadTemplates(lang string) (*templates, error) {
+func Load(lang string) (*Templates, error) {
 	text, err := template.New(lang).ParseFS(templateFS, "templates/"+lang+".tmpl")
 	if err != nil {
 		return nil, fmt.Errorf("default %s templates: %w", lang, err)
@@ -94,10 +96,10 @@ func loadTemplates(lang string) (*templates, error) {
 	if err != nil {
 		return nil, fmt.Errorf("default email template: %w", err)
 	}
-	return &templates{text: text, html: html}, nil
+	return &Templates{text: text, html: html}, nil
 }
 
-func (t *templates) render(name string, d *TemplateData) (string, error) {
+func (t *Templates) Render(name string, d *TemplateData) (string, error) {
 	var b bytes.Buffer
 	if err := t.text.ExecuteTemplate(&b, name, d); err != nil {
 		return "", err
@@ -105,7 +107,7 @@ func (t *templates) render(name string, d *TemplateData) (string, error) {
 	return b.String(), nil
 }
 
-func (t *templates) renderHTML(d *TemplateData) (string, error) {
+func (t *Templates) RenderHTML(d *TemplateData) (string, error) {
 	var b bytes.Buffer
 	if err := t.html.Execute(&b, d); err != nil {
 		return "", err
@@ -115,18 +117,18 @@ func (t *templates) renderHTML(d *TemplateData) (string, error) {
 
 // parseUserTemplate parses a template given in the configuration and runs
 // it once on sample data, so that a typo fails at start, not at 3 a.m.
-func parseUserTemplate(key, text, lang string) (*template.Template, error) {
+func ParseUserTemplate(key, text, lang string) (*template.Template, error) {
 	t, err := template.New(key).Option("missingkey=error").Parse(text)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", key, err)
 	}
-	if err := t.Execute(&bytes.Buffer{}, sampleData(lang, time.Now())); err != nil {
+	if err := t.Execute(&bytes.Buffer{}, SampleData(lang, time.Now())); err != nil {
 		return nil, fmt.Errorf("%s: %w", key, err)
 	}
 	return t, nil
 }
 
-func execute(t *template.Template, d *TemplateData) (string, error) {
+func Execute(t *template.Template, d *TemplateData) (string, error) {
 	var b bytes.Buffer
 	if err := t.Execute(&b, d); err != nil {
 		return "", err
@@ -134,17 +136,17 @@ func execute(t *template.Template, d *TemplateData) (string, error) {
 	return b.String(), nil
 }
 
-func severity(n Notification) int {
+func severity(n alert.Notification) int {
 	if n.Resolved() {
 		return 0
 	}
 	return int(n.Alert.Level)
 }
 
-// buildData renders notifications for templates, sorted by severity then
+// BuildData renders notifications for templates, sorted by severity then
 // value.
-func buildData(notes []Notification, lang string, staleAfter time.Duration) *TemplateData {
-	sorted := append([]Notification(nil), notes...)
+func BuildData(notes []alert.Notification, lang string, staleAfter time.Duration) *TemplateData {
+	sorted := append([]alert.Notification(nil), notes...)
 	sort.SliceStable(sorted, func(i, j int) bool {
 		si, sj := severity(sorted[i]), severity(sorted[j])
 		if si != sj {
@@ -190,8 +192,8 @@ func titleOf(d *TemplateData) string {
 	return title
 }
 
-func alertView(n Notification, lang string, w Words, staleAfter time.Duration) AlertView {
-	name, tagList := parseKey(n.Alert.Key)
+func alertView(n alert.Notification, lang string, w Words, staleAfter time.Duration) AlertView {
+	name, tagList := alert.ParseKey(n.Alert.Key)
 	tags := make(map[string]string, len(tagList))
 	for _, t := range tagList {
 		tags[t.Key] = t.Value
@@ -211,7 +213,7 @@ func alertView(n Notification, lang string, w Words, staleAfter time.Duration) A
 		Duration:      roundDuration(n.At.Sub(n.Alert.StartedAt)),
 		StaleAfter:    roundDuration(staleAfter),
 		Resolved:      n.Resolved(),
-		NoData:        n.Kind == KindStale,
+		NoData:        n.Kind == alert.KindStale,
 		Group:         tags["group"],
 		Topic:         tags["topic"],
 	}
@@ -254,7 +256,7 @@ func alertView(n Notification, lang string, w Words, staleAfter time.Duration) A
 	return v
 }
 
-func subject(v AlertView, name string, tags []Tag, lang string) string {
+func subject(v AlertView, name string, tags []alert.Tag, lang string) string {
 	if v.Group == "" && v.Topic == "" && v.Instance == "" {
 		parts := []string{name}
 		for _, t := range tags {
@@ -292,15 +294,15 @@ func roundDuration(d time.Duration) string {
 	}
 }
 
-// sampleData is what -test-notify sends and what user templates are checked
+// SampleData is what -test-notify sends and what user templates are checked
 // against at start.
-func sampleData(lang string, now time.Time) *TemplateData {
-	d := buildData([]Notification{{
-		Kind: KindFiring,
+func SampleData(lang string, now time.Time) *TemplateData {
+	d := BuildData([]alert.Notification{{
+		Kind: alert.KindFiring,
 		At:   now,
-		Alert: Alert{
+		Alert: alert.Alert{
 			Key:          "ckafka_lag,group=test-group,instance_id=ckafka-test,instance_name=test,region=ap-guangzhou,topic=test-topic",
-			Level:        LevelCritical,
+			Level:        alert.LevelCritical,
 			Value:        2500,
 			HasValue:     true,
 			Threshold:    2000,

@@ -1,4 +1,4 @@
-package wecom_sms_mail
+package sms
 
 import (
 	"context"
@@ -14,6 +14,9 @@ import (
 
 	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/secrets"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/tcloud"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/alert"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/render"
 )
 
 const (
@@ -27,8 +30,8 @@ var (
 	e164           = regexp.MustCompile(`^\+[1-9]\d{6,14}$`)
 )
 
-// SMSConfig is [outputs.wecom_sms_mail.sms].
-type SMSConfig struct {
+// Config is [outputs.wecom_sms_mail.sms].
+type Config struct {
 	SecretID       string        `toml:"secret_id"`
 	SecretKey      config.Secret `toml:"secret_key"`
 	Region         string        `toml:"region"`
@@ -48,13 +51,13 @@ var defaultSMSParams = []string{
 	"{{.First.InstanceName}}", "{{.First.Group}}", "{{.First.Topic}}", "{{.First.ValueText}}", "{{.First.ThresholdText}}",
 }
 
-type smsChannel struct {
-	cfg      *SMSConfig
+type channel struct {
+	cfg      *Config
 	client   *tcloud.Client
 	phones   []string
 	params   []*template.Template
 	lang     string
-	minLevel Level
+	minLevel alert.Level
 }
 
 // normalizePhone returns the E.164 form: 11-digit mainland numbers get +86.
@@ -69,7 +72,8 @@ func normalizePhone(s string) (string, error) {
 	return "", fmt.Errorf("%q is not an E.164 number (+8613800000000) or an 11-digit mainland mobile", s)
 }
 
-func newSMSChannel(cfg *SMSConfig, lang string, timeout time.Duration) (*smsChannel, error) {
+// New returns the SMS channel of [outputs.wecom_sms_mail.sms].
+func New(cfg *Config, lang string, timeout time.Duration) (notify.Channel, error) {
 	for key, v := range map[string]string{"sms.sdk_app_id": cfg.SdkAppID, "sms.template_id": cfg.TemplateID, "sms.region": cfg.Region} {
 		if v == "" {
 			return nil, fmt.Errorf("%s is required", key)
@@ -81,11 +85,11 @@ func newSMSChannel(cfg *SMSConfig, lang string, timeout time.Duration) (*smsChan
 	if cfg.ParamMaxLength < 0 {
 		return nil, fmt.Errorf("sms.param_max_length: %d is negative", cfg.ParamMaxLength)
 	}
-	minLevel, err := parseMinLevel("sms.min_level", cfg.MinLevel)
+	minLevel, err := alert.ParseMinLevel("sms.min_level", cfg.MinLevel)
 	if err != nil {
 		return nil, err
 	}
-	ch := &smsChannel{cfg: cfg, lang: lang, minLevel: minLevel}
+	ch := &channel{cfg: cfg, lang: lang, minLevel: minLevel}
 	seen := map[string]bool{}
 	for i, p := range cfg.PhoneNumbers {
 		n, err := normalizePhone(p)
@@ -102,7 +106,7 @@ func newSMSChannel(cfg *SMSConfig, lang string, timeout time.Duration) (*smsChan
 		params = defaultSMSParams
 	}
 	for i, p := range params {
-		t, err := parseUserTemplate(fmt.Sprintf("sms.template_params[%d]", i), p, lang)
+		t, err := render.ParseUserTemplate(fmt.Sprintf("sms.template_params[%d]", i), p, lang)
 		if err != nil {
 			return nil, err
 		}
@@ -122,26 +126,26 @@ func newSMSChannel(cfg *SMSConfig, lang string, timeout time.Duration) (*smsChan
 	return ch, nil
 }
 
-func (*smsChannel) Kind() string      { return "sms" }
-func (*smsChannel) ID() string        { return "sms" }
-func (c *smsChannel) MinLevel() Level { return c.minLevel }
+func (*channel) Kind() string            { return "sms" }
+func (*channel) ID() string              { return "sms" }
+func (c *channel) MinLevel() alert.Level { return c.minLevel }
 
 // Prepare renders each template variable, shortened to param_max_length
 // (numbers compactly, never cut mid-number), one request per 200 numbers.
-func (c *smsChannel) Prepare(d *TemplateData) ([]delivery, error) {
-	d = d.escaped(stripControl)
+func (c *channel) Prepare(d *render.TemplateData) ([]notify.Delivery, error) {
+	d = d.Escaped(render.StripControl)
 	params := make([]string, len(c.params))
 	for i, t := range c.params {
-		v, err := execute(t, d)
+		v, err := render.Execute(t, d)
 		if err != nil {
 			return nil, fmt.Errorf("rendering sms.template_params[%d]: %w", i, err)
 		}
-		params[i] = shortText(strings.TrimSpace(v), c.cfg.ParamMaxLength, c.lang)
+		params[i] = render.ShortText(strings.TrimSpace(v), c.cfg.ParamMaxLength, c.lang)
 	}
-	var out []delivery
+	var out []notify.Delivery
 	for start := 0; start < len(c.phones); start += smsMaxNumbers {
 		end := min(start+smsMaxNumbers, len(c.phones))
-		out = append(out, delivery{Params: params, Phones: append([]string(nil), c.phones[start:end]...)})
+		out = append(out, notify.Delivery{Params: params, Phones: append([]string(nil), c.phones[start:end]...)})
 	}
 	return out, nil
 }
@@ -161,7 +165,7 @@ type sendSmsResponse struct {
 
 // Deliver sends one SendSms. Only Code "Ok" is success: failing numbers are
 // reported with their codes, and those worth retrying stay in d.
-func (c *smsChannel) Deliver(ctx context.Context, d *delivery) error {
+func (c *channel) Deliver(ctx context.Context, d *notify.Delivery) error {
 	params := map[string]any{
 		"PhoneNumberSet":   d.Phones,
 		"SmsSdkAppId":      c.cfg.SdkAppID,
@@ -177,16 +181,16 @@ func (c *smsChannel) Deliver(ctx context.Context, d *delivery) error {
 		switch {
 		case code == "", strings.HasPrefix(code, "RequestLimitExceeded"), strings.HasPrefix(code, "InternalError"),
 			code == "ClientError.NetworkError", code == "ClientError.HttpStatusCodeError", code == "ClientError.ParseJsonError":
-			return retryable(fmt.Errorf("SendSms: %s", tcloud.Describe(err)), 0)
+			return notify.Retryable(fmt.Errorf("SendSms: %s", tcloud.Describe(err)), 0)
 		case tcloud.IsAuth(err):
-			return permanent(fmt.Errorf("SendSms: %s: check sms.secret_id/secret_key and the CAM permission sms:SendSms", tcloud.Describe(err)))
+			return notify.Permanent(fmt.Errorf("SendSms: %s: check sms.secret_id/secret_key and the CAM permission sms:SendSms", tcloud.Describe(err)))
 		default:
-			return permanent(fmt.Errorf("SendSms: %s", tcloud.Describe(err)))
+			return notify.Permanent(fmt.Errorf("SendSms: %s", tcloud.Describe(err)))
 		}
 	}
 	statuses := resp.Response.SendStatusSet
 	if len(statuses) == 0 {
-		return retryable(errors.New("SendSms answered no SendStatusSet"), 0)
+		return notify.Retryable(errors.New("SendSms answered no SendStatusSet"), 0)
 	}
 	var failed []string
 	var retry []string
@@ -209,8 +213,8 @@ func (c *smsChannel) Deliver(ctx context.Context, d *delivery) error {
 	}
 	err := fmt.Errorf("SendSms failed for %d of %d numbers: %s", len(failed), len(statuses), strings.Join(failed, "; "))
 	if len(retry) == 0 {
-		return permanent(err)
+		return notify.Permanent(err)
 	}
 	d.Phones = retry
-	return retryable(err, after)
+	return notify.Retryable(err, after)
 }

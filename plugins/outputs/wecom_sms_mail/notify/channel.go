@@ -1,4 +1,4 @@
-package wecom_sms_mail
+package notify
 
 import (
 	"context"
@@ -6,29 +6,32 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/alert"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/render"
 )
 
 // channel is one destination: a WeCom robot, the SMS account, the mailbox.
 // A channel only renders and delivers; grouping, queueing, retries and
 // persistence live once, in the dispatcher. A new channel (DingTalk,
 // Feishu) is one new file implementing this.
-type channel interface {
+type Channel interface {
 	// Kind is the channel's name in the configuration: wecom, sms, email.
 	Kind() string
 	// ID identifies the destination in logs and the state file; it never
 	// contains a secret.
 	ID() string
-	MinLevel() Level
+	MinLevel() alert.Level
 	// Prepare renders the data into the deliveries this channel makes.
-	Prepare(d *TemplateData) ([]delivery, error)
+	Prepare(d *render.TemplateData) ([]Delivery, error)
 	// Deliver sends one delivery. It may narrow d (e.g. to the phone
 	// numbers that still failed) before returning a retryable error.
-	Deliver(ctx context.Context, d *delivery) error
+	Deliver(ctx context.Context, d *Delivery) error
 }
 
-// delivery is one message as sent: rendered once, kept in the state file
+// Delivery is one message as sent: rendered once, kept in the state file
 // until delivered, so a restart resends exactly what was pending.
-type delivery struct {
+type Delivery struct {
 	Subject string   `json:"subject,omitempty"`
 	Text    string   `json:"text,omitempty"`
 	HTML    string   `json:"html,omitempty"`
@@ -47,13 +50,13 @@ type deliveryError struct {
 func (e *deliveryError) Error() string { return e.err.Error() }
 func (e *deliveryError) Unwrap() error { return e.err }
 
-func retryable(err error, after time.Duration) error {
+func Retryable(err error, after time.Duration) error {
 	return &deliveryError{err: err, retry: true, after: after}
 }
 
-func permanent(err error) error { return &deliveryError{err: err} }
+func Permanent(err error) error { return &deliveryError{err: err} }
 
-func retryWithin(err error, within time.Duration) error {
+func RetryWithin(err error, within time.Duration) error {
 	return &deliveryError{err: err, retry: true, within: within}
 }
 
@@ -76,7 +79,7 @@ func retryDelay(err error, backoff time.Duration) (bool, time.Duration) {
 // breaks (inside a line only when the line alone is too long, at a
 // character boundary). Parts after the first start with a "(2/3)" marker.
 // Nothing is dropped.
-func splitMessage(content string, limit int) []string {
+func SplitMessage(content string, limit int) []string {
 	if len(content) <= limit {
 		return []string{content}
 	}

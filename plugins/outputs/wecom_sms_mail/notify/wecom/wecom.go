@@ -1,4 +1,4 @@
-package wecom_sms_mail
+package wecom
 
 import (
 	"bytes"
@@ -9,10 +9,15 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"text/template"
 	"time"
+
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/alert"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/render"
 )
 
 const (
@@ -23,8 +28,11 @@ const (
 	wecomPerMinute     = 20
 )
 
-// WeComConfig is [outputs.wecom_sms_mail.wecom].
-type WeComConfig struct {
+// mainlandMobile is what mentioned_mobile_list takes besides @all.
+var mainlandMobile = regexp.MustCompile(`^1[3-9]\d{9}$`)
+
+// Config is [outputs.wecom_sms_mail.wecom].
+type Config struct {
 	WebhookURLs         []string `toml:"webhook_urls"`
 	MsgType             string   `toml:"msgtype"`
 	MentionedMobileList []string `toml:"mentioned_mobile_list"`
@@ -33,14 +41,14 @@ type WeComConfig struct {
 	Template            string   `toml:"template"`
 }
 
-// wecomRobot is one group robot.
-type wecomRobot struct {
-	cfg      *WeComConfig
+// robot is one group robot.
+type robot struct {
+	cfg      *Config
 	index    int
 	url      string // contains the key: never log it
 	key      string
-	minLevel Level
-	tpls     *templates
+	minLevel alert.Level
+	tpls     *render.Templates
 	userTpl  *template.Template
 	client   *http.Client
 	now      func() time.Time
@@ -75,7 +83,8 @@ func robotURL(s string) (u, key string, err error) {
 	return s, key, nil
 }
 
-func newWeComRobots(cfg *WeComConfig, tpls *templates, lang string, client *http.Client) ([]channel, error) {
+// New returns one channel per robot of [outputs.wecom_sms_mail.wecom].
+func New(cfg *Config, tpls *render.Templates, lang string, client *http.Client) ([]notify.Channel, error) {
 	if len(cfg.WebhookURLs) == 0 {
 		return nil, errors.New("wecom.webhook_urls: at least one robot URL or key is required")
 	}
@@ -84,7 +93,7 @@ func newWeComRobots(cfg *WeComConfig, tpls *templates, lang string, client *http
 	default:
 		return nil, fmt.Errorf("wecom.msgtype: %q is not markdown or text", cfg.MsgType)
 	}
-	minLevel, err := parseMinLevel("wecom.min_level", cfg.MinLevel)
+	minLevel, err := alert.ParseMinLevel("wecom.min_level", cfg.MinLevel)
 	if err != nil {
 		return nil, err
 	}
@@ -95,28 +104,28 @@ func newWeComRobots(cfg *WeComConfig, tpls *templates, lang string, client *http
 	}
 	var userTpl *template.Template
 	if cfg.Template != "" {
-		if userTpl, err = parseUserTemplate("wecom.template", cfg.Template, lang); err != nil {
+		if userTpl, err = render.ParseUserTemplate("wecom.template", cfg.Template, lang); err != nil {
 			return nil, err
 		}
 	}
-	robots := make([]channel, 0, len(cfg.WebhookURLs))
+	robots := make([]notify.Channel, 0, len(cfg.WebhookURLs))
 	for i, raw := range cfg.WebhookURLs {
 		u, key, err := robotURL(raw)
 		if err != nil {
 			// The entry itself may be a key: never echo it.
 			return nil, fmt.Errorf("wecom.webhook_urls[%d]: %v", i, err)
 		}
-		robots = append(robots, &wecomRobot{cfg: cfg, index: i + 1, url: u, key: key, minLevel: minLevel,
+		robots = append(robots, &robot{cfg: cfg, index: i + 1, url: u, key: key, minLevel: minLevel,
 			tpls: tpls, userTpl: userTpl, client: client, now: time.Now})
 	}
 	return robots, nil
 }
 
-func (*wecomRobot) Kind() string      { return "wecom" }
-func (r *wecomRobot) MinLevel() Level { return r.minLevel }
+func (*robot) Kind() string            { return "wecom" }
+func (r *robot) MinLevel() alert.Level { return r.minLevel }
 
 // ID names the robot by its position and host; the key stays out of logs.
-func (r *wecomRobot) ID() string {
+func (r *robot) ID() string {
 	host := ""
 	if u, err := url.Parse(r.url); err == nil {
 		host = u.Host
@@ -134,26 +143,26 @@ func redactKey(key string) string {
 
 // redact removes the key from text that may quote the URL (net/http
 // errors do).
-func (r *wecomRobot) redact(s string) string {
+func (r *robot) redact(s string) string {
 	s = strings.ReplaceAll(s, r.key, redactKey(r.key))
 	return strings.ReplaceAll(s, url.QueryEscape(r.key), redactKey(r.key))
 }
 
-func (r *wecomRobot) Prepare(d *TemplateData) ([]delivery, error) {
+func (r *robot) Prepare(d *render.TemplateData) ([]notify.Delivery, error) {
 	if r.cfg.MsgType == "markdown" {
-		d = d.escaped(escapeMarkdown)
+		d = d.Escaped(render.EscapeMarkdown)
 	} else {
-		d = d.escaped(escapeText)
+		d = d.Escaped(render.EscapeText)
 	}
 	var content string
 	var err error
 	switch {
 	case r.userTpl != nil:
-		content, err = execute(r.userTpl, d)
+		content, err = render.Execute(r.userTpl, d)
 	case r.cfg.MsgType == "text":
-		content, err = r.tpls.render("wecom_text", d)
+		content, err = r.tpls.Render("wecom_text", d)
 	default:
-		content, err = r.tpls.render("wecom_markdown", d)
+		content, err = r.tpls.Render("wecom_markdown", d)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("rendering the wecom message: %w", err)
@@ -168,13 +177,13 @@ func (r *wecomRobot) Prepare(d *TemplateData) ([]delivery, error) {
 			mentions += "<@" + u + ">"
 		}
 	}
-	parts := splitMessage(strings.TrimRight(content, "\n"), limit-len(mentions)-1)
-	out := make([]delivery, len(parts))
+	parts := notify.SplitMessage(strings.TrimRight(content, "\n"), limit-len(mentions)-1)
+	out := make([]notify.Delivery, len(parts))
 	for i, p := range parts {
 		if i == 0 && mentions != "" {
 			p += "\n" + mentions
 		}
-		out[i] = delivery{Text: p}
+		out[i] = notify.Delivery{Text: p}
 	}
 	return out, nil
 }
@@ -184,7 +193,7 @@ type wecomResponse struct {
 	ErrMsg  string `json:"errmsg"`
 }
 
-func (r *wecomRobot) Deliver(ctx context.Context, d *delivery) error {
+func (r *robot) Deliver(ctx context.Context, d *notify.Delivery) error {
 	if err := r.waitForSlot(ctx); err != nil {
 		return err
 	}
@@ -203,32 +212,32 @@ func (r *wecomRobot) Deliver(ctx context.Context, d *delivery) error {
 	}
 	payload, err := json.Marshal(body)
 	if err != nil {
-		return permanent(err)
+		return notify.Permanent(err)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.url, bytes.NewReader(payload))
 	if err != nil {
-		return permanent(errors.New(r.redact(err.Error())))
+		return notify.Permanent(errors.New(r.redact(err.Error())))
 	}
 	req.Header.Set("Content-Type", "application/json; charset=utf-8")
 	resp, err := r.client.Do(req)
 	if err != nil {
-		return retryable(errors.New(r.redact(err.Error())), 0)
+		return notify.Retryable(errors.New(r.redact(err.Error())), 0)
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if err != nil {
-		return retryable(fmt.Errorf("reading the answer: %v", err), 0)
+		return notify.Retryable(fmt.Errorf("reading the answer: %v", err), 0)
 	}
 	if resp.StatusCode != http.StatusOK {
 		err := fmt.Errorf("HTTP %d: %s", resp.StatusCode, r.redact(snippet(raw)))
 		if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
-			return retryable(err, 0)
+			return notify.Retryable(err, 0)
 		}
-		return permanent(err)
+		return notify.Permanent(err)
 	}
 	var answer wecomResponse
 	if err := json.Unmarshal(raw, &answer); err != nil {
-		return retryable(fmt.Errorf("unreadable answer %q: %v", snippet(raw), err), 0)
+		return notify.Retryable(fmt.Errorf("unreadable answer %q: %v", snippet(raw), err), 0)
 	}
 	r.recordSend()
 	switch answer.ErrCode {
@@ -237,18 +246,18 @@ func (r *wecomRobot) Deliver(ctx context.Context, d *delivery) error {
 	case 45009:
 		// Rate limited (others may share the robot): retry when our
 		// window frees a slot.
-		return retryWithin(fmt.Errorf("rate limited (errcode 45009): %s", answer.ErrMsg), r.untilSlotFrees())
+		return notify.RetryWithin(fmt.Errorf("rate limited (errcode 45009): %s", answer.ErrMsg), r.untilSlotFrees())
 	case 93000:
-		return permanent(errors.New("invalid webhook key (errcode 93000): check wecom.webhook_urls; give the robot's whole webhook URL or only its key"))
+		return notify.Permanent(errors.New("invalid webhook key (errcode 93000): check wecom.webhook_urls; give the robot's whole webhook URL or only its key"))
 	case -1:
-		return retryable(fmt.Errorf("robot busy (errcode -1): %s", answer.ErrMsg), 0)
+		return notify.Retryable(fmt.Errorf("robot busy (errcode -1): %s", answer.ErrMsg), 0)
 	default:
-		return permanent(fmt.Errorf("errcode %d: %s", answer.ErrCode, r.redact(answer.ErrMsg)))
+		return notify.Permanent(fmt.Errorf("errcode %d: %s", answer.ErrCode, r.redact(answer.ErrMsg)))
 	}
 }
 
 // waitForSlot keeps us within 20 messages per minute per robot.
-func (r *wecomRobot) waitForSlot(ctx context.Context) error {
+func (r *robot) waitForSlot(ctx context.Context) error {
 	for {
 		wait := r.untilSlotFreesIfFull()
 		if wait <= 0 {
@@ -258,20 +267,20 @@ func (r *wecomRobot) waitForSlot(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return retryable(fmt.Errorf("waiting for the robot's 20-per-minute window: %w", ctx.Err()), 0)
+			return notify.Retryable(fmt.Errorf("waiting for the robot's 20-per-minute window: %w", ctx.Err()), 0)
 		case <-t.C:
 		}
 	}
 }
 
-func (r *wecomRobot) recordSend() {
+func (r *robot) recordSend() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.prune()
 	r.sent = append(r.sent, r.now())
 }
 
-func (r *wecomRobot) prune() {
+func (r *robot) prune() {
 	cutoff := r.now().Add(-time.Minute)
 	i := 0
 	for i < len(r.sent) && !r.sent[i].After(cutoff) {
@@ -280,7 +289,7 @@ func (r *wecomRobot) prune() {
 	r.sent = r.sent[i:]
 }
 
-func (r *wecomRobot) untilSlotFreesIfFull() time.Duration {
+func (r *robot) untilSlotFreesIfFull() time.Duration {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.prune()
@@ -292,7 +301,7 @@ func (r *wecomRobot) untilSlotFreesIfFull() time.Duration {
 
 // untilSlotFrees is when the oldest of our sends leaves the window; with
 // none recorded, a short pause.
-func (r *wecomRobot) untilSlotFrees() time.Duration {
+func (r *robot) untilSlotFrees() time.Duration {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.prune()

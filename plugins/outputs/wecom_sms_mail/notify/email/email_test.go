@@ -1,4 +1,4 @@
-package wecom_sms_mail
+package email
 
 import (
 	"context"
@@ -11,7 +11,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/fakes/smtpd"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/render"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/render/rendertest"
 )
+
+const smtpPassword = "smtp-password-never-in-logs"
 
 func TestChooseMechanism(t *testing.T) {
 	tests := []struct {
@@ -106,7 +110,7 @@ func TestEmailAuth(t *testing.T) {
 			if tt.password != "" {
 				password = tt.password
 			}
-			cfg := &EmailConfig{SMTPHost: host, SMTPPort: srv.Port(), TLSMode: tt.tlsMode, TLSCA: ca, Auth: tt.auth,
+			cfg := &Config{SMTPHost: host, SMTPPort: srv.Port(), TLSMode: tt.tlsMode, TLSCA: ca, Auth: tt.auth,
 				Username: tt.username, Password: config.NewSecret([]byte(password)),
 				From: "alerts@example.com", To: []string{"oncall@example.com"}, MinLevel: "warning"}
 			err = sendSampleEmail(t, cfg)
@@ -133,13 +137,83 @@ func TestEmailAuth(t *testing.T) {
 
 // sendSampleEmail sends the test message through an email channel built
 // from cfg, one attempt.
-func sendSampleEmail(t *testing.T, cfg *EmailConfig) error {
+func sendSampleEmail(t *testing.T, cfg *Config) error {
 	t.Helper()
-	tpls, err := loadTemplates("en")
+	tpls, err := render.Load("en")
 	require.NoError(t, err)
-	ch, err := newEmailChannel(cfg, tpls, "en", 5*time.Second)
+	ch, err := New(cfg, tpls, "en", 5*time.Second)
 	require.NoError(t, err)
-	deliveries, err := ch.Prepare(sampleData("en", time.Now()))
+	deliveries, err := ch.Prepare(render.SampleData("en", time.Now()))
 	require.NoError(t, err)
 	return ch.Deliver(context.Background(), &deliveries[0])
+}
+
+func TestEmailTLSModes(t *testing.T) {
+	tests := []struct {
+		name    string
+		mode    smtpd.Mode
+		config  func(*Config, *smtpd.Server, string)
+		wantTLS bool
+		wantErr string
+	}{
+		{"starttls with private CA", smtpd.StartTLS, func(c *Config, _ *smtpd.Server, ca string) { c.TLSCA = ca }, true, ""},
+		{"implicit TLS", smtpd.Implicit, func(c *Config, _ *smtpd.Server, ca string) { c.TLSCA = ca; c.TLSMode = "implicit" }, true, ""},
+		{"verification stays on", smtpd.StartTLS, func(*Config, *smtpd.Server, string) {}, false, "certificate"},
+		{"insecure_skip_verify when asked", smtpd.StartTLS, func(c *Config, _ *smtpd.Server, _ string) { c.InsecureSkipVerify = true }, true, ""},
+		{"no TLS", smtpd.Plain, func(c *Config, _ *smtpd.Server, _ string) { c.TLSMode = "none"; c.Username = "" }, false, ""},
+		{"mandatory STARTTLS refuses a plain server", smtpd.Plain, func(c *Config, _ *smtpd.Server, _ string) { c.Username = "" }, false, "STARTTLS"},
+		{"wrong password", smtpd.StartTLS, func(c *Config, _ *smtpd.Server, ca string) {
+			c.TLSCA = ca
+			c.Password = config.NewSecret([]byte("wrong-password-not-logged"))
+		}, false, "535"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, err := smtpd.Start(smtpd.Options{Mode: tt.mode, Username: "alerts@example.com", Password: smtpPassword})
+			if tt.mode == smtpd.Plain {
+				srv.Close()
+				srv, err = smtpd.Start(smtpd.Options{Mode: smtpd.Plain})
+			}
+			require.NoError(t, err)
+			defer srv.Close()
+			ca := filepath.Join(t.TempDir(), "ca.pem")
+			require.NoError(t, os.WriteFile(ca, srv.CAPEM, 0o600))
+			cfg := &Config{SMTPHost: "127.0.0.1", SMTPPort: srv.Port(), TLSMode: "auto", Username: "alerts@example.com",
+				Password: config.NewSecret([]byte(smtpPassword)), From: "alerts@example.com", To: []string{"oncall@example.com"}, MinLevel: "warning"}
+			tt.config(cfg, srv, ca)
+			err = sendSampleEmail(t, cfg)
+			if tt.wantErr != "" {
+				require.ErrorContains(t, err, tt.wantErr)
+				require.NotContains(t, err.Error(), "wrong-password-not-logged")
+				require.Empty(t, srv.Messages())
+				return
+			}
+			require.NoError(t, err)
+			msgs := srv.Messages()
+			require.Len(t, msgs, 1)
+			require.Equal(t, tt.wantTLS, msgs[0].TLS)
+			require.Contains(t, msgs[0].Subject, "[TEST]")
+			require.Contains(t, msgs[0].Text, "test message")
+			require.Contains(t, msgs[0].HTML, "<table")
+		})
+	}
+}
+
+// TestHostileNames: a group name made to break the message renders as
+// literal text in the subject, the text and the HTML part.
+func TestHostileNames(t *testing.T) {
+	tpls, err := render.Load("zh")
+	require.NoError(t, err)
+	t.Run("email", func(t *testing.T) {
+		ch, err := New(&Config{SMTPHost: "127.0.0.1", SMTPPort: 25, TLSMode: "none", From: "a@example.com", To: []string{"b@example.com"}, MinLevel: "warning"},
+			tpls, "zh", time.Second)
+		require.NoError(t, err)
+		out, err := ch.Prepare(rendertest.Hostile("zh"))
+		require.NoError(t, err)
+		require.NotContains(t, out[0].Subject, "\n")
+		require.Contains(t, out[0].Text, `pay</font>\n### 已恢复 @all`)
+		require.Contains(t, out[0].HTML, `pay&lt;/font&gt;\n### 已恢复 @all`)
+		require.NotContains(t, out[0].HTML, "pay</font>")
+		require.Contains(t, out[0].HTML, `prod\r\n&lt;@all&gt;\u2028`)
+	})
 }

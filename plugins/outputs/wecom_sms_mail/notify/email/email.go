@@ -1,4 +1,4 @@
-package wecom_sms_mail
+package email
 
 import (
 	"context"
@@ -15,10 +15,13 @@ import (
 	gomail "github.com/wneessen/go-mail"
 
 	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/secrets"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/alert"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/render"
 )
 
-// EmailConfig is [outputs.wecom_sms_mail.email].
-type EmailConfig struct {
+// Config is [outputs.wecom_sms_mail.email].
+type Config struct {
 	SMTPHost           string        `toml:"smtp_host"`
 	SMTPPort           int           `toml:"smtp_port"`
 	TLSMode            string        `toml:"tls_mode"`
@@ -33,16 +36,17 @@ type EmailConfig struct {
 	MinLevel           string        `toml:"min_level"`
 }
 
-type emailChannel struct {
-	cfg        *EmailConfig
+type channel struct {
+	cfg        *Config
 	client     *gomail.Client
-	tpls       *templates
+	tpls       *render.Templates
 	subjectTpl *template.Template
-	minLevel   Level
+	minLevel   alert.Level
 	auth       *smtpAuth // nil without username
 }
 
-func newEmailChannel(cfg *EmailConfig, tpls *templates, lang string, timeout time.Duration) (*emailChannel, error) {
+// New returns the email channel of [outputs.wecom_sms_mail.email].
+func New(cfg *Config, tpls *render.Templates, lang string, timeout time.Duration) (notify.Channel, error) {
 	if cfg.SMTPHost == "" {
 		return nil, errors.New("email.smtp_host is required")
 	}
@@ -60,13 +64,13 @@ func newEmailChannel(cfg *EmailConfig, tpls *templates, lang string, timeout tim
 			return nil, fmt.Errorf("email.to[%d]: %q: %v", i, to, err)
 		}
 	}
-	minLevel, err := parseMinLevel("email.min_level", cfg.MinLevel)
+	minLevel, err := alert.ParseMinLevel("email.min_level", cfg.MinLevel)
 	if err != nil {
 		return nil, err
 	}
-	ch := &emailChannel{cfg: cfg, tpls: tpls, minLevel: minLevel}
+	ch := &channel{cfg: cfg, tpls: tpls, minLevel: minLevel}
 	if cfg.SubjectTemplate != "" {
-		if ch.subjectTpl, err = parseUserTemplate("email.subject_template", cfg.SubjectTemplate, lang); err != nil {
+		if ch.subjectTpl, err = render.ParseUserTemplate("email.subject_template", cfg.SubjectTemplate, lang); err != nil {
 			return nil, err
 		}
 	}
@@ -129,44 +133,44 @@ func newEmailChannel(cfg *EmailConfig, tpls *templates, lang string, timeout tim
 	return ch, nil
 }
 
-func (*emailChannel) Kind() string { return "email" }
-func (c *emailChannel) ID() string {
+func (*channel) Kind() string { return "email" }
+func (c *channel) ID() string {
 	return fmt.Sprintf("email (%s:%d)", c.cfg.SMTPHost, c.cfg.SMTPPort)
 }
-func (c *emailChannel) MinLevel() Level { return c.minLevel }
+func (c *channel) MinLevel() alert.Level { return c.minLevel }
 
-func (c *emailChannel) Prepare(d *TemplateData) ([]delivery, error) {
+func (c *channel) Prepare(d *render.TemplateData) ([]notify.Delivery, error) {
 	// html/template escapes the HTML part; control characters are made
 	// visible for the subject and the text part.
-	d = d.escaped(escapeText)
+	d = d.Escaped(render.EscapeText)
 	var subject string
 	var err error
 	if c.subjectTpl != nil {
-		subject, err = execute(c.subjectTpl, d)
+		subject, err = render.Execute(c.subjectTpl, d)
 	} else {
-		subject, err = c.tpls.render("email_subject", d)
+		subject, err = c.tpls.Render("email_subject", d)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("rendering the email subject: %w", err)
 	}
-	text, err := c.tpls.render("email_text", d)
+	text, err := c.tpls.Render("email_text", d)
 	if err != nil {
 		return nil, fmt.Errorf("rendering the email text: %w", err)
 	}
-	html, err := c.tpls.renderHTML(d)
+	html, err := c.tpls.RenderHTML(d)
 	if err != nil {
 		return nil, fmt.Errorf("rendering the email HTML: %w", err)
 	}
-	return []delivery{{Subject: subject, Text: text, HTML: html}}, nil
+	return []notify.Delivery{{Subject: subject, Text: text, HTML: html}}, nil
 }
 
-func (c *emailChannel) Deliver(ctx context.Context, d *delivery) error {
+func (c *channel) Deliver(ctx context.Context, d *notify.Delivery) error {
 	msg := gomail.NewMsg()
 	if err := msg.From(c.cfg.From); err != nil {
-		return permanent(fmt.Errorf("from: %w", err))
+		return notify.Permanent(fmt.Errorf("from: %w", err))
 	}
 	if err := msg.To(c.cfg.To...); err != nil {
-		return permanent(fmt.Errorf("to: %w", err))
+		return notify.Permanent(fmt.Errorf("to: %w", err))
 	}
 	msg.Subject(d.Subject)
 	msg.SetBodyString(gomail.TypeTextPlain, d.Text)
@@ -178,7 +182,7 @@ func (c *emailChannel) Deliver(ctx context.Context, d *delivery) error {
 	}
 	var sendErr *gomail.SendError
 	if errors.As(err, &sendErr) && !sendErr.IsTemp() && sendErr.ErrorCode() >= 500 {
-		return permanent(fmt.Errorf("SMTP: %w", err))
+		return notify.Permanent(fmt.Errorf("SMTP: %w", err))
 	}
-	return retryable(fmt.Errorf("SMTP: %w", err), 0)
+	return notify.Retryable(fmt.Errorf("SMTP: %w", err), 0)
 }

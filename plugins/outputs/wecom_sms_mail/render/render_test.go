@@ -1,4 +1,4 @@
-package wecom_sms_mail
+package render
 
 import (
 	"strings"
@@ -6,26 +6,28 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/alert"
 )
 
-func testNotes(t0 time.Time) []Notification {
-	mk := func(kind Kind, level Level, group string, value float64) Notification {
-		return Notification{Kind: kind, At: t0.Add(5 * time.Minute), Alert: Alert{
+func testNotes(t0 time.Time) []alert.Notification {
+	mk := func(kind alert.Kind, level alert.Level, group string, value float64) alert.Notification {
+		return alert.Notification{Kind: kind, At: t0.Add(5 * time.Minute), Alert: alert.Alert{
 			Key:   "ckafka_lag,group=" + group + ",instance_id=ckafka-1,instance_name=prod,region=ap-guangzhou,topic=orders",
 			Level: level, Value: value, HasValue: true, Threshold: 2000, HasThreshold: true, StartedAt: t0,
 		}}
 	}
-	return []Notification{
-		mk(KindFiring, LevelWarning, "w-small", 1200),
-		mk(KindResolved, LevelOK, "recovered", 10),
-		mk(KindFiring, LevelCritical, "c-small", 2100),
-		mk(KindEscalated, LevelCritical, "c-big", 9000),
-		mk(KindFiring, LevelWarning, "w-big", 1900),
+	return []alert.Notification{
+		mk(alert.KindFiring, alert.LevelWarning, "w-small", 1200),
+		mk(alert.KindResolved, alert.LevelOK, "recovered", 10),
+		mk(alert.KindFiring, alert.LevelCritical, "c-small", 2100),
+		mk(alert.KindEscalated, alert.LevelCritical, "c-big", 9000),
+		mk(alert.KindFiring, alert.LevelWarning, "w-big", 1900),
 	}
 }
 
 func TestBuildDataSortsBySeverityThenValue(t *testing.T) {
-	d := buildData(testNotes(time.Unix(0, 0)), "zh", 10*time.Minute)
+	d := BuildData(testNotes(time.Unix(0, 0)), "zh", 10*time.Minute)
 	var order []string
 	for _, a := range d.Alerts {
 		order = append(order, a.Group)
@@ -37,38 +39,38 @@ func TestBuildDataSortsBySeverityThenValue(t *testing.T) {
 
 func TestDefaultTemplates(t *testing.T) {
 	for _, lang := range []string{"zh", "en"} {
-		tpl, err := loadTemplates(lang)
+		tpl, err := Load(lang)
 		require.NoError(t, err)
-		d := buildData(testNotes(time.Unix(0, 0)), lang, 10*time.Minute)
+		d := BuildData(testNotes(time.Unix(0, 0)), lang, 10*time.Minute)
 		for _, name := range []string{"wecom_markdown", "wecom_text", "email_subject", "email_text"} {
-			out, err := tpl.render(name, d)
+			out, err := tpl.Render(name, d)
 			require.NoError(t, err, name)
 			require.NotEmpty(t, strings.TrimSpace(out))
 		}
-		md, _ := tpl.render("wecom_markdown", d)
+		md, _ := tpl.Render("wecom_markdown", d)
 		// The old message's content: instance, group, topic, lag, threshold.
 		for _, want := range []string{"prod(ckafka-1)", "c-big", "orders", "9000", "2000"} {
 			require.Contains(t, md, want, lang)
 		}
-		html, err := tpl.renderHTML(d)
+		html, err := tpl.RenderHTML(d)
 		require.NoError(t, err)
 		require.Contains(t, html, "<td>9000</td>")
 	}
-	zh, _ := loadTemplates("zh")
-	md, _ := zh.render("wecom_markdown", buildData(testNotes(time.Unix(0, 0))[1:2], "zh", 0))
+	zh, _ := Load("zh")
+	md, _ := zh.Render("wecom_markdown", BuildData(testNotes(time.Unix(0, 0))[1:2], "zh", 0))
 	require.Contains(t, md, "恢复")
-	en, _ := loadTemplates("en")
-	text, _ := en.render("wecom_text", sampleData("en", time.Now()))
+	en, _ := Load("en")
+	text, _ := en.Render("wecom_text", SampleData("en", time.Now()))
 	require.Contains(t, text, "TEST")
-	text, _ = zh.render("wecom_text", sampleData("zh", time.Now()))
+	text, _ = zh.Render("wecom_text", SampleData("zh", time.Now()))
 	require.Contains(t, text, "测试")
 }
 
 func TestUserTemplateErrors(t *testing.T) {
-	_, err := parseUserTemplate("wecom.template", "{{.Alerts", "zh")
+	_, err := ParseUserTemplate("wecom.template", "{{.Alerts", "zh")
 	require.ErrorContains(t, err, "wecom.template")
-	_, err = parseUserTemplate("wecom.template", "{{.NoSuchField}}", "zh")
+	_, err = ParseUserTemplate("wecom.template", "{{.NoSuchField}}", "zh")
 	require.ErrorContains(t, err, "NoSuchField")
-	_, err = parseUserTemplate("wecom.template", "{{range .Alerts}}{{.Group}} {{.ValueText}}{{end}}", "zh")
+	_, err = ParseUserTemplate("wecom.template", "{{range .Alerts}}{{.Group}} {{.ValueText}}{{end}}", "zh")
 	require.NoError(t, err)
 }

@@ -1,4 +1,4 @@
-package wecom_sms_mail
+package notify
 
 import (
 	"context"
@@ -8,62 +8,79 @@ import (
 	"time"
 
 	"github.com/influxdata/telegraf"
+
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/alert"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/render"
 )
 
 // job is one message for one channel: its deliveries (a long message may
 // need several), how far it got, and the alerts it lists, for the delivery
 // log.
-type job struct {
-	Deliveries []delivery `json:"deliveries"`
+type Job struct {
+	Deliveries []Delivery `json:"deliveries"`
 	Next       int        `json:"next"` // deliveries done
 	Alerts     int        `json:"alerts"`
-	Refs       []jobRef   `json:"refs,omitempty"`
+	Refs       []JobRef   `json:"refs,omitempty"`
 	Created    time.Time  `json:"created"`
 }
 
-// dispatcher groups due notifications for group_wait, routes them to the
-// channels (by min_level; reminders and resolutions after the delivery
-// log), and runs one worker per channel, so a failing channel never delays
-// another.
-type dispatcher struct {
-	log          telegraf.Logger
-	lang         string
-	dashboard    *template.Template // dashboard_url, or nil
-	groupWait    time.Duration
-	staleAfter   time.Duration
-	repeat       time.Duration
-	sendResolved bool
-	maxRetries   int
-	retryBase    time.Duration
-	timeout      time.Duration
-	onChange     func(urgent bool) // state changed; urgent after a delivery
+// Options are the dispatcher's settings.
+type Options struct {
+	Lang         string
+	Dashboard    *template.Template // dashboard_url, or nil
+	GroupWait    time.Duration
+	StaleAfter   time.Duration
+	Repeat       time.Duration // repeat_interval; 0: no reminders
+	SendResolved bool
+	MaxRetries   int
+	RetryBase    time.Duration // first backoff step
+	Timeout      time.Duration // per delivery attempt
+	// Route returns the IDs of the channels a firing alert goes to, before
+	// their min_level; nil sends every alert to every channel.
+	Route func(a alert.Alert) []string
+	// OnChange is told when the state changed; urgent after a delivery,
+	// when a kill must not cause a duplicate.
+	OnChange func(urgent bool)
+}
+
+// Dispatcher groups due notifications for group_wait, routes them to the
+// channels (by route and min_level; reminders and resolutions after the
+// delivery log), and runs one worker per channel, so a failing channel
+// never delays another.
+type Dispatcher struct {
+	log telegraf.Logger
+	Options
 
 	mu         sync.Mutex // guards pending, groupTimer, sent; taken before a worker's mu
-	pending    []Notification
+	pending    []alert.Notification
 	groupTimer *time.Timer
-	sent       deliveryLog
+	sent       Log
 	workers    []*worker
 }
 
 type worker struct {
-	d    *dispatcher
-	ch   channel
+	d    *Dispatcher
+	ch   Channel
 	wake chan struct{}
 
 	mu    sync.Mutex
-	queue []*job
+	queue []*Job
 }
 
-func newDispatcher(channels []channel, log telegraf.Logger) *dispatcher {
-	d := &dispatcher{log: log, sent: deliveryLog{}, onChange: func(bool) {}}
+// New returns a dispatcher over the channels; Run starts its workers.
+func New(channels []Channel, log telegraf.Logger, o Options) *Dispatcher {
+	if o.OnChange == nil {
+		o.OnChange = func(bool) {}
+	}
+	d := &Dispatcher{log: log, Options: o, sent: Log{}}
 	for _, ch := range channels {
 		d.workers = append(d.workers, &worker{d: d, ch: ch, wake: make(chan struct{}, 1)})
 	}
 	return d
 }
 
-// add queues due notifications; the first one opens the group_wait window.
-func (d *dispatcher) add(notes ...Notification) {
+// Add queues due notifications; the first one opens the group_wait window.
+func (d *Dispatcher) Add(notes ...alert.Notification) {
 	if len(notes) == 0 {
 		return
 	}
@@ -72,7 +89,7 @@ func (d *dispatcher) add(notes ...Notification) {
 	d.addLocked(notes)
 }
 
-func (d *dispatcher) addLocked(notes []Notification) {
+func (d *Dispatcher) addLocked(notes []alert.Notification) {
 	if len(notes) == 0 {
 		return
 	}
@@ -80,27 +97,27 @@ func (d *dispatcher) addLocked(notes []Notification) {
 		if d.groupTimer != nil {
 			d.groupTimer.Stop()
 		}
-		d.groupTimer = time.AfterFunc(d.groupWait, d.flush)
+		d.groupTimer = time.AfterFunc(d.GroupWait, d.Flush)
 	}
 	d.pending = append(d.pending, notes...)
-	d.onChange(false)
+	d.OnChange(false)
 }
 
-// remind adds the reminders due at now for the firing alerts.
-func (d *dispatcher) remind(alerts []Alert, now time.Time) {
+// Remind adds the reminders due at now for the firing alerts.
+func (d *Dispatcher) Remind(alerts []alert.Alert, now time.Time) {
 	dests := make([]destination, len(d.workers))
 	for i, w := range d.workers {
 		dests[i] = destination{ID: w.ch.ID(), MinLevel: w.ch.MinLevel()}
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.addLocked(d.sent.reminders(alerts, dests, d.repeat, now))
+	d.addLocked(d.sent.reminders(alerts, dests, d.Repeat, now))
 }
 
-// flush closes the group: one message per channel. Routing and queueing
+// Flush closes the group: one message per channel. Routing and queueing
 // happen under one lock, so a snapshot never sees the delivery log and the
 // queues disagree.
-func (d *dispatcher) flush() {
+func (d *Dispatcher) Flush() {
 	d.mu.Lock()
 	notes := d.pending
 	d.pending = nil
@@ -109,18 +126,18 @@ func (d *dispatcher) flush() {
 		d.groupTimer = nil
 	}
 	routed := d.route(notes)
-	var due []Notification
+	var due []alert.Notification
 	for _, w := range d.workers {
 		batch := routed[w.ch.ID()]
 		if len(batch) == 0 {
 			continue
 		}
-		refs := make([]jobRef, len(batch))
+		refs := make([]JobRef, len(batch))
 		for i, n := range batch {
 			refs[i] = refOf(n)
 		}
-		data := buildData(batch, d.lang, d.staleAfter)
-		if err := data.linkDashboards(d.dashboard); err != nil {
+		data := render.BuildData(batch, d.Lang, d.StaleAfter)
+		if err := data.LinkDashboards(d.Dashboard); err != nil {
 			d.log.Errorf("Rendering dashboard_url: %v", err)
 		}
 		deliveries, err := w.ch.Prepare(data)
@@ -129,12 +146,12 @@ func (d *dispatcher) flush() {
 			due = append(due, d.sent.settled(w.ch.ID(), refs, false, time.Now())...)
 			continue
 		}
-		w.enqueue(&job{Deliveries: deliveries, Alerts: len(batch), Refs: refs, Created: time.Now()})
+		w.enqueue(&Job{Deliveries: deliveries, Alerts: len(batch), Refs: refs, Created: time.Now()})
 	}
 	d.addLocked(due)
 	d.mu.Unlock()
 	if len(notes) > 0 {
-		d.onChange(true)
+		d.OnChange(true)
 	}
 }
 
@@ -143,7 +160,7 @@ func (d *dispatcher) flush() {
 // one window, unheard by anyone, is dropped whole: flapping within
 // group_wait is not news. A channel lists each alert once, as its latest
 // notification in the window says.
-func (d *dispatcher) route(notes []Notification) map[string][]Notification {
+func (d *Dispatcher) route(notes []alert.Notification) map[string][]alert.Notification {
 	unheardResolved := map[string]bool{}
 	for _, n := range notes {
 		if n.Resolved() && n.Dest == "" && !d.sent.heard(n.Alert.Key) {
@@ -154,13 +171,13 @@ func (d *dispatcher) route(notes []Notification) map[string][]Notification {
 	for _, w := range d.workers {
 		configured[w.ch.ID()] = true
 	}
-	perDest := map[string]map[string]Notification{}
-	put := func(dest string, n Notification) {
+	perDest := map[string]map[string]alert.Notification{}
+	put := func(dest string, n alert.Notification) {
 		if !configured[dest] {
 			return
 		}
 		if perDest[dest] == nil {
-			perDest[dest] = map[string]Notification{}
+			perDest[dest] = map[string]alert.Notification{}
 		}
 		perDest[dest][n.Alert.Key] = n
 	}
@@ -169,7 +186,7 @@ func (d *dispatcher) route(notes []Notification) map[string][]Notification {
 		case unheardResolved[n.Alert.Key]:
 		case n.Dest != "":
 			put(n.Dest, n) // a reminder, or a resolution that waited for a delivery
-		case n.Resolved() && !d.sendResolved:
+		case n.Resolved() && !d.SendResolved:
 			d.sent.forget(n.Alert.Key)
 		case n.Resolved():
 			for _, dest := range d.sent.resolve(n) {
@@ -183,7 +200,7 @@ func (d *dispatcher) route(notes []Notification) map[string][]Notification {
 			}
 		}
 	}
-	out := make(map[string][]Notification, len(perDest))
+	out := make(map[string][]alert.Notification, len(perDest))
 	for dest, byKey := range perDest {
 		for _, n := range byKey {
 			d.sent.queued(n, dest)
@@ -193,9 +210,9 @@ func (d *dispatcher) route(notes []Notification) map[string][]Notification {
 	return out
 }
 
-// run starts the workers; they stop when ctx is cancelled, leaving
+// Run starts the workers; they stop when ctx is cancelled, leaving
 // undelivered jobs queued for the state file.
-func (d *dispatcher) run(ctx context.Context, wg *sync.WaitGroup) {
+func (d *Dispatcher) Run(ctx context.Context, wg *sync.WaitGroup) {
 	for _, w := range d.workers {
 		wg.Add(1)
 		go func() {
@@ -205,7 +222,7 @@ func (d *dispatcher) run(ctx context.Context, wg *sync.WaitGroup) {
 	}
 }
 
-func (w *worker) enqueue(j *job) {
+func (w *worker) enqueue(j *Job) {
 	w.mu.Lock()
 	w.queue = append(w.queue, j)
 	w.mu.Unlock()
@@ -215,7 +232,7 @@ func (w *worker) enqueue(j *job) {
 	}
 }
 
-func (w *worker) head() *job {
+func (w *worker) head() *Job {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if len(w.queue) == 0 {
@@ -252,23 +269,23 @@ func (w *worker) run(ctx context.Context) {
 // settle records the job's outcome in the delivery log and unqueues it,
 // under one lock so the state file never sees one without the other.
 // Resolutions that waited for this job go into the group window.
-func (w *worker) settle(j *job, delivered bool) {
+func (w *worker) settle(j *Job, delivered bool) {
 	d := w.d
 	d.mu.Lock()
 	due := d.sent.settled(w.ch.ID(), j.Refs, delivered, time.Now())
 	w.pop()
 	d.addLocked(due)
 	d.mu.Unlock()
-	d.onChange(true)
+	d.OnChange(true)
 }
 
 // deliver sends the job's remaining deliveries with retries. It reports
-// whether every delivery succeeded, or that ctx ended first.
-func (w *worker) deliver(ctx context.Context, j *job) (delivered, stopped bool) {
+// whether every Delivery succeeded, or that ctx ended first.
+func (w *worker) deliver(ctx context.Context, j *Job) (delivered, stopped bool) {
 	d := w.d
 	for j.Next < len(j.Deliveries) {
 		for attempt := 1; ; attempt++ {
-			actx, cancel := context.WithTimeout(ctx, d.timeout)
+			actx, cancel := context.WithTimeout(ctx, d.Timeout)
 			w.mu.Lock()
 			dl := j.Deliveries[j.Next]
 			w.mu.Unlock()
@@ -283,18 +300,18 @@ func (w *worker) deliver(ctx context.Context, j *job) (delivered, stopped bool) 
 			if err == nil {
 				d.log.Debugf("%s: delivered message with %d alert(s)", w.ch.ID(), j.Alerts)
 				if j.Next < len(j.Deliveries) {
-					d.onChange(true)
+					d.OnChange(true)
 				}
 				break
 			}
 			// A partial success (SMS numbers that went through) narrowed
 			// the delivery: save it so a restart does not resend to them.
-			d.onChange(false)
+			d.OnChange(false)
 			if ctx.Err() != nil {
 				return false, true
 			}
-			retry, wait := retryDelay(err, backoff(d.retryBase, attempt))
-			if !retry || attempt > d.maxRetries {
+			retry, wait := retryDelay(err, backoff(d.RetryBase, attempt))
+			if !retry || attempt > d.MaxRetries {
 				d.log.Errorf("%s: giving up on a message with %d alert(s) after %d attempt(s): %v", w.ch.ID(), j.Alerts, attempt, err)
 				return false, false
 			}
@@ -318,8 +335,8 @@ func backoff(base time.Duration, attempt int) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
-// idle reports whether nothing is pending or queued.
-func (d *dispatcher) idle() bool {
+// Idle reports whether nothing is pending or queued.
+func (d *Dispatcher) Idle() bool {
 	d.mu.Lock()
 	pending := len(d.pending)
 	d.mu.Unlock()
@@ -334,37 +351,46 @@ func (d *dispatcher) idle() bool {
 	return true
 }
 
-// snapshot copies what the state file keeps, under one lock so the
+// State is what the dispatcher keeps in the state file.
+type State struct {
+	Sent    Log                  `json:"sent"`    // alert key → channel ID → what it was sent
+	Pending []alert.Notification `json:"pending"` // inside the group_wait window
+	Queues  map[string][]*Job    `json:"queues"`  // channel ID → undelivered jobs
+}
+
+// Snapshot copies what the state file keeps, under one lock so the
 // delivery log and the queues agree.
-func (d *dispatcher) snapshot(s *savedState) {
+func (d *Dispatcher) Snapshot() State {
+	var s State
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	s.Pending = append([]Notification(nil), d.pending...)
+	s.Pending = append([]alert.Notification(nil), d.pending...)
 	s.Sent = d.sent.clone()
-	s.Queues = map[string][]*job{}
+	s.Queues = map[string][]*Job{}
 	for _, w := range d.workers {
 		w.mu.Lock()
 		if len(w.queue) > 0 {
-			q := make([]*job, len(w.queue))
+			q := make([]*Job, len(w.queue))
 			for i, j := range w.queue {
 				c := *j
-				c.Deliveries = append([]delivery(nil), j.Deliveries...)
+				c.Deliveries = append([]Delivery(nil), j.Deliveries...)
 				q[i] = &c
 			}
 			s.Queues[w.ch.ID()] = q
 		}
 		w.mu.Unlock()
 	}
+	return s
 }
 
-// restore reloads a snapshot; queues of channels no longer configured are
+// Restore reloads a snapshot; queues of channels no longer configured are
 // reported and dropped.
-func (d *dispatcher) restore(s *savedState) {
+func (d *Dispatcher) Restore(s State) {
 	byID := map[string]*worker{}
 	for _, w := range d.workers {
 		byID[w.ch.ID()] = w
 	}
-	queues := map[string][]*job{}
+	queues := map[string][]*Job{}
 	for id, jobs := range s.Queues {
 		if _, ok := byID[id]; !ok {
 			d.log.Warnf("State file: dropping %d undelivered message(s) for %s, which is no longer configured", len(jobs), id)

@@ -1,4 +1,4 @@
-package wecom_sms_mail
+package alert
 
 import (
 	"fmt"
@@ -27,6 +27,15 @@ func ParseLevel(s string) (Level, error) {
 		return LevelCritical, nil
 	}
 	return LevelOK, fmt.Errorf("unknown level %q (want ok, warning or critical)", s)
+}
+
+// ParseMinLevel reads the min_level key named key: warning or critical.
+func ParseMinLevel(key, s string) (Level, error) {
+	l, err := ParseLevel(s)
+	if err != nil || l == LevelOK {
+		return 0, fmt.Errorf("%s: %q is not warning or critical", key, s)
+	}
+	return l, nil
 }
 
 func (l Level) String() string {
@@ -62,7 +71,7 @@ const (
 
 // Observation is what one metric says about one alert.
 type Observation struct {
-	Key          string // identity: measurement and tags, see alertKey
+	Key          string // identity: measurement and tags, see key.go
 	Level        Level
 	Value        float64
 	HasValue     bool

@@ -1,0 +1,93 @@
+package alert
+
+import "encoding/json"
+
+// Opt is a value the input may not know (a rate on its first collection):
+// absent, never 0 in its place.
+type Opt struct {
+	Value float64
+	Known bool
+}
+
+func (o Opt) MarshalJSON() ([]byte, error) {
+	if !o.Known {
+		return []byte("null"), nil
+	}
+	return json.Marshal(o.Value)
+}
+
+func (o *Opt) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*o = Opt{}
+		return nil
+	}
+	o.Known = true
+	return json.Unmarshal(b, &o.Value)
+}
+
+// Details are what the input and the threshold script say of how late a
+// consumer is and why the alert fires. Each observation replaces them
+// whole: a value that went away (no drain ETA once the backlog grows) is
+// unknown now.
+type Details struct {
+	LagSeconds   Opt    `json:"lag_seconds,omitzero"`
+	ProduceRate  Opt    `json:"produce_rate,omitzero"`
+	ConsumeRate  Opt    `json:"consume_rate,omitzero"`
+	DrainSeconds Opt    `json:"drain_seconds,omitzero"`
+	Stalled      bool   `json:"stalled,omitempty"`
+	GroupState   string `json:"group_state,omitempty"`
+	GroupMembers Opt    `json:"group_members,omitzero"`
+	Reason       string `json:"reason,omitempty"` // lag, lag_seconds or stalled
+}
+
+// Field names of the details, as ckafka_lag and ckafka_lag_alert.star emit
+// them.
+const (
+	fieldLagSeconds   = "lag_seconds"
+	fieldProduceRate  = "produce_rate"
+	fieldConsumeRate  = "consume_rate"
+	fieldDrainSeconds = "drain_seconds"
+	fieldStalled      = "stalled"
+	fieldGroupState   = "group_state"
+	fieldGroupMembers = "group_members"
+	fieldReason       = "alert_reason"
+)
+
+// HasLag reports whether the details know the lag in seconds.
+func (d Details) HasLag() bool { return d.LagSeconds.Known }
+
+// Set takes one field of a metric if it is a detail.
+func (d *Details) Set(key string, v any) {
+	switch key {
+	case fieldLagSeconds:
+		d.LagSeconds.Value, d.LagSeconds.Known = Number(v)
+	case fieldProduceRate:
+		d.ProduceRate.Value, d.ProduceRate.Known = Number(v)
+	case fieldConsumeRate:
+		d.ConsumeRate.Value, d.ConsumeRate.Known = Number(v)
+	case fieldDrainSeconds:
+		d.DrainSeconds.Value, d.DrainSeconds.Known = Number(v)
+	case fieldGroupMembers:
+		d.GroupMembers.Value, d.GroupMembers.Known = Number(v)
+	case fieldStalled:
+		d.Stalled, _ = v.(bool)
+	case fieldGroupState:
+		d.GroupState, _ = v.(string)
+	case fieldReason:
+		d.Reason, _ = v.(string)
+	}
+}
+
+
+// Number reads a metric's numeric field value.
+func Number(v any) (float64, bool) {
+	switch n := v.(type) {
+	case int64:
+		return float64(n), true
+	case uint64:
+		return float64(n), true
+	case float64:
+		return n, true
+	}
+	return 0, false
+}

@@ -78,7 +78,6 @@ func (d *Details) Set(key string, v any) {
 	}
 }
 
-
 // Number reads a metric's numeric field value.
 func Number(v any) (float64, bool) {
 	switch n := v.(type) {

@@ -96,4 +96,3 @@ func TestDashboardURL(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, html, `<a href="https://grafana.example.com/d/ckafka?var-group=pay&#43;%28eu%29%26x&amp;var-topic=orders">pay (eu)&amp;x</a>`)
 }
-

@@ -5,8 +5,12 @@
 //	  command = ["wecom_sms_mail", "-config", "/etc/telegraf/wecom_sms_mail.conf"]
 //	  namepass = ["ckafka_lag"]
 //
-// With -test-notify it sends one test message to every configured channel
-// and prints "ok" or the error for each.
+// With -test-notify it sends one test message to every destination and
+// prints "ok" or the error for each. With -silence it manages silences:
+//
+//	wecom_sms_mail -config FILE -silence add -match group=billing-* -for 2h -comment "backfill"
+//	wecom_sms_mail -config FILE -silence list
+//	wecom_sms_mail -config FILE -silence expire ID
 package main
 
 import (
@@ -34,6 +38,12 @@ func run() int {
 	configFile := flag.String("config", "", "path to the plugin config file (TOML with one [[outputs.wecom_sms_mail]] table)")
 	testNotify := flag.Bool("test-notify", false, "send a test message to every configured channel, print ok or the error for each, and exit")
 	debugLog := flag.Bool("debug", false, "log debug messages")
+	silence := flag.String("silence", "", "manage silences: add, list or expire ID")
+	var matchers stringList
+	flag.Var(&matchers, "match", "with -silence add: tag=glob the alerts must match (repeatable; all must match)")
+	silenceFor := flag.Duration("for", 0, "with -silence add: how long the silence lasts (e.g. 2h)")
+	comment := flag.String("comment", "", "with -silence add: why")
+	author := flag.String("author", os.Getenv("USER"), "with -silence add: who")
 	flag.Parse()
 
 	if os.Getenv("GOGC") == "" {
@@ -54,6 +64,10 @@ func run() int {
 	if err := execd.LoadPlugin(*configFile, "outputs", "wecom_sms_mail", plugin); err != nil {
 		log.Errorf("Loading config: %v", err)
 		return 1
+	}
+
+	if *silence != "" {
+		return silenceCommand(plugin, *silence, flag.Args(), matchers, *silenceFor, *author, *comment, log)
 	}
 
 	if *testNotify {

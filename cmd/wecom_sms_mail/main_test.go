@@ -210,7 +210,7 @@ func TestTestNotify(t *testing.T) {
 	cmd.Env = s.env
 	out, err := cmd.Output()
 	require.NoError(t, err, string(out))
-	require.Equal(t, "wecom: ok\nsms: ok\nemail: ok\n", string(out))
+	require.Regexp(t, `^default wecom robot 127\.0\.0\.1:\d+ key \*\*\*abcd: ok\ndefault sms \+86138\*\*\*\*0001: ok\ndefault email oncall@example\.com: ok\n$`, string(out))
 	require.Contains(t, s.robot.Messages()[0].Content, "测试")
 
 	s.smtp.Close()
@@ -220,10 +220,11 @@ func TestTestNotify(t *testing.T) {
 	require.Error(t, err)
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	require.Len(t, lines, 3)
-	require.Equal(t, "wecom: ok", lines[0])
+	require.Contains(t, lines[0], "default wecom robot ")
+	require.True(t, strings.HasSuffix(lines[0], ": ok"), lines[0])
 	// The same test SMS again within 30 s is refused, as the real API does.
-	require.Contains(t, lines[1], "sms: SendSms failed for 1 of 1 numbers: +8613800000001: LimitExceeded.PhoneNumberThirtySecondLimit")
-	require.Contains(t, lines[2], "email: email (127.0.0.1:")
+	require.Contains(t, lines[1], "default sms +86138****0001: SendSms failed for 1 of 1 numbers: +8613800000001: LimitExceeded.PhoneNumberThirtySecondLimit")
+	require.Contains(t, lines[2], "default email oncall@example.com: ")
 	require.Contains(t, lines[2], "connection refused")
 }
 

@@ -10,8 +10,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,6 +24,7 @@ import (
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify/sms"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify/wecom"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/render"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/route"
 )
 
 //go:embed sample.conf
@@ -49,10 +48,16 @@ type WeComSMSMail struct {
 	Timeout        config.Duration `toml:"timeout"`
 	MaxRetries     int             `toml:"max_retries"`
 	DashboardURL   string          `toml:"dashboard_url"`
-	WeCom          *wecom.Config   `toml:"wecom"`
-	SMS            *sms.Config     `toml:"sms"`
-	Email          *email.Config   `toml:"email"`
-	Log            telegraf.Logger `toml:"-"`
+	// Quiet hours of the default route (routes may set their own).
+	QuietHours         []string        `toml:"quiet_hours"`
+	QuietHoursMinLevel string          `toml:"quiet_hours_min_level"`
+	Timezone           string          `toml:"timezone"`
+	SilenceFile        string          `toml:"silence_file"`
+	Routes             []route.Config  `toml:"route"`
+	WeCom              *wecom.Config   `toml:"wecom"`
+	SMS                *sms.Config     `toml:"sms"`
+	Email              *email.Config   `toml:"email"`
+	Log                telegraf.Logger `toml:"-"`
 
 	// retryBase is the first backoff step; tests shorten it.
 	retryBase time.Duration
@@ -60,6 +65,8 @@ type WeComSMSMail struct {
 	tickEvery time.Duration
 
 	channels   []notify.Channel
+	dests      *destinations
+	silences   *silenceStore
 	tpls       *render.Templates
 	dispatcher *notify.Dispatcher
 
@@ -156,6 +163,13 @@ func (p *WeComSMSMail) Init() error {
 	if len(p.channels) == 0 {
 		return errors.New("no channel configured: add [outputs.wecom_sms_mail.wecom], .sms or .email")
 	}
+	if p.dests, err = p.buildRoutes(p.channels, timeout); err != nil {
+		return err
+	}
+	p.channels = p.dests.channels
+	if path, err := p.SilencePath(); err == nil {
+		p.silences = &silenceStore{path: path, log: p.Log}
+	}
 	if p.retryBase == 0 {
 		p.retryBase = time.Second
 	}
@@ -176,9 +190,17 @@ func (p *WeComSMSMail) Init() error {
 		MaxRetries:   p.MaxRetries,
 		RetryBase:    p.retryBase,
 		Timeout:      timeout,
+		Route:        p.dests.routeOf,
+		Silenced:     p.silenced,
+		Quiet:        p.dests.quietOf,
 		OnChange:     p.changed,
 	})
 	return nil
+}
+
+// silenced is the dispatcher's Silenced; without a silence file nothing is.
+func (p *WeComSMSMail) silenced(a alert.Alert, now time.Time) bool {
+	return p.silences != nil && p.silences.silenced(a, now)
 }
 
 func setDefault(s *string, v string) {
@@ -206,6 +228,10 @@ func (p *WeComSMSMail) Connect() error {
 			p.Log.Infof("Restored %d firing alert(s) and %d channel queue(s) from %s", len(s.Alerts), len(s.Queues), p.StateFile)
 		}
 	}
+	if p.silences == nil {
+		p.Log.Info("Silences are off: set silence_file or state_file to use wecom_sms_mail -silence")
+	}
+	p.silences.refresh(now)
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
 	p.dispatcher.Run(ctx, &p.wg)
@@ -256,6 +282,7 @@ func (p *WeComSMSMail) tickLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
+			p.silences.refresh(now)
 			p.mu.Lock()
 			stale := p.alerts.Tick(now)
 			firing := p.alerts.Snapshot()
@@ -328,44 +355,24 @@ func (p *WeComSMSMail) Close() error {
 	return nil
 }
 
-// TestNotify sends one test message to every channel, one attempt each,
-// and prints a line per channel kind: "wecom: ok" or the error.
+// TestNotify sends one test message to every distinct destination, one
+// attempt each, and prints a line per destination: its route ("default" or
+// "route N"), channel kind, redacted destination, and "ok" or the error.
 func (p *WeComSMSMail) TestNotify(ctx context.Context, out io.Writer) error {
 	data := render.SampleData(p.Language, time.Now())
-	results := map[string][]string{}
-	var kinds []string
 	failed := false
 	for _, ch := range p.channels {
-		if _, seen := results[ch.Kind()]; !seen {
-			kinds = append(kinds, ch.Kind())
-			results[ch.Kind()] = nil
-		}
-		err := p.testChannel(ctx, ch, data)
-		if err != nil {
+		result := "ok"
+		if err := p.testChannel(ctx, ch, data); err != nil {
 			failed = true
-			msg := err.Error()
-			if ch.ID() != ch.Kind() {
-				msg = ch.ID() + ": " + msg
-			}
-			results[ch.Kind()] = append(results[ch.Kind()], msg)
+			result = err.Error()
 		}
-	}
-	sort.SliceStable(kinds, func(i, j int) bool { return kindOrder(kinds[i]) < kindOrder(kinds[j]) })
-	for _, k := range kinds {
-		if errs := results[k]; len(errs) > 0 {
-			fmt.Fprintf(out, "%s: %s\n", k, strings.Join(errs, "; "))
-		} else {
-			fmt.Fprintf(out, "%s: ok\n", k)
-		}
+		fmt.Fprintf(out, "%s %s %s: %s\n", p.dests.labels[ch.ID()], ch.Kind(), ch.Destination(), result)
 	}
 	if failed {
-		return errors.New("at least one channel failed")
+		return errors.New("at least one destination failed")
 	}
 	return nil
-}
-
-func kindOrder(k string) int {
-	return map[string]int{"wecom": 0, "sms": 1, "email": 2}[k]
 }
 
 func (p *WeComSMSMail) testChannel(ctx context.Context, ch notify.Channel, data *render.TemplateData) error {

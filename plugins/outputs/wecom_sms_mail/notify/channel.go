@@ -21,6 +21,9 @@ type Channel interface {
 	// ID identifies the destination in logs and the state file; it never
 	// contains a secret.
 	ID() string
+	// Destination describes where messages go, redacted: the robot's host
+	// and key suffix, the phone numbers, the mailboxes.
+	Destination() string
 	MinLevel() alert.Level
 	// Prepare renders the data into the deliveries this channel makes.
 	Prepare(d *render.TemplateData) ([]Delivery, error)

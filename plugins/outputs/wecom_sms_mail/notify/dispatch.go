@@ -38,9 +38,20 @@ type Options struct {
 	// Route returns the IDs of the channels a firing alert goes to, before
 	// their min_level; nil sends every alert to every channel.
 	Route func(a alert.Alert) []string
+	// Silenced reports whether a silence mutes the alert at now: it is
+	// tracked but notifies nobody. Nil: nothing is silenced.
+	Silenced func(a alert.Alert, now time.Time) bool
+	// Quiet returns the quiet hours of a destination, or nil.
+	Quiet func(dest string) QuietHours
 	// OnChange is told when the state changed; urgent after a delivery,
 	// when a kill must not cause a duplicate.
 	OnChange func(urgent bool)
+}
+
+// QuietHours hold notifications below a level during windows of the day.
+type QuietHours interface {
+	Active(now time.Time) bool
+	Holds(level alert.Level, now time.Time) bool
 }
 
 // Dispatcher groups due notifications for group_wait, routes them to the
@@ -55,6 +66,7 @@ type Dispatcher struct {
 	pending    []alert.Notification
 	groupTimer *time.Timer
 	sent       Log
+	held       map[string][]alert.Notification // destination → held in its quiet hours
 	workers    []*worker
 }
 
@@ -72,7 +84,7 @@ func New(channels []Channel, log telegraf.Logger, o Options) *Dispatcher {
 	if o.OnChange == nil {
 		o.OnChange = func(bool) {}
 	}
-	d := &Dispatcher{log: log, Options: o, sent: Log{}}
+	d := &Dispatcher{log: log, Options: o, sent: Log{}, held: map[string][]alert.Notification{}}
 	for _, ch := range channels {
 		d.workers = append(d.workers, &worker{d: d, ch: ch, wake: make(chan struct{}, 1)})
 	}
@@ -103,15 +115,113 @@ func (d *Dispatcher) addLocked(notes []alert.Notification) {
 	d.OnChange(false)
 }
 
-// Remind adds the reminders due at now for the firing alerts.
+// Remind adds what time makes due at now for the firing alerts: reminders,
+// the first message to destinations that never heard of an alert (its
+// silence ended, or it was routed there since), and the digest of each
+// destination whose quiet hours ended.
 func (d *Dispatcher) Remind(alerts []alert.Alert, now time.Time) {
-	dests := make([]destination, len(d.workers))
-	for i, w := range d.workers {
-		dests[i] = destination{ID: w.ch.ID(), MinLevel: w.ch.MinLevel()}
-	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.addLocked(d.sent.reminders(alerts, dests, d.Repeat, now))
+	// Digests first: what they list is then pending, not due again.
+	d.addLocked(d.digests(alerts, now))
+	var notes []alert.Notification
+	pending := make(map[string]bool, len(d.pending))
+	for _, n := range d.pending {
+		pending[n.Alert.Key] = true
+	}
+	for _, a := range alerts {
+		if pending[a.Key] || d.silenced(a, now) {
+			continue
+		}
+		for _, dest := range d.destinations(a) {
+			if d.quiet(dest).Holds(a.Level, now) {
+				continue
+			}
+			if n, ok := d.sent.due(a, dest, d.Repeat, now); ok {
+				notes = append(notes, n)
+			}
+		}
+	}
+	d.addLocked(notes)
+}
+
+// destinations are the channels a firing alert goes to now: its route's,
+// those whose min_level its level meets.
+func (d *Dispatcher) destinations(a alert.Alert) []string {
+	var routed map[string]bool
+	if d.Route != nil {
+		routed = map[string]bool{}
+		for _, id := range d.Route(a) {
+			routed[id] = true
+		}
+	}
+	var out []string
+	for _, w := range d.workers {
+		id := w.ch.ID()
+		if a.Level >= w.ch.MinLevel() && (routed == nil || routed[id]) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func (d *Dispatcher) silenced(a alert.Alert, now time.Time) bool {
+	return d.Silenced != nil && d.Silenced(a, now)
+}
+
+// noQuiet is the quiet hours of a destination that has none.
+type noQuiet struct{}
+
+func (noQuiet) Active(time.Time) bool             { return false }
+func (noQuiet) Holds(alert.Level, time.Time) bool { return false }
+
+func (d *Dispatcher) quiet(dest string) QuietHours {
+	if d.Quiet == nil {
+		return noQuiet{}
+	}
+	if q := d.Quiet(dest); q != nil {
+		return q
+	}
+	return noQuiet{}
+}
+
+// digests turn what each destination held during quiet hours that ended
+// into one message: what still fires, and in one line each what fired and
+// resolved in between. d.mu is held.
+func (d *Dispatcher) digests(alerts []alert.Alert, now time.Time) []alert.Notification {
+	firing := make(map[string]alert.Alert, len(alerts))
+	for _, a := range alerts {
+		firing[a.Key] = a
+	}
+	var out []alert.Notification
+	for dest, held := range d.held {
+		if d.quiet(dest).Active(now) {
+			continue
+		}
+		delete(d.held, dest)
+		latest := map[string]alert.Notification{}
+		var order []string
+		for _, n := range held {
+			if _, seen := latest[n.Alert.Key]; !seen {
+				order = append(order, n.Alert.Key)
+			}
+			latest[n.Alert.Key] = n
+		}
+		for _, key := range order {
+			n := latest[key]
+			if a, ok := firing[key]; ok {
+				if d.silenced(a, now) {
+					continue
+				}
+				n = alert.Notification{Kind: alert.KindFiring, Alert: a, At: now}
+			} else if !n.Resolved() {
+				continue // ended without a resolution (send_resolved off)
+			}
+			n.Dest = dest
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // Flush closes the group: one message per channel. Routing and queueing
@@ -125,7 +235,7 @@ func (d *Dispatcher) Flush() {
 		d.groupTimer.Stop()
 		d.groupTimer = nil
 	}
-	routed := d.route(notes)
+	routed := d.route(notes, time.Now())
 	var due []alert.Notification
 	for _, w := range d.workers {
 		batch := routed[w.ch.ID()]
@@ -160,7 +270,7 @@ func (d *Dispatcher) Flush() {
 // one window, unheard by anyone, is dropped whole: flapping within
 // group_wait is not news. A channel lists each alert once, as its latest
 // notification in the window says.
-func (d *Dispatcher) route(notes []alert.Notification) map[string][]alert.Notification {
+func (d *Dispatcher) route(notes []alert.Notification, now time.Time) map[string][]alert.Notification {
 	unheardResolved := map[string]bool{}
 	for _, n := range notes {
 		if n.Resolved() && n.Dest == "" && !d.sent.heard(n.Alert.Key) {
@@ -181,22 +291,40 @@ func (d *Dispatcher) route(notes []alert.Notification) map[string][]alert.Notifi
 		}
 		perDest[dest][n.Alert.Key] = n
 	}
+	hold := func(dest string, n alert.Notification) {
+		d.held[dest] = append(d.held[dest], n)
+	}
 	for _, n := range notes {
+		silenced := d.silenced(n.Alert, now)
 		switch {
 		case unheardResolved[n.Alert.Key]:
+			if n.Resolved() {
+				d.holdResolution(n) // it may have fired in quiet hours
+			}
+		case n.Dest != "" && silenced:
 		case n.Dest != "":
-			put(n.Dest, n) // a reminder, or a resolution that waited for a delivery
-		case n.Resolved() && !d.SendResolved:
+			put(n.Dest, n) // a reminder, a digest line, or a resolution that waited for a delivery
+		case n.Resolved() && (silenced || !d.SendResolved):
+			// A silenced alert notifies nobody, its end included.
 			d.sent.forget(n.Alert.Key)
+			d.holdResolution(n)
 		case n.Resolved():
+			d.holdResolution(n)
 			for _, dest := range d.sent.resolve(n) {
+				if d.quiet(dest).Holds(n.Alert.Level, now) && d.heldKey(dest, n.Alert.Key) {
+					hold(dest, n)
+					continue
+				}
 				put(dest, n)
 			}
+		case silenced:
 		default:
-			for _, w := range d.workers {
-				if n.Alert.Level >= w.ch.MinLevel() {
-					put(w.ch.ID(), n)
+			for _, dest := range d.destinations(n.Alert) {
+				if d.quiet(dest).Holds(n.Alert.Level, now) {
+					hold(dest, n)
+					continue
 				}
+				put(dest, n)
 			}
 		}
 	}
@@ -208,6 +336,26 @@ func (d *Dispatcher) route(notes []alert.Notification) map[string][]alert.Notifi
 		}
 	}
 	return out
+}
+
+// holdResolution records the end of an alert that a destination holds for
+// its digest, so the digest says it fired and resolved. d.mu is held.
+func (d *Dispatcher) holdResolution(n alert.Notification) {
+	for dest := range d.held {
+		if d.heldKey(dest, n.Alert.Key) {
+			d.held[dest] = append(d.held[dest], n)
+		}
+	}
+}
+
+// heldKey reports whether dest holds a notification of the alert.
+func (d *Dispatcher) heldKey(dest, key string) bool {
+	for _, n := range d.held[dest] {
+		if n.Alert.Key == key {
+			return true
+		}
+	}
+	return false
 }
 
 // Run starts the workers; they stop when ctx is cancelled, leaving
@@ -356,6 +504,8 @@ type State struct {
 	Sent    Log                  `json:"sent"`    // alert key → channel ID → what it was sent
 	Pending []alert.Notification `json:"pending"` // inside the group_wait window
 	Queues  map[string][]*Job    `json:"queues"`  // channel ID → undelivered jobs
+	// Held are notifications held in quiet hours, by destination.
+	Held map[string][]alert.Notification `json:"held,omitempty"`
 }
 
 // Snapshot copies what the state file keeps, under one lock so the
@@ -366,6 +516,10 @@ func (d *Dispatcher) Snapshot() State {
 	defer d.mu.Unlock()
 	s.Pending = append([]alert.Notification(nil), d.pending...)
 	s.Sent = d.sent.clone()
+	s.Held = make(map[string][]alert.Notification, len(d.held))
+	for dest, notes := range d.held {
+		s.Held[dest] = append([]alert.Notification(nil), notes...)
+	}
 	s.Queues = map[string][]*Job{}
 	for _, w := range d.workers {
 		w.mu.Lock()
@@ -402,6 +556,9 @@ func (d *Dispatcher) Restore(s State) {
 	defer d.mu.Unlock()
 	if s.Sent != nil {
 		d.sent = s.Sent
+	}
+	for dest, notes := range s.Held {
+		d.held[dest] = append(d.held[dest], notes...)
 	}
 	d.sent.recount(queues, s.Pending)
 	d.addLocked(s.Pending)

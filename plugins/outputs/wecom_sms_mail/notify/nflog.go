@@ -145,43 +145,34 @@ func (l Log) settled(dest string, refs []JobRef, delivered bool, now time.Time) 
 	return due
 }
 
-// destination is what reminders need to know of a channel.
-type destination struct {
-	ID       string
-	MinLevel alert.Level
-}
-
-// reminders returns the reminders due at now: for each firing alert and
-// each destination its level reaches that has nothing in flight,
-// repeat after the destination's last Delivery (or give-up). A destination
-// that never heard of the alert gets no reminder: its first message decides.
-// A reminder marks the entry, so it is not due again before it is queued.
-func (l Log) reminders(alerts []alert.Alert, dests []destination, repeat time.Duration, now time.Time) []alert.Notification {
-	if repeat <= 0 {
-		return nil
-	}
-	var out []alert.Notification
-	for _, a := range alerts {
-		for _, d := range dests {
-			if a.Level < d.MinLevel {
-				continue
-			}
-			e := l.entry(a.Key, d.ID)
-			if e == nil || e.InFlight > 0 || e.Reminding || e.Resolution != nil || !e.Since.Equal(a.StartedAt) {
-				continue
-			}
-			last := e.Delivered
-			if last.IsZero() {
-				last = e.GaveUp
-			}
-			if last.IsZero() || now.Sub(last) < repeat {
-				continue
-			}
-			e.Reminding = true
-			out = append(out, alert.Notification{Kind: alert.KindRepeat, Alert: a, At: now, Dest: d.ID})
+// due returns what is due at now for a firing alert to a destination its
+// route and level reach: the first message when the destination never
+// heard of this episode (a silence hid it, or it is routed there since),
+// or a reminder repeat after the destination's last delivery (or
+// give-up). A destination whose first message is in flight gets no
+// reminder before it. The entry is marked, so nothing is due again before
+// the notification is queued.
+func (l Log) due(a alert.Alert, dest string, repeat time.Duration, now time.Time) (alert.Notification, bool) {
+	e := l.entry(a.Key, dest)
+	if e == nil || !e.Since.Equal(a.StartedAt) {
+		if l[a.Key] == nil {
+			l[a.Key] = map[string]*LogEntry{}
 		}
+		l[a.Key][dest] = &LogEntry{Since: a.StartedAt, Reminding: true}
+		return alert.Notification{Kind: alert.KindFiring, Alert: a, At: now, Dest: dest}, true
 	}
-	return out
+	if repeat <= 0 || e.InFlight > 0 || e.Reminding || e.Resolution != nil {
+		return alert.Notification{}, false
+	}
+	last := e.Delivered
+	if last.IsZero() {
+		last = e.GaveUp
+	}
+	if last.IsZero() || now.Sub(last) < repeat {
+		return alert.Notification{}, false
+	}
+	e.Reminding = true
+	return alert.Notification{Kind: alert.KindRepeat, Alert: a, At: now, Dest: dest}, true
 }
 
 // recount sets InFlight and Reminding from what is queued or pending after
@@ -202,7 +193,7 @@ func (l Log) recount(queues map[string][]*Job, pending []alert.Notification) {
 		}
 	}
 	for _, n := range pending {
-		if n.Kind == alert.KindRepeat && n.Dest != "" {
+		if !n.Resolved() && n.Dest != "" {
 			if e := l.entry(n.Alert.Key, n.Dest); e != nil {
 				e.Reminding = true
 			}

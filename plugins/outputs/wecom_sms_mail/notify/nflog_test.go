@@ -11,7 +11,7 @@ import (
 
 var (
 	logT0    = time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC)
-	logDests = []destination{{ID: "wecom", MinLevel: alert.LevelWarning}, {ID: "email", MinLevel: alert.LevelWarning}, {ID: "sms", MinLevel: alert.LevelCritical}}
+	logDests = map[string]alert.Level{"wecom": alert.LevelWarning, "email": alert.LevelWarning, "sms": alert.LevelCritical}
 )
 
 func sec(s int) time.Time { return logT0.Add(time.Duration(s) * time.Second) }
@@ -24,9 +24,16 @@ func firingAlert(key string, level alert.Level) alert.Alert {
 // the dispatcher would.
 func reminderDests(l Log, alerts []alert.Alert, at time.Time) []string {
 	var out []string
-	for _, n := range l.reminders(alerts, logDests, 30*time.Second, at) {
-		l.queued(n, n.Dest)
-		out = append(out, n.Dest)
+	for _, a := range alerts {
+		for _, dest := range []string{"wecom", "email", "sms"} {
+			if l.entry(a.Key, dest) == nil || a.Level < logDests[dest] {
+				continue // only destinations that heard of it: the first message is the dispatcher's
+			}
+			if n, ok := l.due(a, dest, 30*time.Second, at); ok {
+				l.queued(n, n.Dest)
+				out = append(out, n.Dest)
+			}
+		}
 	}
 	return out
 }
@@ -141,4 +148,18 @@ func TestDeliveryLogRecountAfterRestart(t *testing.T) {
 	restored = l.clone()
 	restored.recount(nil, []alert.Notification{{Kind: alert.KindRepeat, Alert: a, Dest: "email"}})
 	require.Empty(t, reminderDests(restored, []alert.Alert{a}, sec(30)), "email's reminder waits in the group window")
+}
+
+func TestDeliveryLogFirstMessageToADestinationThatNeverHeard(t *testing.T) {
+	l := Log{}
+	a := firingAlert("k", alert.LevelWarning)
+	n, ok := l.due(a, "wecom", 30*time.Second, sec(100))
+	require.True(t, ok, "a silence hid the firing: the destination gets it when due")
+	require.Equal(t, alert.KindFiring, n.Kind)
+	require.Equal(t, "wecom", n.Dest)
+	_, ok = l.due(a, "wecom", 30*time.Second, sec(101))
+	require.False(t, ok, "not twice before it is queued")
+	l.queued(n, "wecom")
+	_, ok = l.due(a, "wecom", 30*time.Second, sec(200))
+	require.False(t, ok, "no reminder while the first message is in flight")
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/mail"
 	"os"
+	"strings"
 	"text/template"
 	"time"
 
@@ -34,6 +35,10 @@ type Config struct {
 	To                 []string      `toml:"to"`
 	SubjectTemplate    string        `toml:"subject_template"`
 	MinLevel           string        `toml:"min_level"`
+
+	// Label names a route's copy of the server ("route 2"); empty for the
+	// table's.
+	Label string `toml:"-"`
 }
 
 type channel struct {
@@ -135,8 +140,15 @@ func New(cfg *Config, tpls *render.Templates, lang string, timeout time.Duration
 
 func (*channel) Kind() string { return "email" }
 func (c *channel) ID() string {
-	return fmt.Sprintf("email (%s:%d)", c.cfg.SMTPHost, c.cfg.SMTPPort)
+	id := fmt.Sprintf("email (%s:%d)", c.cfg.SMTPHost, c.cfg.SMTPPort)
+	if c.cfg.Label != "" {
+		id += " " + c.cfg.Label
+	}
+	return id
 }
+
+// Destination lists the recipients.
+func (c *channel) Destination() string   { return strings.Join(c.cfg.To, ",") }
 func (c *channel) MinLevel() alert.Level { return c.minLevel }
 
 func (c *channel) Prepare(d *render.TemplateData) ([]notify.Delivery, error) {

@@ -43,6 +43,10 @@ type Config struct {
 	TemplateParams []string      `toml:"template_params"`
 	ParamMaxLength int           `toml:"param_max_length"`
 	MinLevel       string        `toml:"min_level"`
+
+	// Label names a route's copy of the account ("route 2"); empty for
+	// the table's.
+	Label string `toml:"-"`
 }
 
 // defaultSMSParams match the old message: instance, group, topic, lag,
@@ -126,8 +130,25 @@ func New(cfg *Config, lang string, timeout time.Duration) (notify.Channel, error
 	return ch, nil
 }
 
-func (*channel) Kind() string            { return "sms" }
-func (*channel) ID() string              { return "sms" }
+func (*channel) Kind() string { return "sms" }
+func (c *channel) ID() string {
+	if c.cfg.Label != "" {
+		return "sms " + c.cfg.Label
+	}
+	return "sms"
+}
+
+// Destination lists the numbers, their middle digits hidden.
+func (c *channel) Destination() string {
+	masked := make([]string, len(c.phones))
+	for i, p := range c.phones {
+		masked[i] = p
+		if len(p) > 8 {
+			masked[i] = p[:len(p)-8] + "****" + p[len(p)-4:]
+		}
+	}
+	return strings.Join(masked, ",")
+}
 func (c *channel) MinLevel() alert.Level { return c.minLevel }
 
 // Prepare renders each template variable, shortened to param_max_length

@@ -39,6 +39,9 @@ type Config struct {
 	MentionedList       []string `toml:"mentioned_list"`
 	MinLevel            string   `toml:"min_level"`
 	Template            string   `toml:"template"`
+
+	// Label prefixes the robots' IDs ("route 2"); empty for the table's.
+	Label string `toml:"-"`
 }
 
 // robot is one group robot.
@@ -130,8 +133,24 @@ func (r *robot) ID() string {
 	if u, err := url.Parse(r.url); err == nil {
 		host = u.Host
 	}
-	return fmt.Sprintf("wecom robot %d (%s, key %s)", r.index, host, redactKey(r.key))
+	id := fmt.Sprintf("wecom robot %d (%s, key %s)", r.index, host, redactKey(r.key))
+	if r.cfg.Label != "" {
+		id = r.cfg.Label + " " + id
+	}
+	return id
 }
+
+// Destination is the robot's host and key suffix.
+func (r *robot) Destination() string {
+	host := ""
+	if u, err := url.Parse(r.url); err == nil {
+		host = u.Host
+	}
+	return fmt.Sprintf("robot %s key %s", host, redactKey(r.key))
+}
+
+// URL is the robot's webhook URL: it holds the key, never log it.
+func (r *robot) URL() string { return r.url }
 
 // redactKey keeps the last four characters, enough to tell robots apart.
 func redactKey(key string) string {

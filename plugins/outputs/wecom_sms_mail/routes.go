@@ -1,0 +1,248 @@
+package wecom_sms_mail
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/alert"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify/email"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify/sms"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify/wecom"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/route"
+)
+
+// destinations are the channels of the default route and of each route,
+// each destination built once however many routes name it.
+type destinations struct {
+	channels []notify.Channel
+	labels   map[string]string // channel ID → "default" or "route N", for -test-notify
+	quiet    map[string]*route.Quiet
+	router   route.Router
+}
+
+// buildRoutes adds the routes' destinations to the channel tables' (the
+// default route's) and builds the router. A route names destinations only;
+// accounts, servers and templates come from the channel tables.
+func (p *WeComSMSMail) buildRoutes(defaults []notify.Channel, timeout time.Duration) (*destinations, error) {
+	top, err := route.ParseQuiet(p.QuietHours, p.QuietHoursMinLevel, p.Timezone)
+	if err != nil {
+		return nil, err
+	}
+	d := &destinations{labels: map[string]string{}, quiet: map[string]*route.Quiet{}}
+	for _, ch := range defaults {
+		d.add(ch, "default", top)
+		d.router.Defaults = append(d.router.Defaults, ch.ID())
+	}
+	byURL, byPhones, byMail := map[string]string{}, map[string]string{}, map[string]string{}
+	for _, ch := range defaults {
+		switch c := ch.(type) {
+		case interface{ URL() string }:
+			byURL[c.URL()] = ch.ID()
+		}
+	}
+	if p.SMS != nil {
+		byPhones[listKey(p.SMS.PhoneNumbers)] = "sms"
+	}
+	if p.Email != nil {
+		byMail[listKey(p.Email.To)] = defaultsID(defaults, "email")
+	}
+	for i, rc := range p.Routes {
+		label := fmt.Sprintf("route %d", i+1)
+		key := fmt.Sprintf("route[%d]", i)
+		ms, err := route.ParseMatchers(rc.Match)
+		if err != nil {
+			return nil, fmt.Errorf("%s.match: %w", key, err)
+		}
+		rt := route.Route{Index: i + 1, Matchers: ms, Continue: rc.Continue}
+		if rc.MinLevel != "" {
+			if rt.MinLevel, err = alert.ParseMinLevel(key+".min_level", rc.MinLevel); err != nil {
+				return nil, err
+			}
+		}
+		quiet := top
+		if len(rc.QuietHours) > 0 {
+			if quiet, err = route.ParseQuiet(rc.QuietHours, rc.QuietHoursMinLevel, p.Timezone); err != nil {
+				return nil, fmt.Errorf("%s: %w", key, err)
+			}
+		}
+		if len(rc.WeComWebhookURLs) > 0 {
+			if p.WeCom == nil {
+				return nil, fmt.Errorf("%s.wecom_webhook_urls: [outputs.wecom_sms_mail.wecom] is absent", key)
+			}
+			cfg := *p.WeCom
+			cfg.WebhookURLs, cfg.Label = rc.WeComWebhookURLs, label
+			robots, err := wecom.New(&cfg, p.tpls, p.Language, &http.Client{Timeout: timeout})
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", key, err)
+			}
+			for _, r := range robots {
+				u := r.(interface{ URL() string }).URL()
+				if id, ok := byURL[u]; ok {
+					rt.Dests = append(rt.Dests, id)
+					continue
+				}
+				byURL[u] = r.ID()
+				d.add(r, label, quiet)
+				rt.Dests = append(rt.Dests, r.ID())
+			}
+		}
+		if len(rc.PhoneNumbers) > 0 {
+			if p.SMS == nil {
+				return nil, fmt.Errorf("%s.phone_numbers: [outputs.wecom_sms_mail.sms] is absent", key)
+			}
+			id, err := d.shared(byPhones, listKey(rc.PhoneNumbers), func() (notify.Channel, error) {
+				cfg := *p.SMS
+				cfg.PhoneNumbers, cfg.Label = rc.PhoneNumbers, label
+				return sms.New(&cfg, p.Language, timeout)
+			}, label, quiet)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", key, err)
+			}
+			rt.Dests = append(rt.Dests, id)
+		}
+		if len(rc.EmailTo) > 0 {
+			if p.Email == nil {
+				return nil, fmt.Errorf("%s.email_to: [outputs.wecom_sms_mail.email] is absent", key)
+			}
+			id, err := d.shared(byMail, listKey(rc.EmailTo), func() (notify.Channel, error) {
+				cfg := *p.Email
+				cfg.To, cfg.Label = rc.EmailTo, label
+				return email.New(&cfg, p.tpls, p.Language, timeout)
+			}, label, quiet)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", key, err)
+			}
+			rt.Dests = append(rt.Dests, id)
+		}
+		if len(rt.Dests) == 0 {
+			return nil, fmt.Errorf("%s names no destination: set wecom_webhook_urls, phone_numbers or email_to", key)
+		}
+		d.router.Routes = append(d.router.Routes, rt)
+	}
+	return d, nil
+}
+
+func (d *destinations) add(ch notify.Channel, label string, quiet *route.Quiet) {
+	d.channels = append(d.channels, ch)
+	d.labels[ch.ID()] = label
+	d.quiet[ch.ID()] = quiet
+}
+
+// shared returns the destination for a list (of phones, of mailboxes),
+// building it the first time.
+func (d *destinations) shared(known map[string]string, key string, build func() (notify.Channel, error), label string, quiet *route.Quiet) (string, error) {
+	if id, ok := known[key]; ok {
+		return id, nil
+	}
+	ch, err := build()
+	if err != nil {
+		return "", err
+	}
+	known[key] = ch.ID()
+	d.add(ch, label, quiet)
+	return ch.ID(), nil
+}
+
+func listKey(list []string) string {
+	sorted := slices.Clone(list)
+	for i := range sorted {
+		sorted[i] = strings.TrimSpace(sorted[i])
+	}
+	slices.Sort(sorted)
+	return strings.Join(sorted, "\x00")
+}
+
+func defaultsID(chs []notify.Channel, kind string) string {
+	for _, ch := range chs {
+		if ch.Kind() == kind {
+			return ch.ID()
+		}
+	}
+	return ""
+}
+
+// routeOf is the dispatcher's Route: the destinations of an alert.
+func (d *destinations) routeOf(a alert.Alert) []string {
+	if len(d.router.Routes) == 0 {
+		return d.router.Defaults
+	}
+	return d.router.Destinations(tagsOf(a.Key), a.Level)
+}
+
+func (d *destinations) quietOf(dest string) notify.QuietHours {
+	if q := d.quiet[dest]; q != nil {
+		return q
+	}
+	return nil
+}
+
+func tagsOf(key string) map[string]string {
+	_, tags := alert.ParseKey(key)
+	m := make(map[string]string, len(tags))
+	for _, t := range tags {
+		m[t.Key] = t.Value
+	}
+	return m
+}
+
+// SilencePath is where silences live: silence_file, else state_file +
+// ".silences".
+func (p *WeComSMSMail) SilencePath() (string, error) {
+	switch {
+	case p.SilenceFile != "":
+		return p.SilenceFile, nil
+	case p.StateFile != "":
+		return p.StateFile + ".silences", nil
+	}
+	return "", errors.New("silences need a file: set silence_file (or state_file) in [[outputs.wecom_sms_mail]]")
+}
+
+// silenceStore is the running plugin's view of the silence file, re-read
+// when the file changes.
+type silenceStore struct {
+	path string
+	log  interface{ Errorf(string, ...any) }
+
+	mu       sync.Mutex
+	modified time.Time
+	size     int64
+	silences route.Silences
+}
+
+// refresh re-reads the file if it changed since the last read.
+func (s *silenceStore) refresh(now time.Time) {
+	if s == nil || s.path == "" {
+		return
+	}
+	st, err := os.Stat(s.path)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if errors.Is(err, os.ErrNotExist) {
+		s.silences, s.modified, s.size = nil, time.Time{}, 0
+		return
+	}
+	if err != nil || (st.ModTime().Equal(s.modified) && st.Size() == s.size) {
+		return
+	}
+	s.modified, s.size = st.ModTime(), st.Size()
+	ss, err := route.LoadSilences(s.path, now)
+	if err != nil {
+		s.log.Errorf("Silences: %v", err)
+	}
+	s.silences = ss
+}
+
+// silenced is the dispatcher's Silenced.
+func (s *silenceStore) silenced(a alert.Alert, now time.Time) bool {
+	s.mu.Lock()
+	ss := s.silences
+	s.mu.Unlock()
+	return len(ss) > 0 && ss.Silenced(tagsOf(a.Key), now)
+}

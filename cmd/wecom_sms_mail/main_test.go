@@ -269,8 +269,7 @@ func TestRemindersAcrossKillAndRestart(t *testing.T) {
 
 	p := start(t, s, conf)
 	p.send(t, line("billing", "warning", 1500))
-	testkit.Await(t, s.smtp.Received(), 15*time.Second, "email at once")
-	email1 := time.Now()
+	email1 := testkit.Await(t, s.smtp.Received(), 15*time.Second, "email at once").At
 	require.Eventually(t, func() bool { return s.robot.Requests() >= 1 }, 5*time.Second, 10*time.Millisecond)
 	time.Sleep(time.Second)
 	require.NoError(t, p.cmd.Process.Signal(syscall.SIGKILL))
@@ -278,16 +277,15 @@ func TestRemindersAcrossKillAndRestart(t *testing.T) {
 	s.robot.Up()
 
 	p2 := start(t, s, conf)
-	testkit.Await(t, s.robot.Received(), 15*time.Second, "the queued wecom message after the restart")
-	wecom1 := time.Now()
+	wecom1 := testkit.Await(t, s.robot.Received(), 15*time.Second, "the queued wecom message after the restart").At
 	p2.send(t, line("billing", "warning", 1600))
 
-	testkit.Await(t, s.smtp.Received(), 15*time.Second, "email reminder")
-	require.GreaterOrEqual(t, time.Since(email1), repeat, "email's reminder counts from its delivery before the kill")
-	require.Less(t, time.Since(email1), repeat+1500*time.Millisecond)
-	testkit.Await(t, s.robot.Received(), 15*time.Second, "wecom reminder")
-	require.GreaterOrEqual(t, time.Since(wecom1), repeat, "wecom's reminder counts from its late delivery")
-	require.Less(t, time.Since(wecom1), repeat+1500*time.Millisecond)
+	email2 := testkit.Await(t, s.smtp.Received(), 15*time.Second, "email reminder").At
+	require.GreaterOrEqual(t, email2.Sub(email1), repeat, "email's reminder counts from its delivery before the kill")
+	require.Less(t, email2.Sub(email1), repeat+1500*time.Millisecond)
+	wecom2 := testkit.Await(t, s.robot.Received(), 15*time.Second, "wecom reminder").At
+	require.GreaterOrEqual(t, wecom2.Sub(wecom1), repeat, "wecom's reminder counts from its late delivery")
+	require.Less(t, wecom2.Sub(wecom1), repeat+1500*time.Millisecond)
 	require.Len(t, s.smtp.Messages(), 2, "no duplicate email after the restart")
 	require.NoError(t, p2.stdin.Close())
 	require.NoError(t, p2.cmd.Wait())

@@ -120,7 +120,7 @@ func TestRoutesReachTheTeamThatOwnsTheAlert(t *testing.T) {
 	robot, content = tm.received(t, "the default route")
 	require.Equal(t, "platform", robot)
 	require.Contains(t, content, "search")
-	quiet(t, tm.robot.Received(), 500*time.Millisecond, "a message to a team that does not own the alert")
+	testkit.Quiet(t, tm.robot.Received(), 500*time.Millisecond, "a message to a team that does not own the alert")
 }
 
 func TestRoutesTestNotifyListsEveryDestination(t *testing.T) {
@@ -175,7 +175,7 @@ func TestSilenceWhileRunning(t *testing.T) {
 	require.Equal(t, "platform", robot)
 	require.Contains(t, content, "search")
 	require.NotContains(t, content, "billing-pay", "silenced")
-	quiet(t, tm.robot.Received(), time.Second, "a message about the silenced alert")
+	testkit.Quiet(t, tm.robot.Received(), time.Second, "a message about the silenced alert")
 
 	list := exec.Command(binary, "-config", conf, "-silence", "list")
 	list.Env = tm.env
@@ -240,15 +240,5 @@ func TestQuietHoursHoldThenDigest(t *testing.T) {
 	require.Contains(t, digest, "flap", "fired and resolved in between")
 	require.Contains(t, digest, "已恢复")
 	require.NotContains(t, digest, "etl", "already told")
-	quiet(t, tm.robot.Received(), time.Second, "a second digest")
-}
-
-// quiet asserts nothing more arrives for a while.
-func quiet[T any](t *testing.T, ch <-chan T, d time.Duration, what string) {
-	t.Helper()
-	select {
-	case v := <-ch:
-		t.Fatalf("unexpected %s: %+v", what, v)
-	case <-time.After(d):
-	}
+	testkit.Quiet(t, tm.robot.Received(), time.Second, "a second digest")
 }

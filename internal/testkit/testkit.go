@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"testing"
 	"time"
 
 	"github.com/influxdata/line-protocol/v2/lineprotocol"
@@ -187,4 +188,14 @@ func Await[T any](tb interface {
 	}
 	var zero T
 	return zero
+}
+
+// Quiet fails the test if anything arrives on ch within d.
+func Quiet[T any](t testing.TB, ch <-chan T, d time.Duration, what string) {
+	t.Helper()
+	select {
+	case v := <-ch:
+		t.Fatalf("unexpected %s: %+v", what, v)
+	case <-time.After(d):
+	}
 }

@@ -45,6 +45,8 @@ type Message struct {
 	Authed  string
 	// Mechanism is the SASL mechanism the client authenticated with.
 	Mechanism string
+	// At is when the message was accepted.
+	At time.Time
 }
 
 // Options configure a Server.
@@ -203,7 +205,7 @@ func (se *session) Data(r io.Reader) error {
 		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try again later"}
 	}
 	_, isTLS := se.conn.TLSConnectionState()
-	m := Message{From: se.from, To: append([]string(nil), se.to...), Raw: raw, TLS: isTLS, Authed: se.authed, Mechanism: se.mech}
+	m := Message{From: se.from, To: append([]string(nil), se.to...), Raw: raw, TLS: isTLS, Authed: se.authed, Mechanism: se.mech, At: time.Now()}
 	if err := parse(&m); err != nil {
 		return &smtp.SMTPError{Code: 554, Message: "unparsable message: " + err.Error()}
 	}

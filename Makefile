@@ -2,9 +2,12 @@
 TELEGRAF_VERSION := $(shell go list -m -f '{{.Version}}' github.com/influxdata/telegraf)
 TELEGRAF_TAGS := custom,inputs.execd,outputs.execd,processors.starlark,outputs.file,outputs.influxdb,parsers.influx,serializers.influx
 BIN := $(CURDIR)/bin
+# A real Alertmanager for the tests; v0.32+ do not build from the module
+# zip (their web UI bundle is not in it).
+ALERTMANAGER_VERSION := v0.31.1
 GO_TEST_FLAGS ?= -race -count=1 -timeout 30m
 
-.PHONY: all build telegraf test bench demo clean
+.PHONY: all build telegraf alertmanager test bench demo clean
 
 all: build
 
@@ -22,8 +25,15 @@ $(BIN)/telegraf: go.mod
 		github.com/influxdata/telegraf/cmd/telegraf@$(TELEGRAF_VERSION)
 	@touch $@
 
+## alertmanager: a real Prometheus Alertmanager for the tests
+alertmanager: $(BIN)/alertmanager
+
+$(BIN)/alertmanager:
+	CGO_ENABLED=0 GOBIN=$(BIN) go install github.com/prometheus/alertmanager/cmd/alertmanager@$(ALERTMANAGER_VERSION)
+	@touch $@
+
 ## test: every test, end-to-end ones included
-test: build telegraf
+test: build telegraf alertmanager
 	go vet ./...
 	go test $(GO_TEST_FLAGS) ./...
 

@@ -12,8 +12,11 @@ import (
 
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/alert"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify/dingtalk"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify/email"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify/feishu"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify/sms"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify/webhook"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify/wecom"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/route"
 )
@@ -82,16 +85,42 @@ func (p *WeComSMSMail) buildRoutes(defaults []notify.Channel, timeout time.Durat
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", key, err)
 			}
-			for _, r := range robots {
-				u := r.(interface{ URL() string }).URL()
-				if id, ok := byURL[u]; ok {
-					rt.Dests = append(rt.Dests, id)
-					continue
-				}
-				byURL[u] = r.ID()
-				d.add(r, label, quiet)
-				rt.Dests = append(rt.Dests, r.ID())
+			rt.Dests = append(rt.Dests, d.byURL(byURL, robots, label, quiet)...)
+		}
+		for _, robots := range []struct {
+			key   string
+			urls  []string
+			table bool
+			build func(urls []string) ([]notify.Channel, error)
+		}{
+			{"dingtalk_webhook_urls", rc.DingTalkWebhookURLs, p.DingTalk != nil, func(urls []string) ([]notify.Channel, error) {
+				cfg := *p.DingTalk
+				cfg.WebhookURLs, cfg.Label = urls, label
+				return dingtalk.New(&cfg, p.tpls, p.Language, &http.Client{Timeout: timeout})
+			}},
+			{"feishu_webhook_urls", rc.FeishuWebhookURLs, p.Feishu != nil, func(urls []string) ([]notify.Channel, error) {
+				cfg := *p.Feishu
+				cfg.WebhookURLs, cfg.Label = urls, label
+				return feishu.New(&cfg, p.tpls, p.Language, &http.Client{Timeout: timeout})
+			}},
+			{"webhook_urls", rc.WebhookURLs, p.Webhook != nil, func(urls []string) ([]notify.Channel, error) {
+				cfg := *p.Webhook
+				cfg.URLs, cfg.Label = urls, label
+				return webhook.New(&cfg, p.tpls, &http.Client{Timeout: timeout})
+			}},
+		} {
+			if len(robots.urls) == 0 {
+				continue
 			}
+			if !robots.table {
+				table := strings.TrimSuffix(strings.TrimSuffix(robots.key, "_webhook_urls"), "_urls")
+				return nil, fmt.Errorf("%s.%s: [outputs.wecom_sms_mail.%s] is absent", key, robots.key, table)
+			}
+			chs, err := robots.build(robots.urls)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", key, err)
+			}
+			rt.Dests = append(rt.Dests, d.byURL(byURL, chs, label, quiet)...)
 		}
 		if len(rc.PhoneNumbers) > 0 {
 			if p.SMS == nil {
@@ -122,11 +151,29 @@ func (p *WeComSMSMail) buildRoutes(defaults []notify.Channel, timeout time.Durat
 			rt.Dests = append(rt.Dests, id)
 		}
 		if len(rt.Dests) == 0 {
-			return nil, fmt.Errorf("%s names no destination: set wecom_webhook_urls, phone_numbers or email_to", key)
+			return nil, fmt.Errorf("%s names no destination: set wecom_webhook_urls, phone_numbers, email_to, dingtalk_webhook_urls, feishu_webhook_urls or webhook_urls", key)
 		}
 		d.router.Routes = append(d.router.Routes, rt)
 	}
 	return d, nil
+}
+
+// byURL returns the IDs of URL-addressed destinations (robots, bots,
+// receivers), each built once: a URL already known is the same
+// destination.
+func (d *destinations) byURL(known map[string]string, chs []notify.Channel, label string, quiet *route.Quiet) []string {
+	ids := make([]string, 0, len(chs))
+	for _, ch := range chs {
+		u := ch.(interface{ URL() string }).URL()
+		if id, ok := known[u]; ok {
+			ids = append(ids, id)
+			continue
+		}
+		known[u] = ch.ID()
+		d.add(ch, label, quiet)
+		ids = append(ids, ch.ID())
+	}
+	return ids
 }
 
 func (d *destinations) add(ch notify.Channel, label string, quiet *route.Quiet) {

@@ -20,8 +20,12 @@ import (
 
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/alert"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify/alertmanager"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify/dingtalk"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify/email"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify/feishu"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify/sms"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify/webhook"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify/wecom"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/render"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/route"
@@ -49,15 +53,19 @@ type WeComSMSMail struct {
 	MaxRetries     int             `toml:"max_retries"`
 	DashboardURL   string          `toml:"dashboard_url"`
 	// Quiet hours of the default route (routes may set their own).
-	QuietHours         []string        `toml:"quiet_hours"`
-	QuietHoursMinLevel string          `toml:"quiet_hours_min_level"`
-	Timezone           string          `toml:"timezone"`
-	SilenceFile        string          `toml:"silence_file"`
-	Routes             []route.Config  `toml:"route"`
-	WeCom              *wecom.Config   `toml:"wecom"`
-	SMS                *sms.Config     `toml:"sms"`
-	Email              *email.Config   `toml:"email"`
-	Log                telegraf.Logger `toml:"-"`
+	QuietHours         []string             `toml:"quiet_hours"`
+	QuietHoursMinLevel string               `toml:"quiet_hours_min_level"`
+	Timezone           string               `toml:"timezone"`
+	SilenceFile        string               `toml:"silence_file"`
+	Routes             []route.Config       `toml:"route"`
+	WeCom              *wecom.Config        `toml:"wecom"`
+	SMS                *sms.Config          `toml:"sms"`
+	Email              *email.Config        `toml:"email"`
+	DingTalk           *dingtalk.Config     `toml:"dingtalk"`
+	Feishu             *feishu.Config       `toml:"feishu"`
+	Webhook            *webhook.Config      `toml:"webhook"`
+	Alertmanager       *alertmanager.Config `toml:"alertmanager"`
+	Log                telegraf.Logger      `toml:"-"`
 
 	// retryBase is the first backoff step; tests shorten it.
 	retryBase time.Duration
@@ -65,6 +73,7 @@ type WeComSMSMail struct {
 	tickEvery time.Duration
 
 	channels   []notify.Channel
+	am         *alertmanager.Client
 	dests      *destinations
 	silences   *silenceStore
 	tpls       *render.Templates
@@ -160,8 +169,36 @@ func (p *WeComSMSMail) Init() error {
 		}
 		p.channels = append(p.channels, ch)
 	}
-	if len(p.channels) == 0 {
-		return errors.New("no channel configured: add [outputs.wecom_sms_mail.wecom], .sms or .email")
+	httpClient := &http.Client{Timeout: timeout}
+	if p.DingTalk != nil {
+		robots, err := dingtalk.New(p.DingTalk, p.tpls, p.Language, httpClient)
+		if err != nil {
+			return err
+		}
+		p.channels = append(p.channels, robots...)
+	}
+	if p.Feishu != nil {
+		bots, err := feishu.New(p.Feishu, p.tpls, p.Language, httpClient)
+		if err != nil {
+			return err
+		}
+		p.channels = append(p.channels, bots...)
+	}
+	if p.Webhook != nil {
+		receivers, err := webhook.New(p.Webhook, p.tpls, httpClient)
+		if err != nil {
+			return err
+		}
+		p.channels = append(p.channels, receivers...)
+	}
+	p.am = nil
+	if p.Alertmanager != nil {
+		if p.am, err = alertmanager.New(p.Alertmanager, p.tpls, p.Language, httpClient, p.Log); err != nil {
+			return err
+		}
+	}
+	if len(p.channels) == 0 && p.am == nil {
+		return errors.New("no channel configured: add [outputs.wecom_sms_mail.wecom], .sms, .email, .dingtalk, .feishu, .webhook or .alertmanager")
 	}
 	if p.dests, err = p.buildRoutes(p.channels, timeout); err != nil {
 		return err
@@ -269,6 +306,9 @@ func (p *WeComSMSMail) Write(metrics []telegraf.Metric) error {
 		}
 		if n, due := p.alerts.Observe(obs, now); due {
 			p.dispatcher.Add(n)
+			if n.Resolved() && p.am != nil {
+				p.am.Resolve(n)
+			}
 		}
 	}
 	return nil
@@ -289,6 +329,12 @@ func (p *WeComSMSMail) tickLoop(ctx context.Context) {
 			p.mu.Unlock()
 			p.dispatcher.Add(stale...)
 			p.dispatcher.Remind(firing, now)
+			if p.am != nil {
+				for _, n := range stale {
+					p.am.Resolve(n)
+				}
+				p.am.Sync(ctx, firing, now)
+			}
 			if p.dirty.Load() {
 				p.save()
 			}
@@ -340,6 +386,15 @@ func (p *WeComSMSMail) Close() error {
 	p.cancel()
 	p.cancel = nil
 	p.wg.Wait()
+	if p.am != nil {
+		// Ends owed to Alertmanager go now; firing ones would time out there.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		p.mu.Lock()
+		firing := p.alerts.Snapshot()
+		p.mu.Unlock()
+		p.am.Sync(ctx, firing, time.Now())
+		cancel()
+	}
 	p.save()
 	if !p.dispatcher.Idle() {
 		if p.StateFile != "" {
@@ -368,6 +423,17 @@ func (p *WeComSMSMail) TestNotify(ctx context.Context, out io.Writer) error {
 			result = err.Error()
 		}
 		fmt.Fprintf(out, "%s %s %s: %s\n", p.dests.labels[ch.ID()], ch.Kind(), ch.Destination(), result)
+	}
+	if p.am != nil {
+		results := p.am.TestNotify(ctx, time.Now())
+		for _, u := range p.am.URLs() {
+			result := "ok"
+			if err := results[u]; err != nil {
+				failed = true
+				result = err.Error()
+			}
+			fmt.Fprintf(out, "default alertmanager %s: %s\n", u, result)
+		}
 	}
 	if failed {
 		return errors.New("at least one destination failed")

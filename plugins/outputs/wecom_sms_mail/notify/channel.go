@@ -39,7 +39,10 @@ type Delivery struct {
 	Text    string   `json:"text,omitempty"`
 	HTML    string   `json:"html,omitempty"`
 	Params  []string `json:"params,omitempty"`
-	Phones  []string `json:"phones,omitempty"`
+	// Style is a presentation hint of the channel's own (Feishu's card
+	// colour).
+	Style  string   `json:"style,omitempty"`
+	Phones []string `json:"phones,omitempty"`
 }
 
 // deliveryError says whether a failure is worth retrying, and when.
@@ -63,10 +66,10 @@ func RetryWithin(err error, within time.Duration) error {
 	return &deliveryError{err: err, retry: true, within: within}
 }
 
-// retryDelay classifies err and picks the wait before the next attempt:
+// Classify says whether err is worth retrying and picks the wait before the next attempt:
 // the backoff, raised to the channel's minimum, capped by its maximum.
 // Unknown errors (network, timeouts) are retried.
-func retryDelay(err error, backoff time.Duration) (bool, time.Duration) {
+func Classify(err error, backoff time.Duration) (bool, time.Duration) {
 	var de *deliveryError
 	if !errors.As(err, &de) {
 		return true, backoff

@@ -458,7 +458,7 @@ func (w *worker) deliver(ctx context.Context, j *Job) (delivered, stopped bool) 
 			if ctx.Err() != nil {
 				return false, true
 			}
-			retry, wait := retryDelay(err, backoff(d.RetryBase, attempt))
+			retry, wait := Classify(err, backoff(d.RetryBase, attempt))
 			if !retry || attempt > d.MaxRetries {
 				d.log.Errorf("%s: giving up on a message with %d alert(s) after %d attempt(s): %v", w.ch.ID(), j.Alerts, attempt, err)
 				return false, false

@@ -116,7 +116,7 @@ func ParseDashboardURL(text string) (*template.Template, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dashboard_url: %w", err)
 	}
-	u, err := renderURL(t, map[string]string{"group": "g", "topic": "t", "instance_id": "ckafka-1", "region": "ap-guangzhou"})
+	u, err := RenderURL(t, map[string]string{"group": "g", "topic": "t", "instance_id": "ckafka-1", "region": "ap-guangzhou"})
 	if err != nil {
 		return nil, fmt.Errorf("dashboard_url: %w", err)
 	}
@@ -126,9 +126,9 @@ func ParseDashboardURL(text string) (*template.Template, error) {
 	return t, nil
 }
 
-// renderURL renders the dashboard template with query-escaped tag values,
+// RenderURL renders the dashboard template with query-escaped tag values,
 // then escapes what would end a markdown link or an attribute.
-func renderURL(t *template.Template, tags map[string]string) (string, error) {
+func RenderURL(t *template.Template, tags map[string]string) (string, error) {
 	escaped := make(map[string]string, len(tags))
 	for k, v := range tags {
 		escaped[k] = url.QueryEscape(v)
@@ -150,7 +150,7 @@ func (d *TemplateData) LinkDashboards(t *template.Template) error {
 	}
 	var firstErr error
 	for i := range d.Alerts {
-		u, err := renderURL(t, d.Alerts[i].Tags)
+		u, err := RenderURL(t, d.Alerts[i].Tags)
 		if err != nil {
 			firstErr = cmp.Or(firstErr, err)
 			continue

@@ -39,6 +39,7 @@ type AlertView struct {
 	Name          string
 	Tags          map[string]string
 	Level         string // ok, warning, critical
+	NotifiedLevel string // the level last notified: what a resolution ended
 	Kind          string // firing, escalated, repeat, resolved, stale
 	LevelText     string // localized label
 	Value         float64
@@ -102,6 +103,15 @@ func Load(lang string) (*Templates, error) {
 func (t *Templates) Render(name string, d *TemplateData) (string, error) {
 	var b bytes.Buffer
 	if err := t.text.ExecuteTemplate(&b, name, d); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}
+
+// RenderLine renders one alert's line of the default messages.
+func (t *Templates) RenderLine(v AlertView) (string, error) {
+	var b bytes.Buffer
+	if err := t.text.ExecuteTemplate(&b, "line", v); err != nil {
 		return "", err
 	}
 	return b.String(), nil
@@ -202,6 +212,7 @@ func alertView(n alert.Notification, lang string, w Words, staleAfter time.Durat
 		Name:          name,
 		Tags:          tags,
 		Level:         n.Alert.Level.String(),
+		NotifiedLevel: n.Alert.NotifiedLevel.String(),
 		Kind:          string(n.Kind),
 		Value:         n.Alert.Value,
 		HasValue:      n.Alert.HasValue,

@@ -17,14 +17,17 @@ import (
 // the destinations it names. Accounts and servers stay in the channel
 // tables.
 type Config struct {
-	Match              map[string]string `toml:"match"`
-	WeComWebhookURLs   []string          `toml:"wecom_webhook_urls"`
-	PhoneNumbers       []string          `toml:"phone_numbers"`
-	EmailTo            []string          `toml:"email_to"`
-	MinLevel           string            `toml:"min_level"`
-	Continue           bool              `toml:"continue"`
-	QuietHours         []string          `toml:"quiet_hours"`
-	QuietHoursMinLevel string            `toml:"quiet_hours_min_level"`
+	Match               map[string]string `toml:"match"`
+	WeComWebhookURLs    []string          `toml:"wecom_webhook_urls"`
+	PhoneNumbers        []string          `toml:"phone_numbers"`
+	EmailTo             []string          `toml:"email_to"`
+	DingTalkWebhookURLs []string          `toml:"dingtalk_webhook_urls"`
+	FeishuWebhookURLs   []string          `toml:"feishu_webhook_urls"`
+	WebhookURLs         []string          `toml:"webhook_urls"`
+	MinLevel            string            `toml:"min_level"`
+	Continue            bool              `toml:"continue"`
+	QuietHours          []string          `toml:"quiet_hours"`
+	QuietHoursMinLevel  string            `toml:"quiet_hours_min_level"`
 }
 
 // Route is a parsed route: its matchers and the IDs of its destinations.

@@ -1,17 +1,14 @@
 package wecom
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"text/template"
 	"time"
 
@@ -54,10 +51,7 @@ type robot struct {
 	tpls     *render.Templates
 	userTpl  *template.Template
 	client   *http.Client
-	now      func() time.Time
-
-	mu   sync.Mutex
-	sent []time.Time // our sends within the last minute
+	pacer    *notify.Pacer
 }
 
 // robotURL accepts a full webhook URL or just its key.
@@ -119,7 +113,7 @@ func New(cfg *Config, tpls *render.Templates, lang string, client *http.Client) 
 			return nil, fmt.Errorf("wecom.webhook_urls[%d]: %v", i, err)
 		}
 		robots = append(robots, &robot{cfg: cfg, index: i + 1, url: u, key: key, minLevel: minLevel,
-			tpls: tpls, userTpl: userTpl, client: client, now: time.Now})
+			tpls: tpls, userTpl: userTpl, client: client, pacer: notify.NewPacer(notify.Limit{N: wecomPerMinute, Window: time.Minute})})
 	}
 	return robots, nil
 }
@@ -152,13 +146,7 @@ func (r *robot) Destination() string {
 // URL is the robot's webhook URL: it holds the key, never log it.
 func (r *robot) URL() string { return r.url }
 
-// redactKey keeps the last four characters, enough to tell robots apart.
-func redactKey(key string) string {
-	if len(key) <= 8 {
-		return "***"
-	}
-	return "***" + key[len(key)-4:]
-}
+func redactKey(key string) string { return notify.RedactSecret(key) }
 
 // redact removes the key from text that may quote the URL (net/http
 // errors do).
@@ -213,7 +201,7 @@ type wecomResponse struct {
 }
 
 func (r *robot) Deliver(ctx context.Context, d *notify.Delivery) error {
-	if err := r.waitForSlot(ctx); err != nil {
+	if err := r.pacer.Wait(ctx); err != nil {
 		return err
 	}
 	body := map[string]any{"msgtype": r.cfg.MsgType}
@@ -229,43 +217,22 @@ func (r *robot) Deliver(ctx context.Context, d *notify.Delivery) error {
 	} else {
 		body["markdown"] = map[string]any{"content": d.Text}
 	}
-	payload, err := json.Marshal(body)
+	raw, err := notify.PostJSON(ctx, r.client, r.url, body, nil, r.redact)
 	if err != nil {
-		return notify.Permanent(err)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.url, bytes.NewReader(payload))
-	if err != nil {
-		return notify.Permanent(errors.New(r.redact(err.Error())))
-	}
-	req.Header.Set("Content-Type", "application/json; charset=utf-8")
-	resp, err := r.client.Do(req)
-	if err != nil {
-		return notify.Retryable(errors.New(r.redact(err.Error())), 0)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if err != nil {
-		return notify.Retryable(fmt.Errorf("reading the answer: %v", err), 0)
-	}
-	if resp.StatusCode != http.StatusOK {
-		err := fmt.Errorf("HTTP %d: %s", resp.StatusCode, r.redact(snippet(raw)))
-		if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
-			return notify.Retryable(err, 0)
-		}
-		return notify.Permanent(err)
+		return err
 	}
 	var answer wecomResponse
 	if err := json.Unmarshal(raw, &answer); err != nil {
-		return notify.Retryable(fmt.Errorf("unreadable answer %q: %v", snippet(raw), err), 0)
+		return notify.Retryable(fmt.Errorf("unreadable answer %q: %v", notify.Snippet(raw), err), 0)
 	}
-	r.recordSend()
+	r.pacer.Record()
 	switch answer.ErrCode {
 	case 0:
 		return nil
 	case 45009:
 		// Rate limited (others may share the robot): retry when our
 		// window frees a slot.
-		return notify.RetryWithin(fmt.Errorf("rate limited (errcode 45009): %s", answer.ErrMsg), r.untilSlotFrees())
+		return notify.RetryWithin(fmt.Errorf("rate limited (errcode 45009): %s", answer.ErrMsg), r.pacer.UntilFree())
 	case 93000:
 		return notify.Permanent(errors.New("invalid webhook key (errcode 93000): check wecom.webhook_urls; give the robot's whole webhook URL or only its key"))
 	case -1:
@@ -273,67 +240,4 @@ func (r *robot) Deliver(ctx context.Context, d *notify.Delivery) error {
 	default:
 		return notify.Permanent(fmt.Errorf("errcode %d: %s", answer.ErrCode, r.redact(answer.ErrMsg)))
 	}
-}
-
-// waitForSlot keeps us within 20 messages per minute per robot.
-func (r *robot) waitForSlot(ctx context.Context) error {
-	for {
-		wait := r.untilSlotFreesIfFull()
-		if wait <= 0 {
-			return nil
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return notify.Retryable(fmt.Errorf("waiting for the robot's 20-per-minute window: %w", ctx.Err()), 0)
-		case <-t.C:
-		}
-	}
-}
-
-func (r *robot) recordSend() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.prune()
-	r.sent = append(r.sent, r.now())
-}
-
-func (r *robot) prune() {
-	cutoff := r.now().Add(-time.Minute)
-	i := 0
-	for i < len(r.sent) && !r.sent[i].After(cutoff) {
-		i++
-	}
-	r.sent = r.sent[i:]
-}
-
-func (r *robot) untilSlotFreesIfFull() time.Duration {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.prune()
-	if len(r.sent) < wecomPerMinute {
-		return 0
-	}
-	return r.sent[0].Add(time.Minute).Sub(r.now())
-}
-
-// untilSlotFrees is when the oldest of our sends leaves the window; with
-// none recorded, a short pause.
-func (r *robot) untilSlotFrees() time.Duration {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.prune()
-	if len(r.sent) == 0 {
-		return time.Second
-	}
-	return max(r.sent[0].Add(time.Minute).Sub(r.now()), time.Second)
-}
-
-func snippet(b []byte) string {
-	s := strings.TrimSpace(string(b))
-	if len(s) > 200 {
-		s = s[:200] + "…"
-	}
-	return s
 }

@@ -4,26 +4,12 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/render"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/render/rendertest"
 )
-
-func TestRobotPacesItselfAtTwentyPerMinute(t *testing.T) {
-	now := time.Unix(1000, 0)
-	r := &robot{now: func() time.Time { return now }}
-	for range 20 {
-		require.Zero(t, r.untilSlotFreesIfFull())
-		r.recordSend()
-		now = now.Add(time.Second)
-	}
-	require.Equal(t, 40*time.Second, r.untilSlotFreesIfFull())
-	now = now.Add(40 * time.Second)
-	require.Zero(t, r.untilSlotFreesIfFull())
-}
 
 // TestHostileNames: a group name made to break the message renders as
 // literal text.

@@ -1,0 +1,254 @@
+// Package dingtalk is the DingTalk (钉钉) custom robot channel: markdown or
+// text messages, 加签 signatures, @mentions, its 20-a-minute limit.
+package dingtalk
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/influxdata/telegraf/config"
+
+	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/secrets"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/alert"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/render"
+)
+
+const (
+	defaultBase = "https://oapi.dingtalk.com/robot/send"
+	// Limits of the custom robot: 20 messages a minute (exceeding it
+	// blocks the robot for 10 minutes), 20,000 bytes a body.
+	perMinute    = 20
+	blocked      = 10 * time.Minute
+	contentLimit = 18000 // leaves room for the JSON around it
+)
+
+// Config is [outputs.wecom_sms_mail.dingtalk].
+type Config struct {
+	WebhookURLs []string      `toml:"webhook_urls"`
+	Secret      config.Secret `toml:"secret"`
+	MsgType     string        `toml:"msgtype"`
+	AtMobiles   []string      `toml:"at_mobiles"`
+	AtAll       bool          `toml:"at_all"`
+	MinLevel    string        `toml:"min_level"`
+	Template    string        `toml:"template"`
+
+	// Label prefixes the robots' IDs ("route 2"); empty for the table's.
+	Label string `toml:"-"`
+}
+
+type robot struct {
+	cfg      *Config
+	index    int
+	url      string // holds the access_token: never log it
+	token    string
+	secret   string
+	minLevel alert.Level
+	tpls     *render.Templates
+	userTpl  *template.Template
+	client   *http.Client
+	pacer    *notify.Pacer
+	now      func() time.Time
+}
+
+// New returns one channel per robot of the table.
+func New(cfg *Config, tpls *render.Templates, lang string, client *http.Client) ([]notify.Channel, error) {
+	if len(cfg.WebhookURLs) == 0 {
+		return nil, errors.New("dingtalk.webhook_urls: at least one robot URL or access_token is required")
+	}
+	if cfg.MsgType == "" {
+		cfg.MsgType = "markdown"
+	}
+	if cfg.MsgType != "markdown" && cfg.MsgType != "text" {
+		return nil, fmt.Errorf("dingtalk.msgtype: %q is not markdown or text", cfg.MsgType)
+	}
+	if cfg.MinLevel == "" {
+		cfg.MinLevel = "warning"
+	}
+	minLevel, err := alert.ParseMinLevel("dingtalk.min_level", cfg.MinLevel)
+	if err != nil {
+		return nil, err
+	}
+	secret, err := secrets.Reveal(cfg.Secret)
+	if err != nil {
+		return nil, fmt.Errorf("dingtalk.secret: %w", err)
+	}
+	var userTpl *template.Template
+	if cfg.Template != "" {
+		if userTpl, err = render.ParseUserTemplate("dingtalk.template", cfg.Template, lang); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]notify.Channel, 0, len(cfg.WebhookURLs))
+	for i, raw := range cfg.WebhookURLs {
+		u, token, err := robotURL(raw)
+		if err != nil {
+			return nil, fmt.Errorf("dingtalk.webhook_urls[%d]: %v", i, err) // the entry may be a token: not echoed
+		}
+		out = append(out, &robot{cfg: cfg, index: i + 1, url: u, token: token, secret: secret, minLevel: minLevel,
+			tpls: tpls, userTpl: userTpl, client: client, now: time.Now,
+			pacer: notify.NewPacer(notify.Limit{N: perMinute, Window: time.Minute})})
+	}
+	return out, nil
+}
+
+// robotURL accepts a full webhook URL or only its access_token.
+func robotURL(s string) (u, token string, err error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", "", errors.New("empty entry")
+	}
+	if !strings.Contains(s, "://") {
+		if strings.ContainsAny(s, "/?&= ") {
+			return "", "", errors.New("neither a URL nor an access_token")
+		}
+		return defaultBase + "?access_token=" + url.QueryEscape(s), s, nil
+	}
+	parsed, err := url.Parse(s)
+	if err != nil || (parsed.Scheme != "https" && parsed.Scheme != "http") {
+		return "", "", errors.New("not an http(s) URL")
+	}
+	token = parsed.Query().Get("access_token")
+	if token == "" {
+		return "", "", errors.New("URL has no access_token= parameter")
+	}
+	return s, token, nil
+}
+
+func (*robot) Kind() string            { return "dingtalk" }
+func (r *robot) MinLevel() alert.Level { return r.minLevel }
+
+func (r *robot) ID() string {
+	id := fmt.Sprintf("dingtalk robot %d (token %s)", r.index, notify.RedactSecret(r.token))
+	if r.cfg.Label != "" {
+		id = r.cfg.Label + " " + id
+	}
+	return id
+}
+
+func (r *robot) Destination() string {
+	host := ""
+	if u, err := url.Parse(r.url); err == nil {
+		host = u.Host
+	}
+	return fmt.Sprintf("robot %s token %s", host, notify.RedactSecret(r.token))
+}
+
+// URL is the webhook URL: it holds the token, never log it.
+func (r *robot) URL() string { return r.url }
+
+func (r *robot) redact(s string) string {
+	for _, secret := range []string{r.token, url.QueryEscape(r.token), r.secret} {
+		if secret != "" {
+			s = strings.ReplaceAll(s, secret, notify.RedactSecret(secret))
+		}
+	}
+	return s
+}
+
+func (r *robot) Prepare(d *render.TemplateData) ([]notify.Delivery, error) {
+	var content string
+	var err error
+	switch {
+	case r.userTpl != nil:
+		content, err = render.Execute(r.userTpl, d.Escaped(render.EscapeMarkdown))
+	case r.cfg.MsgType == "text":
+		content, err = r.tpls.Render("wecom_text", d.Escaped(render.EscapeText))
+	default:
+		content, err = r.tpls.Render("dingtalk_markdown", d.Escaped(render.EscapeMarkdown))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("rendering the dingtalk message: %w", err)
+	}
+	// A mention shows only if the text names the number too.
+	mentions := ""
+	for _, m := range r.cfg.AtMobiles {
+		mentions += " @" + m
+	}
+	parts := notify.SplitMessage(strings.TrimRight(content, "\n"), contentLimit-len(mentions))
+	out := make([]notify.Delivery, len(parts))
+	for i, p := range parts {
+		if i == 0 {
+			p += mentions
+		}
+		out[i] = notify.Delivery{Subject: d.Title, Text: p}
+	}
+	return out, nil
+}
+
+// Sign is DingTalk's 加签: base64 of HMAC-SHA256 over "timestamp\nsecret",
+// keyed with the secret; timestamp in milliseconds.
+func Sign(secret string, timestampMillis int64) string {
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte(strconv.FormatInt(timestampMillis, 10) + "\n" + secret))
+	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
+}
+
+type answer struct {
+	ErrCode int    `json:"errcode"`
+	ErrMsg  string `json:"errmsg"`
+}
+
+func (r *robot) Deliver(ctx context.Context, d *notify.Delivery) error {
+	if err := r.pacer.Wait(ctx); err != nil {
+		return err
+	}
+	target := r.url
+	if r.secret != "" {
+		ts := r.now().UnixMilli()
+		target += "&timestamp=" + strconv.FormatInt(ts, 10) + "&sign=" + url.QueryEscape(Sign(r.secret, ts))
+	}
+	body := map[string]any{"msgtype": r.cfg.MsgType,
+		"at": map[string]any{"atMobiles": nonNil(r.cfg.AtMobiles), "isAtAll": r.cfg.AtAll}}
+	if r.cfg.MsgType == "text" {
+		body["text"] = map[string]any{"content": d.Text}
+	} else {
+		title := d.Subject
+		if title == "" {
+			title = "CKafka"
+		}
+		body["markdown"] = map[string]any{"title": title, "text": d.Text}
+	}
+	raw, err := notify.PostJSON(ctx, r.client, target, body, nil, r.redact)
+	if err != nil {
+		return err
+	}
+	var a answer
+	if err := json.Unmarshal(raw, &a); err != nil {
+		return notify.Retryable(fmt.Errorf("unreadable answer %q: %v", notify.Snippet(raw), err), 0)
+	}
+	r.pacer.Record()
+	switch a.ErrCode {
+	case 0:
+		return nil
+	case 130101:
+		// Over the limit the robot is blocked for ten minutes.
+		return notify.Retryable(fmt.Errorf("sending too fast (errcode 130101): %s; the robot is blocked for 10 minutes", a.ErrMsg), blocked)
+	case 310000:
+		return notify.Permanent(fmt.Errorf("security check failed (errcode 310000): %s: check dingtalk.secret and this host's clock (signature, timestamp), the robot's keywords (they must appear in the message), or its IP allowlist", r.redact(a.ErrMsg)))
+	case 300001:
+		return notify.Permanent(errors.New("invalid access_token (errcode 300001): check dingtalk.webhook_urls"))
+	case 460101:
+		return notify.Permanent(fmt.Errorf("message too long (errcode 460101): %s", a.ErrMsg))
+	default:
+		return notify.Permanent(fmt.Errorf("errcode %d: %s", a.ErrCode, r.redact(a.ErrMsg)))
+	}
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

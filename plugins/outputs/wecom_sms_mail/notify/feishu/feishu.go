@@ -1,0 +1,245 @@
+// Package feishu is the Feishu (飞书) / Lark custom bot channel: interactive
+// cards with a colour by level, or text; signed requests; its limits of 5
+// a second and 100 a minute.
+package feishu
+
+import (
+	"cmp"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/influxdata/telegraf/config"
+
+	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/secrets"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/alert"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/render"
+)
+
+const (
+	defaultBase = "https://open.feishu.cn/open-apis/bot/v2/hook/"
+	// A body is at most 20 KB; the card's frame takes some of it.
+	contentLimit = 15000
+)
+
+// Config is [outputs.wecom_sms_mail.feishu].
+type Config struct {
+	WebhookURLs []string      `toml:"webhook_urls"`
+	Secret      config.Secret `toml:"secret"`
+	MsgType     string        `toml:"msg_type"`
+	MinLevel    string        `toml:"min_level"`
+	Template    string        `toml:"template"`
+
+	// Label prefixes the bots' IDs ("route 2"); empty for the table's.
+	Label string `toml:"-"`
+}
+
+type bot struct {
+	cfg      *Config
+	index    int
+	url      string // holds the token: never log it
+	token    string
+	secret   string
+	minLevel alert.Level
+	tpls     *render.Templates
+	userTpl  *template.Template
+	client   *http.Client
+	pacer    *notify.Pacer
+	now      func() time.Time
+}
+
+// New returns one channel per bot of the table.
+func New(cfg *Config, tpls *render.Templates, lang string, client *http.Client) ([]notify.Channel, error) {
+	if len(cfg.WebhookURLs) == 0 {
+		return nil, errors.New("feishu.webhook_urls: at least one bot URL or token is required")
+	}
+	if cfg.MsgType == "" {
+		cfg.MsgType = "interactive"
+	}
+	if cfg.MsgType != "interactive" && cfg.MsgType != "text" {
+		return nil, fmt.Errorf("feishu.msg_type: %q is not interactive or text", cfg.MsgType)
+	}
+	if cfg.MinLevel == "" {
+		cfg.MinLevel = "warning"
+	}
+	minLevel, err := alert.ParseMinLevel("feishu.min_level", cfg.MinLevel)
+	if err != nil {
+		return nil, err
+	}
+	secret, err := secrets.Reveal(cfg.Secret)
+	if err != nil {
+		return nil, fmt.Errorf("feishu.secret: %w", err)
+	}
+	var userTpl *template.Template
+	if cfg.Template != "" {
+		if userTpl, err = render.ParseUserTemplate("feishu.template", cfg.Template, lang); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]notify.Channel, 0, len(cfg.WebhookURLs))
+	for i, raw := range cfg.WebhookURLs {
+		u, token, err := botURL(raw)
+		if err != nil {
+			return nil, fmt.Errorf("feishu.webhook_urls[%d]: %v", i, err) // the entry may be a token: not echoed
+		}
+		out = append(out, &bot{cfg: cfg, index: i + 1, url: u, token: token, secret: secret, minLevel: minLevel,
+			tpls: tpls, userTpl: userTpl, client: client, now: time.Now,
+			pacer: notify.NewPacer(notify.Limit{N: 5, Window: time.Second}, notify.Limit{N: 100, Window: time.Minute})})
+	}
+	return out, nil
+}
+
+// botURL accepts a full hook URL (Feishu or Lark) or only its token.
+func botURL(s string) (u, token string, err error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", "", errors.New("empty entry")
+	}
+	if !strings.Contains(s, "://") {
+		if strings.ContainsAny(s, "/?&= ") {
+			return "", "", errors.New("neither a URL nor a bot token")
+		}
+		return defaultBase + s, s, nil
+	}
+	parsed, err := url.Parse(s)
+	if err != nil || (parsed.Scheme != "https" && parsed.Scheme != "http") {
+		return "", "", errors.New("not an http(s) URL")
+	}
+	i := strings.LastIndex(parsed.Path, "/hook/")
+	if i < 0 || i+len("/hook/") == len(parsed.Path) {
+		return "", "", errors.New("URL has no /hook/TOKEN path")
+	}
+	return s, parsed.Path[i+len("/hook/"):], nil
+}
+
+func (*bot) Kind() string            { return "feishu" }
+func (b *bot) MinLevel() alert.Level { return b.minLevel }
+
+func (b *bot) ID() string {
+	id := fmt.Sprintf("feishu bot %d (token %s)", b.index, notify.RedactSecret(b.token))
+	if b.cfg.Label != "" {
+		id = b.cfg.Label + " " + id
+	}
+	return id
+}
+
+func (b *bot) Destination() string {
+	host := ""
+	if u, err := url.Parse(b.url); err == nil {
+		host = u.Host
+	}
+	return fmt.Sprintf("bot %s token %s", host, notify.RedactSecret(b.token))
+}
+
+// URL is the hook URL: it holds the token, never log it.
+func (b *bot) URL() string { return b.url }
+
+func (b *bot) redact(s string) string {
+	for _, secret := range []string{b.token, b.secret} {
+		if secret != "" {
+			s = strings.ReplaceAll(s, secret, notify.RedactSecret(secret))
+		}
+	}
+	return s
+}
+
+// colour of the card's header: red while anything is critical, orange for
+// warnings, green when everything resolved.
+func colour(d *render.TemplateData) string {
+	switch {
+	case d.Counts.Critical > 0:
+		return "red"
+	case d.Counts.Warning > 0:
+		return "orange"
+	}
+	return "green"
+}
+
+func (b *bot) Prepare(d *render.TemplateData) ([]notify.Delivery, error) {
+	var content string
+	var err error
+	switch {
+	case b.userTpl != nil:
+		content, err = render.Execute(b.userTpl, d.Escaped(render.EscapeMarkdown))
+	case b.cfg.MsgType == "text":
+		content, err = b.tpls.Render("wecom_text", d.Escaped(render.EscapeText))
+	default:
+		content, err = b.tpls.Render("feishu_markdown", d.Escaped(render.EscapeMarkdown))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("rendering the feishu message: %w", err)
+	}
+	parts := notify.SplitMessage(strings.TrimRight(content, "\n"), contentLimit)
+	out := make([]notify.Delivery, len(parts))
+	for i, p := range parts {
+		out[i] = notify.Delivery{Subject: d.Title, Text: p, Style: colour(d)}
+	}
+	return out, nil
+}
+
+// Sign is Feishu's signature: base64 of HMAC-SHA256 over an empty message,
+// keyed with "timestamp\nsecret"; timestamp in seconds.
+func Sign(secret string, timestamp int64) string {
+	mac := hmac.New(sha256.New, []byte(strconv.FormatInt(timestamp, 10)+"\n"+secret))
+	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
+}
+
+type answer struct {
+	Code int    `json:"code"`
+	Msg  string `json:"msg"`
+}
+
+func (b *bot) Deliver(ctx context.Context, d *notify.Delivery) error {
+	if err := b.pacer.Wait(ctx); err != nil {
+		return err
+	}
+	var body map[string]any
+	if b.cfg.MsgType == "text" {
+		body = map[string]any{"msg_type": "text", "content": map[string]any{"text": d.Text}}
+	} else {
+		body = map[string]any{"msg_type": "interactive", "card": map[string]any{
+			"config":   map[string]any{"wide_screen_mode": true},
+			"header":   map[string]any{"template": cmp.Or(d.Style, "red"), "title": map[string]any{"tag": "plain_text", "content": d.Subject}},
+			"elements": []any{map[string]any{"tag": "div", "text": map[string]any{"tag": "lark_md", "content": d.Text}}},
+		}}
+	}
+	if b.secret != "" {
+		ts := b.now().Unix()
+		body["timestamp"] = strconv.FormatInt(ts, 10)
+		body["sign"] = Sign(b.secret, ts)
+	}
+	raw, err := notify.PostJSON(ctx, b.client, b.url, body, nil, b.redact)
+	if err != nil {
+		return err
+	}
+	var a answer
+	if err := json.Unmarshal(raw, &a); err != nil {
+		return notify.Retryable(fmt.Errorf("unreadable answer %q: %v", notify.Snippet(raw), err), 0)
+	}
+	b.pacer.Record()
+	switch a.Code {
+	case 0:
+		return nil
+	case 9499, 11232:
+		return notify.RetryWithin(fmt.Errorf("throttled (code %d): %s", a.Code, a.Msg), b.pacer.UntilFree())
+	case 19021:
+		return notify.Permanent(fmt.Errorf("signature rejected (code 19021): %s: check feishu.secret and this host's clock (the timestamp must be within an hour)", b.redact(a.Msg)))
+	case 19022:
+		return notify.Permanent(fmt.Errorf("IP not allowed (code 19022): %s: check the bot's IP allowlist", a.Msg))
+	case 19024:
+		return notify.Permanent(fmt.Errorf("keywords not found (code 19024): %s: the bot's keywords must appear in the message", a.Msg))
+	default:
+		return notify.Permanent(fmt.Errorf("code %d: %s", a.Code, b.redact(a.Msg)))
+	}
+}

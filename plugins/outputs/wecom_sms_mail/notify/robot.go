@@ -1,0 +1,151 @@
+package notify
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Pacer keeps a destination within N messages per window (the chat robots'
+// limits: WeCom and DingTalk 20 a minute, Feishu 5 a second and 100 a
+// minute). Now is its clock; tests replace it.
+type Pacer struct {
+	Limits []Limit
+	Now    func() time.Time
+
+	mu   sync.Mutex
+	sent []time.Time // our sends within the longest window
+}
+
+// Limit is at most N messages per Window.
+type Limit struct {
+	N      int
+	Window time.Duration
+}
+
+// NewPacer returns a pacer with the given limits.
+func NewPacer(limits ...Limit) *Pacer { return &Pacer{Limits: limits, Now: time.Now} }
+
+// Wait blocks until a message may go; the error is retryable.
+func (p *Pacer) Wait(ctx context.Context) error {
+	for {
+		wait := p.untilFree(false)
+		if wait <= 0 {
+			return nil
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return Retryable(fmt.Errorf("waiting for the rate limit's window: %w", ctx.Err()), 0)
+		case <-t.C:
+		}
+	}
+}
+
+// Record counts a message sent now.
+func (p *Pacer) Record() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.prune()
+	p.sent = append(p.sent, p.Now())
+}
+
+// UntilFree is when a slot frees if the destination said we are over its
+// limit (others may share it): when our oldest send in the window leaves
+// it, at least a second.
+func (p *Pacer) UntilFree() time.Duration { return max(p.untilFree(true), time.Second) }
+
+func (p *Pacer) untilFree(overLimit bool) time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.prune()
+	now := p.Now()
+	var wait time.Duration
+	for _, l := range p.Limits {
+		var inWindow []time.Time
+		for _, t := range p.sent {
+			if t.After(now.Add(-l.Window)) {
+				inWindow = append(inWindow, t)
+			}
+		}
+		if len(inWindow) == 0 || (!overLimit && len(inWindow) < l.N) {
+			continue
+		}
+		wait = max(wait, inWindow[0].Add(l.Window).Sub(now))
+	}
+	return wait
+}
+
+func (p *Pacer) prune() {
+	var longest time.Duration
+	for _, l := range p.Limits {
+		longest = max(longest, l.Window)
+	}
+	cutoff := p.Now().Add(-longest)
+	i := 0
+	for i < len(p.sent) && !p.sent[i].After(cutoff) {
+		i++
+	}
+	p.sent = p.sent[i:]
+}
+
+// PostJSON posts body as JSON and returns the answer's body. Network
+// failures, 429 and 5xx are retryable, other non-2xx answers permanent;
+// redact removes secrets from any error text.
+func PostJSON(ctx context.Context, client *http.Client, url string, body any, headers map[string]string, redact func(string) string) ([]byte, error) {
+	payload, err := json.Marshal(body)
+	if err != nil {
+		return nil, Permanent(err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(payload))
+	if err != nil {
+		return nil, Permanent(errors.New(redact(err.Error())))
+	}
+	req.Header.Set("Content-Type", "application/json; charset=utf-8")
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, Retryable(errors.New(redact(err.Error())), 0)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err != nil {
+		return nil, Retryable(fmt.Errorf("reading the answer: %v", err), 0)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		err := fmt.Errorf("HTTP %d: %s", resp.StatusCode, redact(Snippet(raw)))
+		if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
+			return raw, Retryable(err, 0)
+		}
+		return raw, Permanent(err)
+	}
+	return raw, nil
+}
+
+// Snippet is the start of an answer, for error messages.
+func Snippet(b []byte) string {
+	s := strings.TrimSpace(string(b))
+	if len(s) > 200 {
+		s = s[:200] + "…"
+	}
+	return s
+}
+
+// RedactSecret keeps the last four characters of a secret, enough to tell
+// destinations apart.
+func RedactSecret(secret string) string {
+	if len(secret) <= 8 {
+		return "***"
+	}
+	return "***" + secret[len(secret)-4:]
+}

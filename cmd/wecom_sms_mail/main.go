@@ -39,6 +39,8 @@ func run() int {
 	testNotify := flag.Bool("test-notify", false, "send a test message to every configured channel, print ok or the error for each, and exit")
 	debugLog := flag.Bool("debug", false, "log debug messages")
 	silence := flag.String("silence", "", "manage silences: add, list or expire ID")
+	preview := flag.String("preview", "", "read line protocol from this file (- for stdin) and print what would be sent to each destination; sends nothing")
+	previewOut := flag.String("out", "", "with -preview: write the email HTML and the chart PNGs to this directory")
 	var matchers stringList
 	flag.Var(&matchers, "match", "with -silence add: tag=glob the alerts must match (repeatable; all must match)")
 	silenceFor := flag.Duration("for", 0, "with -silence add: how long the silence lasts (e.g. 2h)")
@@ -68,6 +70,29 @@ func run() int {
 
 	if *silence != "" {
 		return silenceCommand(plugin, *silence, flag.Args(), matchers, *silenceFor, *author, *comment, log)
+	}
+
+	if *preview != "" {
+		plugin.Log = log
+		if err := plugin.Init(); err != nil {
+			log.Errorf("Initializing wecom_sms_mail: %v", err)
+			return 1
+		}
+		in := os.Stdin
+		if *preview != "-" {
+			f, err := os.Open(*preview)
+			if err != nil {
+				log.Errorf("-preview: %v", err)
+				return 1
+			}
+			defer f.Close()
+			in = f
+		}
+		if err := plugin.Preview(in, os.Stdout, *previewOut); err != nil {
+			log.Errorf("-preview: %v", err)
+			return 1
+		}
+		return 0
 	}
 
 	if *testNotify {

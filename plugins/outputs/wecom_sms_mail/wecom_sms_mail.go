@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"text/template"
 	"time"
 
 	"github.com/influxdata/telegraf"
@@ -33,6 +34,10 @@ import (
 
 //go:embed sample.conf
 var sampleConfig string
+
+// chartPoints bounds each firing alert's chart history (older points are
+// thinned): 120 points of 32 bytes, under 4 KB an alert.
+const chartPoints = 120
 
 // closeBudget bounds Close: Telegraf kills an execd output 5 s after
 // closing its stdin, so everything pending is sent or saved before that.
@@ -56,6 +61,8 @@ type WeComSMSMail struct {
 	QuietHours         []string             `toml:"quiet_hours"`
 	QuietHoursMinLevel string               `toml:"quiet_hours_min_level"`
 	Timezone           string               `toml:"timezone"`
+	ChartWindow        config.Duration      `toml:"chart_window"`
+	ChartFont          string               `toml:"chart_font"`
 	SilenceFile        string               `toml:"silence_file"`
 	Routes             []route.Config       `toml:"route"`
 	WeCom              *wecom.Config        `toml:"wecom"`
@@ -74,6 +81,8 @@ type WeComSMSMail struct {
 
 	channels   []notify.Channel
 	am         *alertmanager.Client
+	dashboard  *template.Template
+	charts     *render.Charts
 	dests      *destinations
 	silences   *silenceStore
 	tpls       *render.Templates
@@ -129,6 +138,7 @@ func (p *WeComSMSMail) Init() error {
 		return err
 	}
 	dashboard, err := render.ParseDashboardURL(p.DashboardURL)
+	p.dashboard = dashboard
 	if err != nil {
 		return err
 	}
@@ -214,7 +224,19 @@ func (p *WeComSMSMail) Init() error {
 		p.tickEvery = time.Second
 	}
 	p.observer = newObserver(p.LevelKey, p.ValueField, p.KeyExcludeTags)
-	p.alerts = alert.NewAlerts(alert.Policy{StaleAfter: time.Duration(p.StaleAfter)})
+	p.alerts = alert.NewAlerts(alert.Policy{StaleAfter: time.Duration(p.StaleAfter),
+		History: alert.History{Window: time.Duration(p.ChartWindow), Max: chartPoints}})
+	loc := time.Local
+	if p.Timezone != "" && p.Timezone != "Local" {
+		if loc, err = time.LoadLocation(p.Timezone); err != nil {
+			return fmt.Errorf("timezone: %q: %w", p.Timezone, err)
+		}
+	}
+	charts, err := render.NewCharts(p.ChartFont, loc)
+	if err != nil {
+		return err
+	}
+	p.charts = charts
 	p.unleveled = map[string]bool{}
 	p.badLevel = map[string]bool{}
 	p.dispatcher = notify.New(p.channels, p.Log, notify.Options{
@@ -230,6 +252,7 @@ func (p *WeComSMSMail) Init() error {
 		Route:        p.dests.routeOf,
 		Silenced:     p.silenced,
 		Quiet:        p.dests.quietOf,
+		Charts:       charts,
 		OnChange:     p.changed,
 	})
 	return nil
@@ -470,6 +493,7 @@ func New() *WeComSMSMail {
 		Language:       "zh",
 		Timeout:        config.Duration(10 * time.Second),
 		MaxRetries:     5,
+		ChartWindow:    config.Duration(time.Hour),
 	}
 }
 

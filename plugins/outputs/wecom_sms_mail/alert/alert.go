@@ -90,6 +90,7 @@ type Alert struct {
 	Threshold     float64   `json:"threshold"`
 	HasThreshold  bool      `json:"has_threshold"`
 	Details       Details   `json:"details,omitzero"`
+	History       []Point   `json:"history,omitempty"` // for charts, see History
 	StartedAt     time.Time `json:"started_at"`
 	LastSeen      time.Time `json:"last_seen"`
 }
@@ -113,6 +114,7 @@ func (n Notification) Resolved() bool { return n.Kind == KindResolved || n.Kind 
 // forget what it told about a resolved alert.
 type Policy struct {
 	StaleAfter time.Duration
+	History    History // what firing alerts keep for their charts
 }
 
 // Alerts is the state machine: inactive → firing (warning or critical) →
@@ -138,21 +140,21 @@ func (a *Alerts) Observe(o Observation, now time.Time) (Notification, bool) {
 			return Notification{}, false
 		}
 		delete(a.active, o.Key)
-		alert.update(o, now)
+		a.update(alert, o, now)
 		alert.Level = LevelOK
-		return Notification{Kind: KindResolved, Alert: *alert, At: now}, true
+		return Notification{Kind: KindResolved, Alert: alert.copy(), At: now}, true
 	}
 	if !firing {
 		alert = &Alert{Key: o.Key, StartedAt: now}
-		alert.update(o, now)
+		a.update(alert, o, now)
 		alert.NotifiedLevel = o.Level
 		a.active[o.Key] = alert
-		return Notification{Kind: KindFiring, Alert: *alert, At: now}, true
+		return Notification{Kind: KindFiring, Alert: alert.copy(), At: now}, true
 	}
-	alert.update(o, now)
+	a.update(alert, o, now)
 	if o.Level > alert.NotifiedLevel {
 		alert.NotifiedLevel = o.Level
-		return Notification{Kind: KindEscalated, Alert: *alert, At: now}, true
+		return Notification{Kind: KindEscalated, Alert: alert.copy(), At: now}, true
 	}
 	if o.Level < alert.NotifiedLevel {
 		// A de-escalation is not news by itself; the next reminder shows
@@ -160,6 +162,25 @@ func (a *Alerts) Observe(o Observation, now time.Time) (Notification, bool) {
 		alert.NotifiedLevel = o.Level
 	}
 	return Notification{}, false
+}
+
+// copy is the alert with its own history: notifications and snapshots
+// outlive the lock that guards the state.
+func (al *Alert) copy() Alert {
+	c := *al
+	c.History = append([]Point(nil), al.History...)
+	return c
+}
+
+func (a *Alerts) update(al *Alert, o Observation, now time.Time) {
+	al.update(o, now)
+	if o.HasValue {
+		p := Point{At: now, Unix: now.Unix(), Lag: o.Value, Threshold: o.Threshold, LagSeconds: -1}
+		if o.Details.LagSeconds.Known {
+			p.LagSeconds = o.Details.LagSeconds.Value
+		}
+		al.History = a.policy.History.add(al.History, p)
+	}
 }
 
 func (al *Alert) update(o Observation, now time.Time) {
@@ -181,7 +202,7 @@ func (a *Alerts) Tick(now time.Time) []Notification {
 	for key, alert := range a.active {
 		if a.policy.StaleAfter > 0 && now.Sub(alert.LastSeen) >= a.policy.StaleAfter {
 			delete(a.active, key)
-			out = append(out, Notification{Kind: KindStale, Alert: *alert, At: now})
+			out = append(out, Notification{Kind: KindStale, Alert: alert.copy(), At: now})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Alert.Key < out[j].Alert.Key })
@@ -195,7 +216,7 @@ func (a *Alerts) Len() int { return len(a.active) }
 func (a *Alerts) Snapshot() []Alert {
 	out := make([]Alert, 0, len(a.active))
 	for _, al := range a.active {
-		out = append(out, *al)
+		out = append(out, al.copy())
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
 	return out
@@ -206,6 +227,7 @@ func (a *Alerts) Snapshot() []Alert {
 func (a *Alerts) Restore(alerts []Alert, now time.Time) {
 	for _, al := range alerts {
 		al := al
+		Restore(al.History)
 		al.LastSeen = now
 		a.active[al.Key] = &al
 	}

@@ -41,7 +41,9 @@ type Delivery struct {
 	Params  []string `json:"params,omitempty"`
 	// Style is a presentation hint of the channel's own (Feishu's card
 	// colour).
-	Style  string   `json:"style,omitempty"`
+	Style string `json:"style,omitempty"`
+	// Chart is a PNG the channel shows with the message.
+	Chart  []byte   `json:"chart,omitempty"`
 	Phones []string `json:"phones,omitempty"`
 }
 

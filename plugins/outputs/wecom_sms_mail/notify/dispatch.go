@@ -43,6 +43,8 @@ type Options struct {
 	Silenced func(a alert.Alert, now time.Time) bool
 	// Quiet returns the quiet hours of a destination, or nil.
 	Quiet func(dest string) QuietHours
+	// Charts draws a message's lag chart; nil draws none.
+	Charts *render.Charts
 	// OnChange is told when the state changed; urgent after a delivery,
 	// when a kill must not cause a duplicate.
 	OnChange func(urgent bool)
@@ -67,6 +69,7 @@ type Dispatcher struct {
 	groupTimer *time.Timer
 	sent       Log
 	held       map[string][]alert.Notification // destination → held in its quiet hours
+	chartErr   sync.Once
 	workers    []*worker
 }
 
@@ -250,6 +253,7 @@ func (d *Dispatcher) Flush() {
 		if err := data.LinkDashboards(d.Dashboard); err != nil {
 			d.log.Errorf("Rendering dashboard_url: %v", err)
 		}
+		d.chart(data)
 		deliveries, err := w.ch.Prepare(data)
 		if err != nil {
 			d.log.Errorf("%s: %v", w.ch.ID(), err)
@@ -336,6 +340,17 @@ func (d *Dispatcher) route(notes []alert.Notification, now time.Time) map[string
 		}
 	}
 	return out
+}
+
+// chart draws the message's chart; a failure is logged once and the
+// message goes without it.
+func (d *Dispatcher) chart(data *render.TemplateData) {
+	png, err := d.Charts.Render(data)
+	if err != nil {
+		d.chartErr.Do(func() { d.log.Errorf("Drawing the lag chart (messages go without it): %v", err) })
+		return
+	}
+	data.Chart = png
 }
 
 // holdResolution records the end of an alert that a destination holds for

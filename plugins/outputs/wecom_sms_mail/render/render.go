@@ -20,6 +20,8 @@ var templateFS embed.FS
 // notification group and shared by the channels, so all speak of the same
 // alerts in the same words.
 type TemplateData struct {
+	// Chart is the message's lag chart (PNG), when one was drawn.
+	Chart    []byte `json:"-"`
 	Language string
 	Test     bool
 	Title    string
@@ -59,6 +61,8 @@ type AlertView struct {
 	Subject       string // localized "instance … group … topic …", or the identity
 
 	DetailView
+	// History is what the alert received while firing, for charts.
+	History []alert.Point
 }
 
 // Words are localized labels for templates.
@@ -213,6 +217,7 @@ func alertView(n alert.Notification, lang string, w Words, staleAfter time.Durat
 		Tags:          tags,
 		Level:         n.Alert.Level.String(),
 		NotifiedLevel: n.Alert.NotifiedLevel.String(),
+		History:       n.Alert.History,
 		Kind:          string(n.Kind),
 		Value:         n.Alert.Value,
 		HasValue:      n.Alert.HasValue,

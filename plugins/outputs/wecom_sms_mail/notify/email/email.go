@@ -1,6 +1,7 @@
 package email
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -35,6 +36,8 @@ type Config struct {
 	To                 []string      `toml:"to"`
 	SubjectTemplate    string        `toml:"subject_template"`
 	MinLevel           string        `toml:"min_level"`
+	// Charts puts the lag chart inline in the HTML body (default true).
+	Charts *bool `toml:"charts"`
 
 	// Label names a route's copy of the server ("route 2"); empty for the
 	// table's.
@@ -173,7 +176,11 @@ func (c *channel) Prepare(d *render.TemplateData) ([]notify.Delivery, error) {
 	if err != nil {
 		return nil, fmt.Errorf("rendering the email HTML: %w", err)
 	}
-	return []notify.Delivery{{Subject: subject, Text: text, HTML: html}}, nil
+	del := notify.Delivery{Subject: subject, Text: text, HTML: html}
+	if c.cfg.Charts == nil || *c.cfg.Charts {
+		del.Chart = d.Chart
+	}
+	return []notify.Delivery{del}, nil
 }
 
 func (c *channel) Deliver(ctx context.Context, d *notify.Delivery) error {
@@ -187,6 +194,12 @@ func (c *channel) Deliver(ctx context.Context, d *notify.Delivery) error {
 	msg.Subject(d.Subject)
 	msg.SetBodyString(gomail.TypeTextPlain, d.Text)
 	msg.AddAlternativeString(gomail.TypeTextHTML, d.HTML)
+	if len(d.Chart) > 0 {
+		if err := msg.EmbedReader("lag-chart.png", bytes.NewReader(d.Chart), gomail.WithFileContentID("<lag-chart.png>"),
+			gomail.WithFileContentType("image/png")); err != nil {
+			return notify.Permanent(fmt.Errorf("embedding the chart: %w", err))
+		}
+	}
 	c.auth.reset()
 	err := c.auth.explain(c.client.DialAndSendWithContext(ctx, msg))
 	if err == nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -216,4 +217,37 @@ func TestHostileNames(t *testing.T) {
 		require.NotContains(t, out[0].HTML, "pay</font>")
 		require.Contains(t, out[0].HTML, `prod\r\n&lt;@all&gt;\u2028`)
 	})
+}
+
+// TestChartInline: the chart travels as an inline part the HTML refers to;
+// the text part says where it is.
+func TestChartInline(t *testing.T) {
+	srv, err := smtpd.Start(smtpd.Options{Mode: smtpd.Plain})
+	require.NoError(t, err)
+	defer srv.Close()
+	tpls, err := render.Load("en")
+	require.NoError(t, err)
+	ch, err := New(&Config{SMTPHost: "127.0.0.1", SMTPPort: srv.Port(), TLSMode: "none", From: "a@example.com", To: []string{"b@example.com"}, MinLevel: "warning"},
+		tpls, "en", 5*time.Second)
+	require.NoError(t, err)
+	d := render.SampleData("en", time.Now())
+	d.Chart = []byte("\x89PNG\r\n\x1a\nnot really a png")
+	ds, err := ch.Prepare(d)
+	require.NoError(t, err)
+	require.NoError(t, ch.Deliver(context.Background(), &ds[0]))
+	m := srv.Messages()[0]
+	require.Contains(t, m.HTML, `<img src="cid:lag-chart.png"`)
+	require.Contains(t, m.Text, "A chart of the lag is in the HTML part")
+	raw := strings.ToLower(string(m.Raw))
+	require.Contains(t, raw, "multipart/related")
+	require.Contains(t, raw, "content-id: <lag-chart.png>")
+	require.Contains(t, raw, "content-type: image/png")
+
+	off := false
+	ch, err = New(&Config{SMTPHost: "127.0.0.1", SMTPPort: srv.Port(), TLSMode: "none", From: "a@example.com", To: []string{"b@example.com"}, MinLevel: "warning", Charts: &off},
+		tpls, "en", 5*time.Second)
+	require.NoError(t, err)
+	ds, err = ch.Prepare(d)
+	require.NoError(t, err)
+	require.Empty(t, ds[0].Chart, "charts = false")
 }

@@ -5,6 +5,9 @@
 package wecom
 
 import (
+	"crypto/md5"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -20,6 +23,7 @@ type Message struct {
 	Content             string
 	MentionedList       []string
 	MentionedMobileList []string
+	Image               []byte // the decoded PNG of an image message
 	At                  time.Time
 }
 
@@ -120,7 +124,7 @@ func (r *Robot) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		answer(w, 45009, "api freq out of limit")
 		return
 	}
-	raw, err := io.ReadAll(io.LimitReader(req.Body, 1<<20))
+	raw, err := io.ReadAll(io.LimitReader(req.Body, 4<<20))
 	if err != nil {
 		answer(w, -1, "system busy")
 		return
@@ -135,6 +139,10 @@ func (r *Robot) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		Markdown *struct {
 			Content string `json:"content"`
 		} `json:"markdown"`
+		Image *struct {
+			Base64 string `json:"base64"`
+			MD5    string `json:"md5"`
+		} `json:"image"`
 	}
 	if err := json.Unmarshal(raw, &body); err != nil {
 		answer(w, 40008, "invalid message type")
@@ -149,6 +157,24 @@ func (r *Robot) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	case body.MsgType == "markdown" && body.Markdown != nil:
 		m.Content = body.Markdown.Content
 		limit = 4096
+	case body.MsgType == "image" && body.Image != nil:
+		// The image must decode, match its md5, and be at most 2 MB.
+		img, err := base64.StdEncoding.DecodeString(body.Image.Base64)
+		sum := md5.Sum(img)
+		switch {
+		case err != nil:
+			answer(w, 40008, "invalid base64")
+			return
+		case hex.EncodeToString(sum[:]) != body.Image.MD5:
+			answer(w, 301019, "media md5 not match")
+			return
+		case len(img) > 2<<20:
+			answer(w, 40009, "invalid image size")
+			return
+		}
+		m.Image = img
+		m.Content = "[image]"
+		limit = len(m.Content)
 	default:
 		answer(w, 40008, "invalid message type")
 		return

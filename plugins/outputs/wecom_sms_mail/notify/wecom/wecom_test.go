@@ -1,11 +1,16 @@
 package wecom
 
 import (
+	"context"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+
+	fakewecom "github.com/ckafka-lag/telegraf-ckafka-lag/internal/fakes/wecom"
 
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/render"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/render/rendertest"
@@ -40,4 +45,31 @@ func TestHostileNames(t *testing.T) {
 		require.Len(t, lines, 3, "title, counts, one alert: %q", out[0].Text)
 		require.Contains(t, lines[2], `pay</font>\n### 已恢复 @all,x=1`)
 	})
+}
+
+func TestChartFollowsFirstFiringOnly(t *testing.T) {
+	robot := fakewecom.New("chart-key-0000000000000001")
+	srv := httptest.NewServer(robot)
+	defer srv.Close()
+	tpls, err := render.Load("en")
+	require.NoError(t, err)
+	chs, err := New(&Config{WebhookURLs: []string{srv.URL + "/cgi-bin/webhook/send?key=chart-key-0000000000000001"}, MsgType: "markdown",
+		MinLevel: "warning", SendChart: true}, tpls, "en", http.DefaultClient)
+	require.NoError(t, err)
+	d := render.SampleData("en", time.Now())
+	d.Chart = []byte("\x89PNG fake chart bytes")
+	ds, err := chs[0].Prepare(d)
+	require.NoError(t, err)
+	require.Len(t, ds, 2, "the message, then the chart")
+	for i := range ds {
+		require.NoError(t, chs[0].Deliver(context.Background(), &ds[i]))
+	}
+	ms := robot.Messages()
+	require.Equal(t, "image", ms[1].MsgType)
+	require.Equal(t, d.Chart, ms[1].Image, "the fake checked base64 and md5")
+
+	d.Alerts[0].Kind = "repeat"
+	ds, err = chs[0].Prepare(d)
+	require.NoError(t, err)
+	require.Len(t, ds, 1, "no chart with a reminder")
 }

@@ -32,3 +32,16 @@ func Write(path string, data []byte) error {
 	}
 	return nil
 }
+
+// CheckPrivate refuses a file others could have written: one that is
+// world-writable or belongs to another user. Alert state and silences
+// decide who gets woken up; a file anyone can edit must not.
+func CheckPrivate(path string, info os.FileInfo) error {
+	if info.Mode().Perm()&0o002 != 0 {
+		return fmt.Errorf("%s is world-writable (%v): refusing it; chmod 600 %s", path, info.Mode().Perm(), path)
+	}
+	if uid, ok := owner(info); ok && uid != os.Getuid() {
+		return fmt.Errorf("%s belongs to uid %d, not to this process (uid %d): refusing it; chown it or point the key elsewhere", path, uid, os.Getuid())
+	}
+	return nil
+}

@@ -552,3 +552,15 @@ func TestResolutionOnlyWhereTheFiringArrived(t *testing.T) {
 	require.Contains(t, testkit.Await(t, e.smtp.Received(), 10*time.Second, "email resolution").Subject, "恢复 1")
 	testkit.Quiet(t, e.robot.Received(), 300*time.Millisecond, "resolution to a robot that never heard of the alert")
 }
+
+func TestWorldWritableStateFileIsRefused(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "alerts.state")
+	require.NoError(t, os.WriteFile(state, []byte(`{"version":2}`), 0o600))
+	require.NoError(t, os.Chmod(state, 0o666))
+	p := New()
+	p.Log = testutil.Logger{}
+	p.StateFile = state
+	p.WeCom = &wecom.Config{WebhookURLs: []string{"key-1234567890"}}
+	require.NoError(t, p.Init())
+	require.ErrorContains(t, p.Connect(), "is world-writable")
+}

@@ -7,7 +7,7 @@ BIN := $(CURDIR)/bin
 ALERTMANAGER_VERSION := v0.31.1
 GO_TEST_FLAGS ?= -race -count=1 -timeout 30m
 
-.PHONY: all build telegraf alertmanager test bench demo clean
+.PHONY: all build telegraf alertmanager nfpm dist test bench demo fuzz clean
 
 all: build
 
@@ -32,8 +32,19 @@ $(BIN)/alertmanager:
 	CGO_ENABLED=0 GOBIN=$(BIN) go install github.com/prometheus/alertmanager/cmd/alertmanager@$(ALERTMANAGER_VERSION)
 	@touch $@
 
+## nfpm: the packager, itself a Go module
+nfpm: $(BIN)/nfpm
+
+$(BIN)/nfpm:
+	CGO_ENABLED=0 GOBIN=$(BIN) go install github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2
+	@touch $@
+
+## dist: reproducible linux/amd64 and linux/arm64 tarballs and .debs, and SHA256SUMS, in ./dist
+dist: nfpm
+	packaging/dist.sh
+
 ## test: every test, end-to-end ones included
-test: build telegraf alertmanager
+test: build telegraf alertmanager nfpm
 	go vet ./...
 	go test $(GO_TEST_FLAGS) ./...
 
@@ -42,6 +53,19 @@ bench: build telegraf
 	go test -run '^$$' -bench . -benchtime 1x -timeout 30m ./cmd/... ./tests/... ./plugins/inputs/ckafka_lag/ | tee $(BIN)/bench.txt
 	@echo
 	@go run ./tools/benchtable < $(BIN)/bench.txt
+
+## fuzz: every fuzz target for FUZZTIME each (not in CI); crashers land in testdata/fuzz
+FUZZTIME ?= 2m
+FUZZ_TARGETS := \
+	./internal/execd:FuzzRunOutput ./internal/execd:FuzzLoadPlugin \
+	./plugins/outputs/wecom_sms_mail:FuzzConfig ./plugins/outputs/wecom_sms_mail:FuzzReadState \
+	./plugins/outputs/wecom_sms_mail/route:FuzzLoadSilences ./plugins/outputs/wecom_sms_mail/render:FuzzHostileTags \
+	./plugins/inputs/ckafka_lag:FuzzGroupOffsetsAnswer ./plugins/inputs/ckafka_lag:FuzzConfig
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; echo "== $$name ($$pkg)"; \
+		go test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	done
 
 clean:
 	rm -rf $(BIN)

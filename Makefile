@@ -48,9 +48,10 @@ test: build telegraf alertmanager nfpm
 	go vet ./...
 	go test $(GO_TEST_FLAGS) ./...
 
-## bench: the benchmark table (about 4 minutes)
+## bench: the benchmark table (about 6 minutes)
 bench: build telegraf
 	go test -run '^$$' -bench . -benchtime 1x -timeout 30m ./cmd/... ./tests/... ./plugins/inputs/ckafka_lag/ | tee $(BIN)/bench.txt
+	go test -run '^$$' -bench Chart -benchtime 20x ./plugins/outputs/wecom_sms_mail/render/ | tee -a $(BIN)/bench.txt
 	@echo
 	@go run ./tools/benchtable < $(BIN)/bench.txt
 

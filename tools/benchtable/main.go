@@ -28,6 +28,13 @@ func main() {
 				values[fields[i+1]] = v
 			}
 		}
+		// Derived units for the table.
+		if ns, ok := values["ns/op"]; ok {
+			values["ms/op"] = ns / 1e6
+		}
+		if b, ok := values["B/op"]; ok {
+			values["MB/op"] = b / (1 << 20)
+		}
 		results[m[1]] = values
 	}
 	get := func(bench, unit string) (float64, bool) {
@@ -94,6 +101,8 @@ func main() {
 		[2]string{kafka, "shim_10th_s"}, [2]string{kafka, "shim10th/kadm_warm"}, [2]string{kafka, "kadm_lag_warm_s"})
 	add("same with time_lag = \"exact\", 10% of partitions lagging (1,000 records read)", "", "%+.2f s",
 		[2]string{kafka, "exact_extra_s"})
+	add("lag chart: 5 alerts × 120 points, 800×360 PNG", "≤ 50 ms, ≤ 10 MB allocated", "%.1f ms, %.1f MB allocated",
+		[2]string{"BenchmarkChart", "ms/op"}, [2]string{"BenchmarkChart", "MB/op"})
 	add("wecom_sms_mail stdin: 1,000,000 lines, 100,000 alert keys", "≥ 300,000 metrics/s", "%.0f metrics/s", [2]string{"BenchmarkThroughput", "metrics/s"})
 	add("wecom_sms_mail peak RSS", "≤ 80 MB", "%.1f MB", [2]string{"BenchmarkThroughput", "peak_rss_MB"})
 	add("wecom_sms_mail: due line → webhook request (group_wait 1 s)", "≤ group_wait + 100 ms",

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -148,4 +149,52 @@ func RedactSecret(secret string) string {
 		return "***"
 	}
 	return "***" + secret[len(secret)-4:]
+}
+
+// Endpoint says how a robot's webhook entry is read: a whole URL, whose
+// secret (key, access_token, token) Secret extracts, or only the secret,
+// which Complete turns into the URL. Name is what the secret is called in
+// errors.
+type Endpoint struct {
+	Name     string
+	Complete func(secret string) string
+	Secret   func(u *url.URL) string
+}
+
+// Parse reads an entry; errors never quote it (it may be the secret).
+func (e Endpoint) Parse(entry string) (u, secret string, err error) {
+	entry = strings.TrimSpace(entry)
+	if entry == "" {
+		return "", "", errors.New("empty entry")
+	}
+	if !strings.Contains(entry, "://") {
+		if strings.ContainsAny(entry, "/?&= ") {
+			return "", "", fmt.Errorf("neither a URL nor a %s", e.Name)
+		}
+		return e.Complete(entry), entry, nil
+	}
+	parsed, err := url.Parse(entry)
+	if err != nil || (parsed.Scheme != "https" && parsed.Scheme != "http") || parsed.Host == "" {
+		return "", "", errors.New("not an http(s) URL")
+	}
+	if secret = e.Secret(parsed); secret == "" {
+		return "", "", fmt.Errorf("URL has no %s", e.Name)
+	}
+	return entry, secret, nil
+}
+
+// Host is the host of a URL, for IDs and destinations.
+func Host(raw string) string {
+	if u, err := url.Parse(raw); err == nil {
+		return u.Host
+	}
+	return ""
+}
+
+// Labeled prefixes a destination's ID with its route's label.
+func Labeled(label, id string) string {
+	if label == "" {
+		return id
+	}
+	return label + " " + id
 }

@@ -92,7 +92,7 @@ func New(cfg *Config, tpls *render.Templates, lang string, client *http.Client) 
 	}
 	out := make([]notify.Channel, 0, len(cfg.WebhookURLs))
 	for i, raw := range cfg.WebhookURLs {
-		u, token, err := robotURL(raw)
+		u, token, err := endpoint.Parse(raw)
 		if err != nil {
 			return nil, fmt.Errorf("dingtalk.webhook_urls[%d]: %v", i, err) // the entry may be a token: not echoed
 		}
@@ -103,46 +103,21 @@ func New(cfg *Config, tpls *render.Templates, lang string, client *http.Client) 
 	return out, nil
 }
 
-// robotURL accepts a full webhook URL or only its access_token.
-func robotURL(s string) (u, token string, err error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return "", "", errors.New("empty entry")
-	}
-	if !strings.Contains(s, "://") {
-		if strings.ContainsAny(s, "/?&= ") {
-			return "", "", errors.New("neither a URL nor an access_token")
-		}
-		return defaultBase + "?access_token=" + url.QueryEscape(s), s, nil
-	}
-	parsed, err := url.Parse(s)
-	if err != nil || (parsed.Scheme != "https" && parsed.Scheme != "http") {
-		return "", "", errors.New("not an http(s) URL")
-	}
-	token = parsed.Query().Get("access_token")
-	if token == "" {
-		return "", "", errors.New("URL has no access_token= parameter")
-	}
-	return s, token, nil
+var endpoint = notify.Endpoint{
+	Name:     "access_token",
+	Complete: func(token string) string { return defaultBase + "?access_token=" + url.QueryEscape(token) },
+	Secret:   func(u *url.URL) string { return u.Query().Get("access_token") },
 }
 
 func (*robot) Kind() string            { return "dingtalk" }
 func (r *robot) MinLevel() alert.Level { return r.minLevel }
 
 func (r *robot) ID() string {
-	id := fmt.Sprintf("dingtalk robot %d (token %s)", r.index, notify.RedactSecret(r.token))
-	if r.cfg.Label != "" {
-		id = r.cfg.Label + " " + id
-	}
-	return id
+	return notify.Labeled(r.cfg.Label, fmt.Sprintf("dingtalk robot %d (token %s)", r.index, notify.RedactSecret(r.token)))
 }
 
 func (r *robot) Destination() string {
-	host := ""
-	if u, err := url.Parse(r.url); err == nil {
-		host = u.Host
-	}
-	return fmt.Sprintf("robot %s token %s", host, notify.RedactSecret(r.token))
+	return fmt.Sprintf("robot %s token %s", notify.Host(r.url), notify.RedactSecret(r.token))
 }
 
 // URL is the webhook URL: it holds the token, never log it.

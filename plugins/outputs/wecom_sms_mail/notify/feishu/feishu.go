@@ -89,7 +89,7 @@ func New(cfg *Config, tpls *render.Templates, lang string, client *http.Client) 
 	}
 	out := make([]notify.Channel, 0, len(cfg.WebhookURLs))
 	for i, raw := range cfg.WebhookURLs {
-		u, token, err := botURL(raw)
+		u, token, err := endpoint.Parse(raw)
 		if err != nil {
 			return nil, fmt.Errorf("feishu.webhook_urls[%d]: %v", i, err) // the entry may be a token: not echoed
 		}
@@ -100,46 +100,28 @@ func New(cfg *Config, tpls *render.Templates, lang string, client *http.Client) 
 	return out, nil
 }
 
-// botURL accepts a full hook URL (Feishu or Lark) or only its token.
-func botURL(s string) (u, token string, err error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return "", "", errors.New("empty entry")
-	}
-	if !strings.Contains(s, "://") {
-		if strings.ContainsAny(s, "/?&= ") {
-			return "", "", errors.New("neither a URL nor a bot token")
+// endpoint takes a whole hook URL (Feishu or Lark) or only its token.
+var endpoint = notify.Endpoint{
+	Name:     "bot token (/hook/TOKEN)",
+	Complete: func(token string) string { return defaultBase + token },
+	Secret: func(u *url.URL) string {
+		i := strings.LastIndex(u.Path, "/hook/")
+		if i < 0 {
+			return ""
 		}
-		return defaultBase + s, s, nil
-	}
-	parsed, err := url.Parse(s)
-	if err != nil || (parsed.Scheme != "https" && parsed.Scheme != "http") {
-		return "", "", errors.New("not an http(s) URL")
-	}
-	i := strings.LastIndex(parsed.Path, "/hook/")
-	if i < 0 || i+len("/hook/") == len(parsed.Path) {
-		return "", "", errors.New("URL has no /hook/TOKEN path")
-	}
-	return s, parsed.Path[i+len("/hook/"):], nil
+		return u.Path[i+len("/hook/"):]
+	},
 }
 
 func (*bot) Kind() string            { return "feishu" }
 func (b *bot) MinLevel() alert.Level { return b.minLevel }
 
 func (b *bot) ID() string {
-	id := fmt.Sprintf("feishu bot %d (token %s)", b.index, notify.RedactSecret(b.token))
-	if b.cfg.Label != "" {
-		id = b.cfg.Label + " " + id
-	}
-	return id
+	return notify.Labeled(b.cfg.Label, fmt.Sprintf("feishu bot %d (token %s)", b.index, notify.RedactSecret(b.token)))
 }
 
 func (b *bot) Destination() string {
-	host := ""
-	if u, err := url.Parse(b.url); err == nil {
-		host = u.Host
-	}
-	return fmt.Sprintf("bot %s token %s", host, notify.RedactSecret(b.token))
+	return fmt.Sprintf("bot %s token %s", notify.Host(b.url), notify.RedactSecret(b.token))
 }
 
 // URL is the hook URL: it holds the token, never log it.

@@ -62,29 +62,10 @@ type robot struct {
 }
 
 // robotURL accepts a full webhook URL or just its key.
-func robotURL(s string) (u, key string, err error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return "", "", errors.New("empty entry")
-	}
-	if !strings.Contains(s, "://") {
-		if strings.ContainsAny(s, "/?&= ") {
-			return "", "", errors.New("neither a URL nor a robot key")
-		}
-		return wecomDefaultBase + "?key=" + url.QueryEscape(s), s, nil
-	}
-	parsed, err := url.Parse(s)
-	if err != nil {
-		return "", "", errors.New("not a valid URL")
-	}
-	if parsed.Scheme != "https" && parsed.Scheme != "http" {
-		return "", "", errors.New("scheme must be https")
-	}
-	key = parsed.Query().Get("key")
-	if key == "" {
-		return "", "", errors.New("URL has no key= parameter")
-	}
-	return s, key, nil
+var endpoint = notify.Endpoint{
+	Name:     "robot key (key= parameter)",
+	Complete: func(key string) string { return wecomDefaultBase + "?key=" + url.QueryEscape(key) },
+	Secret:   func(u *url.URL) string { return u.Query().Get("key") },
 }
 
 // New returns one channel per robot of [outputs.wecom_sms_mail.wecom].
@@ -114,7 +95,7 @@ func New(cfg *Config, tpls *render.Templates, lang string, client *http.Client) 
 	}
 	robots := make([]notify.Channel, 0, len(cfg.WebhookURLs))
 	for i, raw := range cfg.WebhookURLs {
-		u, key, err := robotURL(raw)
+		u, key, err := endpoint.Parse(raw)
 		if err != nil {
 			// The entry itself may be a key: never echo it.
 			return nil, fmt.Errorf("wecom.webhook_urls[%d]: %v", i, err)
@@ -130,24 +111,12 @@ func (r *robot) MinLevel() alert.Level { return r.minLevel }
 
 // ID names the robot by its position and host; the key stays out of logs.
 func (r *robot) ID() string {
-	host := ""
-	if u, err := url.Parse(r.url); err == nil {
-		host = u.Host
-	}
-	id := fmt.Sprintf("wecom robot %d (%s, key %s)", r.index, host, redactKey(r.key))
-	if r.cfg.Label != "" {
-		id = r.cfg.Label + " " + id
-	}
-	return id
+	return notify.Labeled(r.cfg.Label, fmt.Sprintf("wecom robot %d (%s, key %s)", r.index, notify.Host(r.url), redactKey(r.key)))
 }
 
 // Destination is the robot's host and key suffix.
 func (r *robot) Destination() string {
-	host := ""
-	if u, err := url.Parse(r.url); err == nil {
-		host = u.Host
-	}
-	return fmt.Sprintf("robot %s key %s", host, redactKey(r.key))
+	return fmt.Sprintf("robot %s key %s", notify.Host(r.url), redactKey(r.key))
 }
 
 // URL is the robot's webhook URL: it holds the key, never log it.

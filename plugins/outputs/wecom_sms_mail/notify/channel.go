@@ -11,12 +11,13 @@ import (
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/render"
 )
 
-// channel is one destination: a WeCom robot, the SMS account, the mailbox.
-// A channel only renders and delivers; grouping, queueing, retries and
-// persistence live once, in the dispatcher. A new channel (DingTalk,
-// Feishu) is one new file implementing this.
+// Channel is one destination: a robot, a phone list, a mailbox list, a
+// webhook receiver. A channel only renders and delivers; grouping,
+// queueing, retries and persistence live once, in the dispatcher. A new
+// channel is one new package implementing this.
 type Channel interface {
-	// Kind is the channel's name in the configuration: wecom, sms, email.
+	// Kind is the channel's table in the configuration: wecom, sms, email,
+	// dingtalk, feishu, webhook.
 	Kind() string
 	// ID identifies the destination in logs and the state file; it never
 	// contains a secret.

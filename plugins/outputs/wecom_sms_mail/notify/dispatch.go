@@ -306,6 +306,7 @@ func (d *Dispatcher) route(notes []alert.Notification, now time.Time) map[string
 				d.holdResolution(n) // it may have fired in quiet hours
 			}
 		case n.Dest != "" && silenced:
+			d.sent.unreserve(n, n.Dest)
 		case n.Dest != "":
 			put(n.Dest, n) // a reminder, a digest line, or a resolution that waited for a delivery
 		case n.Resolved() && (silenced || !d.SendResolved):
@@ -313,10 +314,14 @@ func (d *Dispatcher) route(notes []alert.Notification, now time.Time) map[string
 			d.sent.forget(n.Alert.Key)
 			d.holdResolution(n)
 		case n.Resolved():
-			d.holdResolution(n)
+			held := d.holdResolution(n)
 			for _, dest := range d.sent.resolve(n) {
-				if d.quiet(dest).Holds(n.Alert.Level, now) && d.heldKey(dest, n.Alert.Key) {
-					hold(dest, n)
+				// An end is as urgent as the alert was: a critical one's
+				// passes through quiet hours.
+				if d.quiet(dest).Holds(n.Alert.NotifiedLevel, now) {
+					if !held[dest] {
+						hold(dest, n)
+					}
 					continue
 				}
 				put(dest, n)
@@ -354,13 +359,17 @@ func (d *Dispatcher) chart(data *render.TemplateData) {
 }
 
 // holdResolution records the end of an alert that a destination holds for
-// its digest, so the digest says it fired and resolved. d.mu is held.
-func (d *Dispatcher) holdResolution(n alert.Notification) {
+// its digest, so the digest says it fired and resolved; it returns those
+// destinations. d.mu is held.
+func (d *Dispatcher) holdResolution(n alert.Notification) map[string]bool {
+	out := map[string]bool{}
 	for dest := range d.held {
 		if d.heldKey(dest, n.Alert.Key) {
 			d.held[dest] = append(d.held[dest], n)
+			out[dest] = true
 		}
 	}
+	return out
 }
 
 // heldKey reports whether dest holds a notification of the alert.

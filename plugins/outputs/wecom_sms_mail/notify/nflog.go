@@ -175,6 +175,23 @@ func (l Log) due(a alert.Alert, dest string, repeat time.Duration, now time.Time
 	return alert.Notification{Kind: alert.KindRepeat, Alert: a, At: now, Dest: dest}, true
 }
 
+// unreserve undoes due's mark when its notification is dropped before it
+// is queued (a silence began in the group window): the destination is due
+// again later. An entry due created and nothing else uses goes.
+func (l Log) unreserve(n alert.Notification, dest string) {
+	e := l.entry(n.Alert.Key, dest)
+	if e == nil || !e.Since.Equal(n.Alert.StartedAt) {
+		return
+	}
+	e.Reminding = false
+	if e.Delivered.IsZero() && e.GaveUp.IsZero() && e.InFlight == 0 && e.Resolution == nil {
+		delete(l[n.Alert.Key], dest)
+		if len(l[n.Alert.Key]) == 0 {
+			delete(l, n.Alert.Key)
+		}
+	}
+}
+
 // recount sets InFlight and Reminding from what is queued or pending after
 // a restart.
 func (l Log) recount(queues map[string][]*Job, pending []alert.Notification) {

@@ -163,3 +163,23 @@ func TestDeliveryLogFirstMessageToADestinationThatNeverHeard(t *testing.T) {
 	_, ok = l.due(a, "wecom", 30*time.Second, sec(200))
 	require.False(t, ok, "no reminder while the first message is in flight")
 }
+
+func TestDeliveryLogUnreserve(t *testing.T) {
+	l := Log{}
+	a := firingAlert("k", alert.LevelWarning)
+	n, ok := l.due(a, "wecom", 30*time.Second, sec(0))
+	require.True(t, ok)
+	l.unreserve(n, "wecom") // a silence began in the group window
+	n, ok = l.due(a, "wecom", 30*time.Second, sec(1))
+	require.True(t, ok, "due again once the silence ends")
+	require.Equal(t, alert.KindFiring, n.Kind)
+
+	// A reminder dropped the same way is due again too.
+	l.queued(n, "wecom")
+	l.settled("wecom", []JobRef{refOf(n)}, true, sec(2))
+	rep, ok := l.due(a, "wecom", 30*time.Second, sec(40))
+	require.True(t, ok)
+	l.unreserve(rep, "wecom")
+	_, ok = l.due(a, "wecom", 30*time.Second, sec(41))
+	require.True(t, ok)
+}

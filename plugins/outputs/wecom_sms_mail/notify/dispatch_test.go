@@ -1,0 +1,120 @@
+package notify
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/influxdata/telegraf/testutil"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/alert"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/render"
+)
+
+// recorder is a channel that records "kind:group" per alert of each
+// message.
+type recorder struct {
+	mu   sync.Mutex
+	got  []string
+	sent chan struct{}
+}
+
+func (*recorder) Kind() string          { return "test" }
+func (*recorder) ID() string            { return "test" }
+func (*recorder) Destination() string   { return "test" }
+func (*recorder) MinLevel() alert.Level { return alert.LevelWarning }
+func (r *recorder) Prepare(d *render.TemplateData) ([]Delivery, error) {
+	var lines []string
+	for _, a := range d.Alerts {
+		lines = append(lines, a.Kind+":"+a.Group)
+	}
+	return []Delivery{{Text: strings.Join(lines, ",")}}, nil
+}
+func (r *recorder) Deliver(_ context.Context, d *Delivery) error {
+	r.mu.Lock()
+	r.got = append(r.got, d.Text)
+	r.mu.Unlock()
+	r.sent <- struct{}{}
+	return nil
+}
+
+type quietStub struct{ on atomic.Bool }
+
+func (q *quietStub) Active(time.Time) bool { return q.on.Load() }
+func (q *quietStub) Holds(l alert.Level, _ time.Time) bool {
+	return q.on.Load() && l < alert.LevelCritical
+}
+
+func firing(group string, level alert.Level, t0 time.Time) alert.Alert {
+	return alert.Alert{Key: "ckafka_lag,group=" + group, Level: level, NotifiedLevel: level, Value: 1, HasValue: true, StartedAt: t0}
+}
+
+func startDispatcher(t *testing.T, o Options) (*Dispatcher, *recorder) {
+	t.Helper()
+	rec := &recorder{sent: make(chan struct{}, 16)}
+	o.Lang, o.GroupWait, o.Timeout, o.RetryBase, o.SendResolved = "en", 20*time.Millisecond, time.Second, time.Millisecond, true
+	d := New([]Channel{rec}, testutil.Logger{Quiet: true}, o)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	d.Run(ctx, &wg)
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	return d, rec
+}
+
+func (r *recorder) next(t *testing.T) string {
+	t.Helper()
+	select {
+	case <-r.sent:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no message")
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.got[len(r.got)-1]
+}
+
+// TestSilenceBeginningInTheWindow: a first message dropped because a
+// silence began while it waited in the group window is due again when the
+// silence ends.
+func TestSilenceBeginningInTheWindow(t *testing.T) {
+	var silenced atomic.Bool
+	d, rec := startDispatcher(t, Options{Silenced: func(alert.Alert, time.Time) bool { return silenced.Load() }})
+	t0 := time.Now()
+	a := firing("billing", alert.LevelWarning, t0)
+	d.Remind([]alert.Alert{a}, t0) // never heard of it: the first message is due
+	silenced.Store(true)
+	time.Sleep(100 * time.Millisecond) // the window closes while silenced
+	require.Empty(t, rec.got)
+	silenced.Store(false)
+	d.Remind([]alert.Alert{a}, t0.Add(time.Second))
+	require.Equal(t, "firing:billing", rec.next(t))
+}
+
+// TestQuietHoursHoldResolutionsBelowTheLevel: a warning's end waits for
+// the digest; a critical one's passes through.
+func TestQuietHoursHoldResolutionsBelowTheLevel(t *testing.T) {
+	quiet := &quietStub{}
+	d, rec := startDispatcher(t, Options{Quiet: func(string) QuietHours { return quiet }})
+	t0 := time.Now()
+	warn, crit := firing("search", alert.LevelWarning, t0), firing("etl", alert.LevelCritical, t0)
+	d.Add(alert.Notification{Kind: alert.KindFiring, Alert: warn, At: t0}, alert.Notification{Kind: alert.KindFiring, Alert: crit, At: t0})
+	require.Equal(t, "firing:etl,firing:search", rec.next(t))
+
+	quiet.on.Store(true)
+	end := func(a alert.Alert) alert.Notification {
+		a.Level = alert.LevelOK
+		return alert.Notification{Kind: alert.KindResolved, Alert: a, At: t0.Add(time.Minute)}
+	}
+	d.Add(end(warn), end(crit))
+	require.Equal(t, "resolved:etl", rec.next(t), "critical passes through")
+	time.Sleep(100 * time.Millisecond)
+	require.Len(t, rec.got, 2, "the warning's end is held")
+
+	quiet.on.Store(false)
+	d.Remind(nil, t0.Add(2*time.Minute))
+	require.Equal(t, "resolved:search", rec.next(t), "the digest")
+}

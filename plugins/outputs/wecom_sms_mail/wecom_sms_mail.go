@@ -455,7 +455,7 @@ func (p *WeComSMSMail) TestNotify(ctx context.Context, out io.Writer) error {
 				failed = true
 				result = err.Error()
 			}
-			fmt.Fprintf(out, "default alertmanager %s: %s\n", u, result)
+			fmt.Fprintf(out, "default alertmanager %s: %s\n", p.am.Shown(u), result)
 		}
 	}
 	if failed {

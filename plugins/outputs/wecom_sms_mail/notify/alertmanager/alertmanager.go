@@ -46,6 +46,7 @@ type postable struct {
 type Client struct {
 	cfg       *Config
 	urls      []string
+	shown     map[string]string // url → the same without a password, for logs
 	minLevel  alert.Level
 	resend    time.Duration
 	generator *template.Template
@@ -69,13 +70,17 @@ func New(cfg *Config, tpls *render.Templates, lang string, client *http.Client, 
 	if len(cfg.URLs) == 0 {
 		return nil, errors.New("alertmanager.urls: at least one Alertmanager URL is required")
 	}
-	c := &Client{cfg: cfg, tpls: tpls, lang: lang, client: client, log: log, posted: map[string]posted{}}
+	c := &Client{cfg: cfg, tpls: tpls, lang: lang, client: client, log: log, posted: map[string]posted{}, shown: map[string]string{}}
 	for i, raw := range cfg.URLs {
 		u, err := url.Parse(raw)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return nil, fmt.Errorf("alertmanager.urls[%d]: not an http(s) URL", i)
 		}
-		c.urls = append(c.urls, strings.TrimRight(raw, "/")+"/api/v2/alerts")
+		full := strings.TrimRight(raw, "/") + "/api/v2/alerts"
+		c.urls = append(c.urls, full)
+		if parsed, err := url.Parse(full); err == nil {
+			c.shown[full] = parsed.Redacted()
+		}
 	}
 	c.resend = time.Duration(cfg.ResendInterval)
 	if c.resend <= 0 {
@@ -176,7 +181,7 @@ func (c *Client) post(ctx context.Context, batch []postable) error {
 		_, err := notify.PostJSON(ctx, c.client, u, batch, nil, func(s string) string { return s })
 		cancel()
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", u, err))
+			errs = append(errs, fmt.Errorf("%s: %w", c.Shown(u), err))
 		}
 	}
 	return errors.Join(errs...)
@@ -200,3 +205,11 @@ func (c *Client) TestNotify(ctx context.Context, now time.Time) map[string]error
 
 // URLs are the members' alert endpoints.
 func (c *Client) URLs() []string { return c.urls }
+
+// Shown is an endpoint as logs may show it: without a password.
+func (c *Client) Shown(u string) string {
+	if s, ok := c.shown[u]; ok {
+		return s
+	}
+	return u
+}

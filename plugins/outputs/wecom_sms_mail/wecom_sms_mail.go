@@ -8,7 +8,6 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -433,52 +432,6 @@ func (p *WeComSMSMail) Close() error {
 	return nil
 }
 
-// TestNotify sends one test message to every distinct destination, one
-// attempt each, and prints a line per destination: its route ("default" or
-// "route N"), channel kind, redacted destination, and "ok" or the error.
-func (p *WeComSMSMail) TestNotify(ctx context.Context, out io.Writer) error {
-	data := render.SampleData(p.Language, time.Now())
-	failed := false
-	for _, ch := range p.channels {
-		result := "ok"
-		if err := p.testChannel(ctx, ch, data); err != nil {
-			failed = true
-			result = err.Error()
-		}
-		fmt.Fprintf(out, "%s %s %s: %s\n", p.dests.labels[ch.ID()], ch.Kind(), ch.Destination(), result)
-	}
-	if p.am != nil {
-		results := p.am.TestNotify(ctx, time.Now())
-		for _, u := range p.am.URLs() {
-			result := "ok"
-			if err := results[u]; err != nil {
-				failed = true
-				result = err.Error()
-			}
-			fmt.Fprintf(out, "default alertmanager %s: %s\n", p.am.Shown(u), result)
-		}
-	}
-	if failed {
-		return errors.New("at least one destination failed")
-	}
-	return nil
-}
-
-func (p *WeComSMSMail) testChannel(ctx context.Context, ch notify.Channel, data *render.TemplateData) error {
-	deliveries, err := ch.Prepare(data)
-	if err != nil {
-		return err
-	}
-	for i := range deliveries {
-		actx, cancel := context.WithTimeout(ctx, time.Duration(p.Timeout))
-		err := ch.Deliver(actx, &deliveries[i])
-		cancel()
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
 
 // New returns the plugin with its defaults.
 func New() *WeComSMSMail {

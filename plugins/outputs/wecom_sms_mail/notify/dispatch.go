@@ -50,12 +50,6 @@ type Options struct {
 	OnChange func(urgent bool)
 }
 
-// QuietHours hold notifications below a level during windows of the day.
-type QuietHours interface {
-	Active(now time.Time) bool
-	Holds(level alert.Level, now time.Time) bool
-}
-
 // Dispatcher groups due notifications for group_wait, routes them to the
 // channels (by route and min_level; reminders and resolutions after the
 // delivery log), and runs one worker per channel, so a failing channel
@@ -170,61 +164,6 @@ func (d *Dispatcher) destinations(a alert.Alert) []string {
 
 func (d *Dispatcher) silenced(a alert.Alert, now time.Time) bool {
 	return d.Silenced != nil && d.Silenced(a, now)
-}
-
-// noQuiet is the quiet hours of a destination that has none.
-type noQuiet struct{}
-
-func (noQuiet) Active(time.Time) bool             { return false }
-func (noQuiet) Holds(alert.Level, time.Time) bool { return false }
-
-func (d *Dispatcher) quiet(dest string) QuietHours {
-	if d.Quiet == nil {
-		return noQuiet{}
-	}
-	if q := d.Quiet(dest); q != nil {
-		return q
-	}
-	return noQuiet{}
-}
-
-// digests turn what each destination held during quiet hours that ended
-// into one message: what still fires, and in one line each what fired and
-// resolved in between. d.mu is held.
-func (d *Dispatcher) digests(alerts []alert.Alert, now time.Time) []alert.Notification {
-	firing := make(map[string]alert.Alert, len(alerts))
-	for _, a := range alerts {
-		firing[a.Key] = a
-	}
-	var out []alert.Notification
-	for dest, held := range d.held {
-		if d.quiet(dest).Active(now) {
-			continue
-		}
-		delete(d.held, dest)
-		latest := map[string]alert.Notification{}
-		var order []string
-		for _, n := range held {
-			if _, seen := latest[n.Alert.Key]; !seen {
-				order = append(order, n.Alert.Key)
-			}
-			latest[n.Alert.Key] = n
-		}
-		for _, key := range order {
-			n := latest[key]
-			if a, ok := firing[key]; ok {
-				if d.silenced(a, now) {
-					continue
-				}
-				n = alert.Notification{Kind: alert.KindFiring, Alert: a, At: now}
-			} else if !n.Resolved() {
-				continue // ended without a resolution (send_resolved off)
-			}
-			n.Dest = dest
-			out = append(out, n)
-		}
-	}
-	return out
 }
 
 // Flush closes the group: one message per channel. Routing and queueing
@@ -356,30 +295,6 @@ func (d *Dispatcher) chart(data *render.TemplateData) {
 		return
 	}
 	data.Chart = png
-}
-
-// holdResolution records the end of an alert that a destination holds for
-// its digest, so the digest says it fired and resolved; it returns those
-// destinations. d.mu is held.
-func (d *Dispatcher) holdResolution(n alert.Notification) map[string]bool {
-	out := map[string]bool{}
-	for dest := range d.held {
-		if d.heldKey(dest, n.Alert.Key) {
-			d.held[dest] = append(d.held[dest], n)
-			out[dest] = true
-		}
-	}
-	return out
-}
-
-// heldKey reports whether dest holds a notification of the alert.
-func (d *Dispatcher) heldKey(dest, key string) bool {
-	for _, n := range d.held[dest] {
-		if n.Alert.Key == key {
-			return true
-		}
-	}
-	return false
 }
 
 // Run starts the workers; they stop when ctx is cancelled, leaving
@@ -521,74 +436,4 @@ func (d *Dispatcher) Idle() bool {
 		}
 	}
 	return true
-}
-
-// State is what the dispatcher keeps in the state file.
-type State struct {
-	Sent    Log                  `json:"sent"`    // alert key → channel ID → what it was sent
-	Pending []alert.Notification `json:"pending"` // inside the group_wait window
-	Queues  map[string][]*Job    `json:"queues"`  // channel ID → undelivered jobs
-	// Held are notifications held in quiet hours, by destination.
-	Held map[string][]alert.Notification `json:"held,omitempty"`
-}
-
-// Snapshot copies what the state file keeps, under one lock so the
-// delivery log and the queues agree.
-func (d *Dispatcher) Snapshot() State {
-	var s State
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	s.Pending = append([]alert.Notification(nil), d.pending...)
-	s.Sent = d.sent.clone()
-	s.Held = make(map[string][]alert.Notification, len(d.held))
-	for dest, notes := range d.held {
-		s.Held[dest] = append([]alert.Notification(nil), notes...)
-	}
-	s.Queues = map[string][]*Job{}
-	for _, w := range d.workers {
-		w.mu.Lock()
-		if len(w.queue) > 0 {
-			q := make([]*Job, len(w.queue))
-			for i, j := range w.queue {
-				c := *j
-				c.Deliveries = append([]Delivery(nil), j.Deliveries...)
-				q[i] = &c
-			}
-			s.Queues[w.ch.ID()] = q
-		}
-		w.mu.Unlock()
-	}
-	return s
-}
-
-// Restore reloads a snapshot; queues of channels no longer configured are
-// reported and dropped.
-func (d *Dispatcher) Restore(s State) {
-	byID := map[string]*worker{}
-	for _, w := range d.workers {
-		byID[w.ch.ID()] = w
-	}
-	queues := map[string][]*Job{}
-	for id, jobs := range s.Queues {
-		if _, ok := byID[id]; !ok {
-			d.log.Warnf("State file: dropping %d undelivered message(s) for %s, which is no longer configured", len(jobs), id)
-			continue
-		}
-		queues[id] = jobs
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if s.Sent != nil {
-		d.sent = s.Sent
-	}
-	for dest, notes := range s.Held {
-		d.held[dest] = append(d.held[dest], notes...)
-	}
-	d.sent.recount(queues, s.Pending)
-	d.addLocked(s.Pending)
-	for id, jobs := range queues {
-		for _, j := range jobs {
-			byID[id].enqueue(j)
-		}
-	}
 }

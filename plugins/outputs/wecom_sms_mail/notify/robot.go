@@ -2,6 +2,7 @@ package notify
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,7 +12,14 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"text/template"
 	"time"
+
+	"github.com/influxdata/telegraf/config"
+
+	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/secrets"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/alert"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/render"
 )
 
 // Pacer keeps a destination within N messages per window (the chat robots'
@@ -197,4 +205,30 @@ func Labeled(label, id string) string {
 		return id
 	}
 	return label + " " + id
+}
+
+// RobotSettings are what the robots of one chat table share, validated.
+type RobotSettings struct {
+	MinLevel alert.Level
+	Secret   string             // signing secret, "" when unsigned
+	Template *template.Template // the user's template, or nil
+}
+
+// ParseRobotSettings validates a chat table's min_level (default warning),
+// secret and template; errors name the table's keys.
+func ParseRobotSettings(table, minLevel string, secret config.Secret, tpl, lang string) (RobotSettings, error) {
+	var s RobotSettings
+	var err error
+	if s.MinLevel, err = alert.ParseMinLevel(table+".min_level", cmp.Or(minLevel, "warning")); err != nil {
+		return s, err
+	}
+	if s.Secret, err = secrets.Reveal(secret); err != nil {
+		return s, fmt.Errorf("%s.secret: %w", table, err)
+	}
+	if tpl != "" {
+		if s.Template, err = render.ParseUserTemplate(table+".template", tpl, lang); err != nil {
+			return s, err
+		}
+	}
+	return s, nil
 }

@@ -21,7 +21,6 @@ import (
 
 	"github.com/influxdata/telegraf/config"
 
-	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/secrets"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/alert"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/render"
@@ -70,22 +69,9 @@ func New(cfg *Config, tpls *render.Templates, lang string, client *http.Client) 
 	if cfg.MsgType != "interactive" && cfg.MsgType != "text" {
 		return nil, fmt.Errorf("feishu.msg_type: %q is not interactive or text", cfg.MsgType)
 	}
-	if cfg.MinLevel == "" {
-		cfg.MinLevel = "warning"
-	}
-	minLevel, err := alert.ParseMinLevel("feishu.min_level", cfg.MinLevel)
+	set, err := notify.ParseRobotSettings("feishu", cfg.MinLevel, cfg.Secret, cfg.Template, lang)
 	if err != nil {
 		return nil, err
-	}
-	secret, err := secrets.Reveal(cfg.Secret)
-	if err != nil {
-		return nil, fmt.Errorf("feishu.secret: %w", err)
-	}
-	var userTpl *template.Template
-	if cfg.Template != "" {
-		if userTpl, err = render.ParseUserTemplate("feishu.template", cfg.Template, lang); err != nil {
-			return nil, err
-		}
 	}
 	out := make([]notify.Channel, 0, len(cfg.WebhookURLs))
 	for i, raw := range cfg.WebhookURLs {
@@ -93,8 +79,8 @@ func New(cfg *Config, tpls *render.Templates, lang string, client *http.Client) 
 		if err != nil {
 			return nil, fmt.Errorf("feishu.webhook_urls[%d]: %v", i, err) // the entry may be a token: not echoed
 		}
-		out = append(out, &bot{cfg: cfg, index: i + 1, url: u, token: token, secret: secret, minLevel: minLevel,
-			tpls: tpls, userTpl: userTpl, client: client, now: time.Now,
+		out = append(out, &bot{cfg: cfg, index: i + 1, url: u, token: token, secret: set.Secret, minLevel: set.MinLevel,
+			tpls: tpls, userTpl: set.Template, client: client, now: time.Now,
 			pacer: notify.NewPacer(notify.Limit{N: 5, Window: time.Second}, notify.Limit{N: 100, Window: time.Minute})})
 	}
 	return out, nil

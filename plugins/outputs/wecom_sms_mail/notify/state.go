@@ -1,0 +1,73 @@
+package notify
+
+import "github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/alert"
+
+// State is what the dispatcher keeps in the state file.
+type State struct {
+	Sent    Log                  `json:"sent"`    // alert key → channel ID → what it was sent
+	Pending []alert.Notification `json:"pending"` // inside the group_wait window
+	Queues  map[string][]*Job    `json:"queues"`  // channel ID → undelivered jobs
+	// Held are notifications held in quiet hours, by destination.
+	Held map[string][]alert.Notification `json:"held,omitempty"`
+}
+
+// Snapshot copies what the state file keeps, under one lock so the
+// delivery log and the queues agree.
+func (d *Dispatcher) Snapshot() State {
+	var s State
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	s.Pending = append([]alert.Notification(nil), d.pending...)
+	s.Sent = d.sent.clone()
+	s.Held = make(map[string][]alert.Notification, len(d.held))
+	for dest, notes := range d.held {
+		s.Held[dest] = append([]alert.Notification(nil), notes...)
+	}
+	s.Queues = map[string][]*Job{}
+	for _, w := range d.workers {
+		w.mu.Lock()
+		if len(w.queue) > 0 {
+			q := make([]*Job, len(w.queue))
+			for i, j := range w.queue {
+				c := *j
+				c.Deliveries = append([]Delivery(nil), j.Deliveries...)
+				q[i] = &c
+			}
+			s.Queues[w.ch.ID()] = q
+		}
+		w.mu.Unlock()
+	}
+	return s
+}
+
+// Restore reloads a snapshot; queues of channels no longer configured are
+// reported and dropped.
+func (d *Dispatcher) Restore(s State) {
+	byID := map[string]*worker{}
+	for _, w := range d.workers {
+		byID[w.ch.ID()] = w
+	}
+	queues := map[string][]*Job{}
+	for id, jobs := range s.Queues {
+		if _, ok := byID[id]; !ok {
+			d.log.Warnf("State file: dropping %d undelivered message(s) for %s, which is no longer configured", len(jobs), id)
+			continue
+		}
+		queues[id] = jobs
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if s.Sent != nil {
+		d.sent = s.Sent
+	}
+	for dest, notes := range s.Held {
+		d.held[dest] = append(d.held[dest], notes...)
+	}
+	d.sent.recount(queues, s.Pending)
+	d.addLocked(s.Pending)
+	for id, jobs := range queues {
+		for _, j := range jobs {
+			byID[id].enqueue(j)
+		}
+	}
+}

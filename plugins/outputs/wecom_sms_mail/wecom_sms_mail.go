@@ -432,7 +432,6 @@ func (p *WeComSMSMail) Close() error {
 	return nil
 }
 
-
 // New returns the plugin with its defaults.
 func New() *WeComSMSMail {
 	return &WeComSMSMail{

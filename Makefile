@@ -7,7 +7,7 @@ BIN := $(CURDIR)/bin
 ALERTMANAGER_VERSION := v0.31.1
 GO_TEST_FLAGS ?= -race -count=1 -timeout 30m
 
-.PHONY: all build telegraf alertmanager nfpm dist test bench demo fuzz clean
+.PHONY: all build telegraf alertmanager nfpm dist test bench demo fuzz chaos clean
 
 all: build
 
@@ -74,3 +74,8 @@ clean:
 ## demo: the whole pipeline in the real Telegraf on an embedded simulator (about 3 minutes)
 demo: build telegraf
 	go run ./cmd/ckafka_lag_demo -root .
+
+## chaos: the fault-injection run and its ledger (about 5 minutes; CHAOS_SEED=N replays a run)
+CHAOS_DURATION ?= 4m
+chaos: build telegraf
+	CHAOS_DURATION=$(CHAOS_DURATION) go test -count=1 -v -timeout 10m -run '^TestChaos$$' ./tests/chaos

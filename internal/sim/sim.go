@@ -35,10 +35,13 @@ const (
 	SMTPPassword    = "sim-smtp-password-not-for-logs"
 	SMSAppID        = "1400000001"
 	SMSTemplateID   = "2001"
-	Phone           = "13800000001"
-	Region          = "ap-guangzhou"
-	InstanceID      = "ckafka-demo01"
-	InstanceName    = "prod"
+	// SMSListTemplateID is a one-variable template for a message that
+	// lists every alert (the chaos run's ledger reads it).
+	SMSListTemplateID = "2002"
+	Phone             = "13800000001"
+	Region            = "ap-guangzhou"
+	InstanceID        = "ckafka-demo01"
+	InstanceName      = "prod"
 )
 
 // Sim is a running simulator.
@@ -62,7 +65,7 @@ func Start(dir string) (*Sim, error) {
 		Dir:    dir,
 		CKafka: ckafka.New(map[string]string{CKafkaSecretID: CKafkaSecretKey}),
 		Robot:  wecom.New(RobotKey),
-		SMS:    sms.New(map[string]string{SMSSecretID: SMSSecretKey}, map[string]int{SMSTemplateID: 5}),
+		SMS:    sms.New(map[string]string{SMSSecretID: SMSSecretKey}, map[string]int{SMSTemplateID: 5, SMSListTemplateID: 1}),
 		Influx: &InfluxSink{batches: make(chan []testkit.Metric, 1024)},
 	}
 	s.CKafka.AddInstance(InstanceID, InstanceName, ckafka.StatusRunning)
@@ -169,6 +172,8 @@ type Settings struct {
 	Constants map[string]string
 	// ConfDir holds the plugin configs, root/etc by default.
 	ConfDir string
+	// StateDir holds the state files, the simulator's directory by default.
+	StateDir string
 }
 
 // Env is the environment for `telegraf --config sample.conf` against the
@@ -186,10 +191,14 @@ func (s *Sim) Env(root string, st Settings) []string {
 	if confDir == "" {
 		confDir = filepath.Join(root, "etc")
 	}
+	stateDir := st.StateDir
+	if stateDir == "" {
+		stateDir = s.Dir
+	}
 	vars := map[string]string{
 		"CKAFKA_LAG_INTERVAL":       st.Interval,
 		"CKAFKA_LAG_FLUSH_INTERVAL": st.FlushInterval,
-		"CKAFKA_LAG_STATE_DIR":      s.Dir,
+		"CKAFKA_LAG_STATE_DIR":      stateDir,
 		"CKAFKA_LAG_BIN_DIR":        binDir,
 		"CKAFKA_LAG_CONF_DIR":       confDir,
 		"CKAFKA_LAG_SCRIPT":         filepath.Join(root, "plugins", "processors", "starlark", "ckafka_lag_alert.star"),

@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -198,4 +200,32 @@ func Quiet[T any](t testing.TB, ch <-chan T, d time.Duration, what string) {
 		t.Fatalf("unexpected %s: %+v", what, v)
 	case <-time.After(d):
 	}
+}
+
+// ChildPID returns the pid of parent's child process running the command
+// named name (as /proc/PID/stat shows it), or 0 when there is none, e.g.
+// while Telegraf is restarting it.
+func ChildPID(parent int, name string) int {
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		s := string(stat)
+		open, closeParen := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+		if open < 0 || closeParen < 0 || s[open+1:closeParen] != name {
+			continue
+		}
+		// After the name: state, then the parent's pid.
+		fields := strings.Fields(s[closeParen+1:])
+		if len(fields) > 1 && fields[1] == strconv.Itoa(parent) {
+			return pid
+		}
+	}
+	return 0
 }

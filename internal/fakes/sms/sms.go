@@ -63,6 +63,9 @@ func (f *Fake) FailNumber(phone string, codes ...string) {
 	f.mu.Unlock()
 }
 
+// ClearNumber drops the failures FailNumber queued for phone.
+func (f *Fake) ClearNumber(phone string) { f.mu.Lock(); delete(f.numberCodes, phone); f.mu.Unlock() }
+
 // Messages returns every SMS sent.
 func (f *Fake) Messages() []Message {
 	f.mu.Lock()

@@ -74,6 +74,7 @@ type Server struct {
 	mu       sync.Mutex
 	messages []Message
 	failNext int
+	dropNext int
 	notify   chan Message
 }
 
@@ -129,8 +130,14 @@ func (s *Server) Port() int { return s.ln.Addr().(*net.TCPAddr).Port }
 // Close stops the server.
 func (s *Server) Close() error { return s.srv.Close() }
 
-// FailNext answers the next n messages with a temporary 451 error.
+// FailNext answers the next n messages with a temporary 451 error (n < 0:
+// until FailNext(0)).
 func (s *Server) FailNext(n int) { s.mu.Lock(); s.failNext = n; s.mu.Unlock() }
+
+// DropNext closes the connection instead of answering the next n
+// messages' DATA: the client never hears back, and the message is not
+// accepted (n < 0: until DropNext(0)).
+func (s *Server) DropNext(n int) { s.mu.Lock(); s.dropNext = n; s.mu.Unlock() }
 
 // Messages returns the messages received so far.
 func (s *Server) Messages() []Message {
@@ -200,8 +207,17 @@ func (se *session) Data(r io.Reader) error {
 	}
 	se.s.mu.Lock()
 	defer se.s.mu.Unlock()
-	if se.s.failNext > 0 {
-		se.s.failNext--
+	if se.s.dropNext != 0 {
+		if se.s.dropNext > 0 {
+			se.s.dropNext--
+		}
+		_ = se.conn.Close()
+		return &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 4, 2}, Message: "connection dropped"}
+	}
+	if se.s.failNext != 0 {
+		if se.s.failNext > 0 {
+			se.s.failNext--
+		}
 		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try again later"}
 	}
 	_, isTLS := se.conn.TLSConnectionState()

@@ -37,6 +37,8 @@ type Robot struct {
 	requests  int
 	down      int // answer 503 to this many requests (-1: until Up)
 	failCodes []int
+	failAll   int           // answer this errcode to every request until cleared
+	delay     time.Duration // hang this long before answering
 	notify    chan Message
 	now       func() time.Time
 }
@@ -60,6 +62,15 @@ func (r *Robot) Down(n int) { r.mu.Lock(); r.down = n; r.mu.Unlock() }
 
 // Up ends Down.
 func (r *Robot) Up() { r.mu.Lock(); r.down = 0; r.mu.Unlock() }
+
+// FailAll makes every request answer errcode code (e.g. a 45009 storm);
+// 0 ends it.
+func (r *Robot) FailAll(code int) { r.mu.Lock(); r.failAll = code; r.mu.Unlock() }
+
+// SetDelay makes the robot hang this long before it looks at a request. A
+// request whose client gives up first is not accepted, as when a robot
+// hangs before reading its input.
+func (r *Robot) SetDelay(d time.Duration) { r.mu.Lock(); r.delay = d; r.mu.Unlock() }
 
 // FailWith makes the next requests answer these errcodes, one each.
 func (r *Robot) FailWith(codes ...int) {
@@ -87,6 +98,19 @@ func answer(w http.ResponseWriter, code int, msg string) {
 }
 
 func (r *Robot) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	// The body is read first: only then does the server notice a client
+	// that gives up, and a hung request it abandoned is not accepted.
+	raw, readErr := io.ReadAll(io.LimitReader(req.Body, 4<<20))
+	r.mu.Lock()
+	delay := r.delay
+	r.mu.Unlock()
+	if delay > 0 {
+		select {
+		case <-time.After(delay):
+		case <-req.Context().Done():
+			return
+		}
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.requests++
@@ -104,6 +128,10 @@ func (r *Robot) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	key := req.URL.Query().Get("key")
 	if !r.keys[key] {
 		answer(w, 93000, "invalid webhook url, hint: [1700000000_1_abc], from ip: 127.0.0.1")
+		return
+	}
+	if r.failAll != 0 {
+		answer(w, r.failAll, fmt.Sprintf("injected failure %d", r.failAll))
 		return
 	}
 	if len(r.failCodes) > 0 {
@@ -124,8 +152,7 @@ func (r *Robot) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		answer(w, 45009, "api freq out of limit")
 		return
 	}
-	raw, err := io.ReadAll(io.LimitReader(req.Body, 4<<20))
-	if err != nil {
+	if readErr != nil {
 		answer(w, -1, "system busy")
 		return
 	}

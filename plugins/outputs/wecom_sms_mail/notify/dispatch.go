@@ -106,7 +106,21 @@ func (d *Dispatcher) addLocked(notes []alert.Notification) {
 		if d.groupTimer != nil {
 			d.groupTimer.Stop()
 		}
-		d.groupTimer = time.AfterFunc(d.GroupWait, d.Flush)
+		// The window counts from the oldest notification: one restored
+		// after a restart, or a resolution that waited for a delivery, is
+		// not held a whole group_wait again (a process killed every few
+		// seconds would otherwise never send it).
+		oldest := notes[0].At
+		for _, n := range notes[1:] {
+			if n.At.Before(oldest) {
+				oldest = n.At
+			}
+		}
+		wait := d.GroupWait
+		if !oldest.IsZero() {
+			wait = min(wait, max(0, d.GroupWait-time.Since(oldest)))
+		}
+		d.groupTimer = time.AfterFunc(wait, d.Flush)
 	}
 	d.pending = append(d.pending, notes...)
 	d.OnChange(false)
@@ -254,7 +268,9 @@ func (d *Dispatcher) route(notes []alert.Notification, now time.Time) map[string
 			d.holdResolution(n)
 		case n.Resolved():
 			held := d.holdResolution(n)
+			told := map[string]bool{}
 			for _, dest := range d.sent.resolve(n) {
+				told[dest] = true
 				// An end is as urgent as the alert was: a critical one's
 				// passes through quiet hours.
 				if d.quiet(dest).Holds(n.Alert.NotifiedLevel, now) {
@@ -264,6 +280,15 @@ func (d *Dispatcher) route(notes []alert.Notification, now time.Time) map[string
 					continue
 				}
 				put(dest, n)
+			}
+			// A destination about to hear of the alert for the first time
+			// in this window (e.g. its escalation, on an SMS channel taking
+			// critical only) has nothing to hear: it is over, and it would
+			// never be told so.
+			for dest, byKey := range perDest {
+				if !told[dest] {
+					delete(byKey, n.Alert.Key)
+				}
 			}
 		case silenced:
 		default:

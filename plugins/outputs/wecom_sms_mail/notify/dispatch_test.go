@@ -21,12 +21,24 @@ type recorder struct {
 	mu   sync.Mutex
 	got  []string
 	sent chan struct{}
+	// critical makes it a destination taking critical alerts only.
+	critical bool
 }
 
-func (*recorder) Kind() string          { return "test" }
-func (*recorder) ID() string            { return "test" }
-func (*recorder) Destination() string   { return "test" }
-func (*recorder) MinLevel() alert.Level { return alert.LevelWarning }
+func (*recorder) Kind() string { return "test" }
+func (r *recorder) ID() string {
+	if r.critical {
+		return "test-critical"
+	}
+	return "test"
+}
+func (r *recorder) Destination() string { return r.ID() }
+func (r *recorder) MinLevel() alert.Level {
+	if r.critical {
+		return alert.LevelCritical
+	}
+	return alert.LevelWarning
+}
 func (r *recorder) Prepare(d *render.TemplateData) ([]Delivery, error) {
 	var lines []string
 	for _, a := range d.Alerts {
@@ -53,11 +65,18 @@ func firing(group string, level alert.Level, t0 time.Time) alert.Alert {
 	return alert.Alert{Key: "ckafka_lag,group=" + group, Level: level, NotifiedLevel: level, Value: 1, HasValue: true, StartedAt: t0}
 }
 
-func startDispatcher(t *testing.T, o Options) (*Dispatcher, *recorder) {
+func startDispatcher(t *testing.T, o Options, more ...*recorder) (*Dispatcher, *recorder) {
 	t.Helper()
 	rec := &recorder{sent: make(chan struct{}, 16)}
-	o.Lang, o.GroupWait, o.Timeout, o.RetryBase, o.SendResolved = "en", 20*time.Millisecond, time.Second, time.Millisecond, true
-	d := New([]Channel{rec}, testutil.Logger{Quiet: true}, o)
+	if o.GroupWait == 0 {
+		o.GroupWait = 20 * time.Millisecond
+	}
+	o.Lang, o.Timeout, o.RetryBase, o.SendResolved = "en", time.Second, time.Millisecond, true
+	channels := []Channel{rec}
+	for _, r := range more {
+		channels = append(channels, r)
+	}
+	d := New(channels, testutil.Logger{Quiet: true}, o)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	d.Run(ctx, &wg)
@@ -117,4 +136,47 @@ func TestQuietHoursHoldResolutionsBelowTheLevel(t *testing.T) {
 	quiet.on.Store(false)
 	d.Remind(nil, t0.Add(2*time.Minute))
 	require.Equal(t, "resolved:search", rec.next(t), "the digest")
+}
+
+// TestEscalationAndResolutionInOneWindow: an alert escalates and ends
+// within one group window. The destination that heard of it is told it
+// ended; the critical-only one, which never heard of it, hears nothing
+// (it used to get the escalation and never its end).
+func TestEscalationAndResolutionInOneWindow(t *testing.T) {
+	crit := &recorder{sent: make(chan struct{}, 16), critical: true}
+	d, rec := startDispatcher(t, Options{}, crit)
+	t0 := time.Now()
+	a := firing("billing", alert.LevelWarning, t0)
+	d.Add(alert.Notification{Kind: alert.KindFiring, Alert: a, At: t0})
+	require.Equal(t, "firing:billing", rec.next(t))
+
+	a.Level, a.NotifiedLevel = alert.LevelCritical, alert.LevelCritical
+	ended := a
+	ended.Level = alert.LevelOK
+	d.Add(alert.Notification{Kind: alert.KindEscalated, Alert: a, At: time.Now()},
+		alert.Notification{Kind: alert.KindResolved, Alert: ended, At: time.Now()})
+	require.Equal(t, "resolved:billing", rec.next(t))
+	select {
+	case <-crit.sent:
+		t.Fatalf("the critical-only destination was told of an alert that had ended: %v", crit.got)
+	case <-time.After(200 * time.Millisecond):
+	}
+	require.True(t, d.Idle())
+}
+
+// TestRestoredWindowKeepsItsTime: notifications restored from the state
+// file go out when their window closes, not a whole group_wait after the
+// restart.
+func TestRestoredWindowKeepsItsTime(t *testing.T) {
+	d, rec := startDispatcher(t, Options{GroupWait: 10 * time.Second})
+	t0 := time.Now().Add(-time.Minute)
+	d.Restore(State{Pending: []alert.Notification{{Kind: alert.KindFiring, Alert: firing("billing", alert.LevelWarning, t0), At: t0}}})
+	select {
+	case <-rec.sent:
+	case <-time.After(2 * time.Second):
+		t.Fatal("the restored notification waited another group_wait")
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	require.Equal(t, []string{"firing:billing"}, rec.got)
 }

@@ -1,0 +1,391 @@
+package chaos
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/fakes/tcapi"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/sim"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/testkit"
+)
+
+var (
+	root   string
+	binDir string
+)
+
+func TestMain(m *testing.M) {
+	var err error
+	if root, err = filepath.Abs("../.."); err != nil {
+		panic(err)
+	}
+	os.Exit(testkit.MainWithBinaries(m, func(dir string) { binDir = dir }, "ckafka_lag", "wecom_sms_mail"))
+}
+
+// The pipeline's timings: short, so that a few minutes hold many alerts.
+var settings = Settings{
+	Interval:       2 * time.Second,
+	GroupWait:      2 * time.Second,
+	RepeatInterval: 30 * time.Second,
+	RestartDelay:   time.Second,
+	Timeout:        10 * time.Second, // wecom_sms_mail.conf's
+	MaxBackoff:     16 * time.Second, // 1 s doubled up to max_retries = 5
+	ForIntervals:   2,                // sample.conf's
+	Phones:         []string{"+8613800000001", "+8613800000002"},
+}
+
+const (
+	lagOK       = 0
+	lagWarning  = 1500 // sample.conf: warning_lag 1000
+	lagCritical = 3000 // critical_lag 2000
+)
+
+// chaosSeed is CHAOS_SEED, or a fresh seed that the run prints.
+func chaosSeed(t *testing.T) uint64 {
+	if v := os.Getenv("CHAOS_SEED"); v != "" {
+		seed, err := strconv.ParseUint(v, 10, 64)
+		require.NoError(t, err, "CHAOS_SEED")
+		return seed
+	}
+	return uint64(time.Now().UnixNano() % 1_000_000)
+}
+
+// chaosDuration is CHAOS_DURATION (`make chaos`: the full run), two minutes
+// by default (`make test`).
+func chaosDuration(t *testing.T) time.Duration {
+	if v := os.Getenv("CHAOS_DURATION"); v != "" {
+		d, err := time.ParseDuration(v)
+		require.NoError(t, err, "CHAOS_DURATION")
+		require.GreaterOrEqual(t, d, 2*time.Minute, "CHAOS_DURATION: 20 kills and 50 alerts need two minutes")
+		return d
+	}
+	return 2 * time.Minute
+}
+
+func TestChaos(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the fault-injection run takes minutes")
+	}
+	telegraf := filepath.Join(root, "bin", "telegraf")
+	if _, err := os.Stat(telegraf); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is missing; `make test` builds it with `make telegraf`", telegraf)
+		}
+		t.Skipf("%s is missing: run `make telegraf`", telegraf)
+	}
+	seed, d := chaosSeed(t), chaosDuration(t)
+	plan := NewPlan(seed, d, settings)
+	t.Logf("chaos: seed %d, %s, plan %s: %d alert identities, %d faults (replay: CHAOS_SEED=%d CHAOS_DURATION=%s make chaos)",
+		seed, d, plan.Digest(), len(plan.Episodes), len(plan.Faults), seed, d)
+
+	dir := t.TempDir()
+	state, err := newStateDir(dir, os.Getenv("CHAOS_STATE_BLOCK"))
+	require.NoError(t, err)
+	t.Cleanup(state.Close)
+	s, err := sim.Start(dir)
+	require.NoError(t, err)
+	t.Cleanup(s.Close)
+	s.SMS.SetMaxParamLength(0)
+	for _, e := range plan.Episodes {
+		s.SetLag(e.Group, e.Topic, lagOK)
+	}
+	confDir := writeConfigs(t, dir)
+
+	log := testkit.NewSyncBuffer()
+	cmd := exec.Command(telegraf, "--strict-env-handling", "--config", filepath.Join(root, "sample.conf"))
+	cmd.Env = s.Env(root, sim.Settings{
+		Interval: settings.Interval.String(), FlushInterval: "1s", GroupWait: settings.GroupWait.String(),
+		RepeatInterval: settings.RepeatInterval.String(), StaleAfter: "10m", RestartDelay: settings.RestartDelay.String(),
+		Language: "en", BinDir: binDir, ConfDir: confDir, StateDir: state.path,
+	})
+	cmd.Stdout, cmd.Stderr = log, log
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		stop(cmd)
+		path := filepath.Join(os.TempDir(), fmt.Sprintf("chaos-%d-telegraf.log", seed))
+		if os.WriteFile(path, []byte(log.String()), 0o600) == nil {
+			t.Logf("Telegraf's log: %s", path)
+		}
+	})
+	require.Eventually(t, func() bool {
+		return testkit.ChildPID(cmd.Process.Pid, "wecom_sms_mail") != 0 && s.CKafka.Stats().ByAction["DescribeGroupOffsets"] > 0
+	}, 30*time.Second, 100*time.Millisecond, "the pipeline starts")
+
+	d0 := driver{t: t, sim: s, state: state, telegraf: cmd.Process.Pid, start: time.Now()}
+	d0.run(plan)
+	t.Logf("chaos: timeline done; faults lifted; draining")
+
+	dests := destinations()
+	var rows []Row
+	var findings []Finding
+	// Drain: wait until nothing is missing, then a while longer for
+	// anything sent twice.
+	deadline := time.Now().Add(90 * time.Second)
+	var settled time.Time
+	for ; time.Now().Before(deadline); time.Sleep(time.Second) {
+		rows, findings = Reconcile(plan, settings, dests, d0.deliveries())
+		if slices.ContainsFunc(rows, func(r Row) bool { return r.Lost > 0 }) {
+			settled = time.Time{}
+			continue
+		}
+		if settled.IsZero() {
+			settled = time.Now()
+		}
+		if time.Since(settled) > 2*settings.GroupWait+5*time.Second {
+			break
+		}
+	}
+
+	t.Logf("chaos: seed %d, %s, plan %s; faults injected: %s; state directory made unwritable by %s",
+		seed, d, plan.Digest(), d0.summary(plan), state.How())
+	t.Logf("ledger:\n%s", Table(rows))
+	for _, f := range findings {
+		t.Logf("  %s", f)
+	}
+	if t.Failed() || slices.ContainsFunc(rows, Row.Failed) {
+		explain(t, plan, findings, d0.deliveries())
+	}
+	require.GreaterOrEqual(t, d0.kills[KillOutput], 20, "SIGKILLs of wecom_sms_mail")
+	for _, r := range rows {
+		if r.Failed() {
+			t.Errorf("%s: %d lost, %d duplicated, %d spurious (replay: CHAOS_SEED=%d CHAOS_DURATION=%s make chaos)",
+				r.Dest, r.Lost, r.Duplicated, r.Spurious, seed, d)
+		}
+	}
+	require.Contains(t, log.String(), "wecom_sms_mail", "Telegraf ran the output")
+}
+
+// explain logs, for each alert with a lost, duplicated or spurious
+// notification, its plan and everything delivered about it.
+func explain(t *testing.T, p Plan, findings []Finding, got []Delivery) {
+	seen := map[string]bool{}
+	for _, f := range findings {
+		if seen[f.Identity] || strings.HasPrefix(f.What, "late") {
+			continue
+		}
+		seen[f.Identity] = true
+		i := slices.IndexFunc(p.Episodes, func(e Episode) bool { return e.Identity() == f.Identity })
+		if i >= 0 {
+			e := p.Episodes[i]
+			t.Logf("%s: %s at %.0fs, critical at %.0fs, ok at %.0fs", f.Identity, e.StartLevel, e.Start.Seconds(), e.Escalate.Seconds(), e.Resolve.Seconds())
+		}
+		for _, g := range got {
+			if g.Identity == f.Identity {
+				t.Logf("    %7.1fs %-20s %s", g.At.Seconds(), g.Dest, g.Level)
+			}
+		}
+	}
+}
+
+func destinations() []Destination {
+	robot := func(f Fault) bool { return strings.HasPrefix(string(f.Kind), "wecom robot") }
+	mail := func(f Fault) bool { return strings.HasPrefix(string(f.Kind), "smtp") }
+	out := []Destination{{Name: "wecom", MinLevel: "warning", Delays: robot}, {Name: "email", MinLevel: "warning", Delays: mail}}
+	for _, phone := range settings.Phones {
+		out = append(out, Destination{Name: "sms " + phone, MinLevel: "critical", Delays: func(f Fault) bool {
+			return f.Kind == SMSThrottle || f.Kind == SMSNumberFail && f.Phone == phone
+		}})
+	}
+	return out
+}
+
+// writeConfigs copies etc/ for the run with the SMS channel sending to two
+// numbers a one-variable template that lists every alert (the ledger reads
+// it), and returns the directory.
+func writeConfigs(t *testing.T, dir string) string {
+	confDir := filepath.Join(dir, "etc")
+	require.NoError(t, os.Mkdir(confDir, 0o700))
+	raw, err := os.ReadFile(filepath.Join(root, "etc", "ckafka_lag.conf"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(confDir, "ckafka_lag.conf"), raw, 0o600))
+	raw, err = os.ReadFile(filepath.Join(root, "etc", "wecom_sms_mail.conf"))
+	require.NoError(t, err)
+	conf := string(raw)
+	for old, repl := range map[string]string{
+		`template_id = "${SMS_TEMPLATE_ID}"`: `template_id = "` + sim.SMSListTemplateID + `"`,
+		`phone_numbers = ["${ALERT_PHONE}"]`: `phone_numbers = ["` + strings.Join(settings.Phones, `", "`) + `"]`,
+		`param_max_length = 6`:               `param_max_length = 1000`,
+	} {
+		require.Contains(t, conf, old, "etc/wecom_sms_mail.conf changed: update the chaos run")
+		conf = strings.Replace(conf, old, repl, 1)
+	}
+	lines := strings.Split(conf, "\n")
+	i := slices.IndexFunc(lines, func(l string) bool { return strings.HasPrefix(strings.TrimSpace(l), "template_params = ") })
+	require.GreaterOrEqual(t, i, 0, "etc/wecom_sms_mail.conf has no template_params")
+	lines[i] = "    template_params = ['" + SMSTemplate + "']"
+	require.NoError(t, os.WriteFile(filepath.Join(confDir, "wecom_sms_mail.conf"), []byte(strings.Join(lines, "\n")), 0o600))
+	return confDir
+}
+
+func stop(cmd *exec.Cmd) {
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+	}
+}
+
+// driver plays a plan against the running pipeline.
+type driver struct {
+	t        *testing.T
+	sim      *sim.Sim
+	state    *stateDir
+	telegraf int
+	start    time.Time
+	kills    map[FaultKind]int
+	skipped  []string
+}
+
+type action struct {
+	at   time.Duration
+	what string
+	do   func() error
+}
+
+func (d *driver) run(p Plan) {
+	d.kills = map[FaultKind]int{}
+	var actions []action
+	for _, e := range p.Episodes {
+		lag := map[string]int64{"warning": lagWarning, "critical": lagCritical}[e.StartLevel]
+		actions = append(actions, d.setLag(e, e.Start, lag), d.setLag(e, e.Resolve, lagOK))
+		if e.Escalate > 0 {
+			actions = append(actions, d.setLag(e, e.Escalate, lagCritical))
+		}
+	}
+	for _, f := range p.Faults {
+		begin, end := d.fault(f)
+		actions = append(actions, action{f.At, string(f.Kind), begin})
+		if end != nil {
+			actions = append(actions, action{f.End(), "end of " + string(f.Kind), end})
+		}
+	}
+	slices.SortStableFunc(actions, func(a, b action) int { return int(a.at - b.at) })
+	for _, a := range actions {
+		time.Sleep(time.Until(d.start.Add(a.at)))
+		if err := a.do(); err != nil {
+			d.t.Errorf("%.1fs %s: %v", a.at.Seconds(), a.what, err)
+		} else if !strings.Contains(a.what, " lag ") {
+			d.t.Logf("%7.1fs %s", time.Since(d.start).Seconds(), a.what)
+		}
+	}
+	time.Sleep(time.Until(d.start.Add(p.Duration)))
+}
+
+func (d *driver) setLag(e Episode, at time.Duration, lag int64) action {
+	return action{at, fmt.Sprintf("%s lag %d", e.Identity(), lag), func() error {
+		d.sim.SetLag(e.Group, e.Topic, lag)
+		return nil
+	}}
+}
+
+// fault returns what begins and what ends a fault (nil for an instant).
+func (d *driver) fault(f Fault) (begin, end func() error) {
+	s := d.sim
+	none := func() error { return nil }
+	switch f.Kind {
+	case KillOutput:
+		return func() error { return d.kill(f.Kind, "wecom_sms_mail") }, nil
+	case KillCollector:
+		return func() error { return d.kill(f.Kind, "ckafka_lag") }, nil
+	case RobotDown:
+		return func() error { s.Robot.Down(-1); return nil }, func() error { s.Robot.Up(); return nil }
+	case RobotHang:
+		return func() error { s.Robot.SetDelay(settings.Timeout + 2*time.Second); return nil },
+			func() error { s.Robot.SetDelay(0); return nil }
+	case RobotStorm:
+		return func() error { s.Robot.FailAll(45009); return nil }, func() error { s.Robot.FailAll(0); return nil }
+	case SMTP451:
+		return func() error { s.SMTP.FailNext(-1); return nil }, func() error { s.SMTP.FailNext(0); return nil }
+	case SMTPDrop:
+		return func() error { s.SMTP.DropNext(-1); return nil }, func() error { s.SMTP.DropNext(0); return nil }
+	case SMSNumberFail:
+		codes := slices.Repeat([]string{"InternalError.Timeout"}, 1000)
+		return func() error { s.SMS.FailNumber(f.Phone, codes...); return nil },
+			func() error { s.SMS.ClearNumber(f.Phone); return nil }
+	case SMSThrottle:
+		return func() error {
+			s.SMS.Inject(tcapi.Fault{Action: "SendSms", Code: "RequestLimitExceeded", Message: "throttled by the chaos run", Times: -1})
+			return nil
+		}, func() error { s.SMS.ClearFaults(); return nil }
+	case StateReadOnly:
+		return d.state.Block, d.state.Unblock
+	case StateFull:
+		if !d.state.CanFill() {
+			d.skipped = append(d.skipped, "state directory full (needs a tmpfs: mount is not permitted here)")
+			return none, none
+		}
+		return d.state.Fill, d.state.Drain
+	case APIThrottle:
+		return d.apiFault(tcapi.Fault{Code: "RequestLimitExceeded", Message: "throttled by the chaos run", Times: -1})
+	case API5xx:
+		return d.apiFault(tcapi.Fault{Status: 502, Body: "<html><body>502 Bad Gateway</body></html>", Times: -1})
+	case APISlow:
+		return d.apiFault(tcapi.Fault{Delay: 1500 * time.Millisecond, Times: -1})
+	}
+	panic("unknown fault " + f.Kind)
+}
+
+func (d *driver) apiFault(f tcapi.Fault) (begin, end func() error) {
+	return func() error { d.sim.CKafka.Inject(f); return nil }, func() error { d.sim.CKafka.ClearFaults(); return nil }
+}
+
+// kill SIGKILLs Telegraf's child running name, waiting up to a few seconds
+// for Telegraf to have restarted it after an earlier kill.
+func (d *driver) kill(kind FaultKind, name string) error {
+	for wait := time.Now().Add(5 * time.Second); time.Now().Before(wait); time.Sleep(50 * time.Millisecond) {
+		if pid := testkit.ChildPID(d.telegraf, name); pid != 0 {
+			d.kills[kind]++
+			return syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	return fmt.Errorf("Telegraf did not restart %s within 5 s", name)
+}
+
+// deliveries reads every alert line the fakes accepted.
+func (d *driver) deliveries() []Delivery {
+	var out []Delivery
+	for _, m := range d.sim.Robot.Messages() {
+		out = append(out, ParseLines("wecom", m.Content, m.At.Sub(d.start))...)
+	}
+	for _, m := range d.sim.SMTP.Messages() {
+		out = append(out, ParseLines("email", m.Text, m.At.Sub(d.start))...)
+	}
+	for _, m := range d.sim.SMS.Messages() {
+		out = append(out, ParseSMS("sms "+m.Phone, strings.Join(m.Params, ""), m.At.Sub(d.start))...)
+	}
+	return out
+}
+
+func (d *driver) summary(p Plan) string {
+	counts := map[FaultKind]int{}
+	var kinds []FaultKind
+	for _, f := range p.Faults {
+		if counts[f.Kind] == 0 {
+			kinds = append(kinds, f.Kind)
+		}
+		counts[f.Kind]++
+	}
+	counts[KillOutput], counts[KillCollector] = d.kills[KillOutput], d.kills[KillCollector]
+	var parts []string
+	for _, k := range kinds {
+		parts = append(parts, fmt.Sprintf("%s ×%d", k, counts[k]))
+	}
+	if len(d.skipped) > 0 {
+		parts = append(parts, "skipped: "+strings.Join(slices.Compact(d.skipped), "; "))
+	}
+	return strings.Join(parts, ", ")
+}

@@ -1,0 +1,306 @@
+package chaos
+
+import (
+	"cmp"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Delivery is one alert line as a destination received it.
+type Delivery struct {
+	Dest     string
+	Identity string        // group/topic
+	Level    string        // warning, critical or resolved
+	At       time.Duration // when the fake accepted the message, from the start of the run
+}
+
+// Destination is what the ledger knows of one destination.
+type Destination struct {
+	Name     string
+	MinLevel string
+	// Delays says whether a fault holds up deliveries to it.
+	Delays func(Fault) bool
+}
+
+// Row is the ledger of one destination.
+type Row struct {
+	Dest                                                  string
+	Expected, Delivered, Lost, Duplicated, Late, Spurious int
+}
+
+// Failed reports whether the row breaks the contract: nothing may be lost,
+// repeated out of turn, or sent that the timeline did not call for. Late
+// deliveries are reported, not failed.
+func (r Row) Failed() bool { return r.Lost > 0 || r.Duplicated > 0 || r.Spurious > 0 }
+
+// Finding explains one lost, duplicated, late or spurious notification.
+type Finding struct {
+	Dest, Identity, What string
+	At                   time.Duration
+}
+
+func (f Finding) String() string {
+	return fmt.Sprintf("%7.1fs %-24s %-8s %s", f.At.Seconds(), f.Dest, f.Identity, f.What)
+}
+
+// Reconcile derives from the plan and the contract the notifications each
+// destination must receive — per alert: the first firing at each level the
+// destination takes (first, escalation), a reminder repeat_interval after
+// each delivery while the level lasts, and the resolution — and compares
+// them with what it got.
+//
+// Messages carry no due time, so the ledger infers it: a line at the level
+// last delivered is the reminder due repeat_interval after that delivery
+// when it comes no earlier, and a duplicate otherwise (the same alert, kind
+// and due time delivered twice). A reminder falling due just before the
+// level changes may or may not be sent, so it is neither expected nor
+// counted as lost there.
+func Reconcile(p Plan, st Settings, dests []Destination, got []Delivery) ([]Row, []Finding) {
+	l := ledger{plan: p, st: st}
+	var rows []Row
+	for _, d := range dests {
+		row := Row{Dest: d.Name}
+		byID := map[string][]Delivery{}
+		for _, g := range got {
+			if g.Dest == d.Name {
+				byID[g.Identity] = append(byID[g.Identity], g)
+			}
+		}
+		for _, e := range p.Episodes {
+			items := byID[e.Identity()]
+			delete(byID, e.Identity())
+			slices.SortStableFunc(items, func(a, b Delivery) int { return cmp.Compare(a.At, b.At) })
+			l.episode(d, e, items, &row)
+		}
+		for id, items := range byID {
+			for _, it := range items {
+				row.Delivered++
+				row.Spurious++
+				l.note(d, id, it.At, "spurious: an alert the plan never raised")
+			}
+		}
+		rows = append(rows, row)
+	}
+	slices.SortStableFunc(l.findings, func(a, b Finding) int { return cmp.Compare(a.At, b.At) })
+	return rows, l.findings
+}
+
+type ledger struct {
+	plan     Plan
+	st       Settings
+	findings []Finding
+}
+
+func (l *ledger) note(d Destination, id string, at time.Duration, format string, args ...any) {
+	l.findings = append(l.findings, Finding{Dest: d.Name, Identity: id, At: at, What: fmt.Sprintf(format, args...)})
+}
+
+var rank = map[string]int{"warning": 1, "critical": 2}
+
+// transition is a first notification at a level: firing or escalation.
+type transition struct {
+	level   string
+	at, end time.Duration // when the plan changed the lag, and changed it again
+	// required is false for a level too short-lived to be told for sure:
+	// the next change may come within the same group window, and a
+	// destination hears of each alert once per window, as it is last.
+	required bool
+	matched  bool
+}
+
+func (l *ledger) episode(d Destination, e Episode, items []Delivery, row *Row) {
+	id := e.Identity()
+	var want []*transition
+	add := func(level string, at, end time.Duration) {
+		bound := l.deadline(Destination{}, at, l.detection(), true)
+		want = append(want, &transition{level: level, at: at, end: end, required: bound+l.st.GroupWait < end})
+	}
+	if rank[e.StartLevel] >= rank[d.MinLevel] {
+		end := e.Resolve
+		if e.Escalate > 0 {
+			end = e.Escalate
+		}
+		add(e.StartLevel, e.Start, end)
+	}
+	if e.Escalate > 0 && rank["critical"] >= rank[d.MinLevel] {
+		add("critical", e.Escalate, e.Resolve)
+	}
+	owed := slices.ContainsFunc(want, func(t *transition) bool { return t.required })
+	for _, t := range want {
+		if t.required {
+			row.Expected++
+		}
+	}
+
+	last, lastLevel, resolved := time.Duration(-1), "", false
+	for _, it := range items {
+		row.Delivered++
+		if resolved {
+			row.Duplicated++
+			l.note(d, id, it.At, "duplicated: %s after the resolution", it.Level)
+			continue
+		}
+		if it.Level == "resolved" {
+			if last < 0 {
+				row.Spurious++
+				l.note(d, id, it.At, "spurious resolution: the destination was told nothing")
+				continue
+			}
+			l.missedReminders(d, e, row, last, lastLevel)
+			resolved = true
+			row.Expected++
+			l.checkLate(d, id, row, it, e.Resolve, l.detection(), true, "resolution")
+			continue
+		}
+		if i := slices.IndexFunc(want, func(t *transition) bool { return !t.matched && t.level == it.Level }); i >= 0 {
+			if last >= 0 {
+				l.missedReminders(d, e, row, last, lastLevel)
+			}
+			t := want[i]
+			t.matched = true
+			if !t.required {
+				row.Expected++
+			}
+			l.checkLate(d, id, row, it, t.at, l.detection(), true, it.Level)
+			last, lastLevel = it.At, it.Level
+			continue
+		}
+		if it.Level != lastLevel {
+			row.Spurious++
+			l.note(d, id, it.At, "spurious %s after %s", it.Level, lastLevel)
+			continue
+		}
+		due := last + l.st.RepeatInterval
+		if it.At < due-time.Second {
+			row.Duplicated++
+			l.note(d, id, it.At, "duplicated %s: %.1fs after the previous delivery, the reminder is due after %s",
+				it.Level, (it.At - last).Seconds(), l.st.RepeatInterval)
+		} else {
+			row.Expected++
+			l.checkLate(d, id, row, it, due, l.st.GroupWait+3*time.Second, false, "reminder")
+		}
+		last = it.At
+	}
+	for _, t := range want {
+		if t.required && !t.matched {
+			row.Lost++
+			l.note(d, id, t.at, "lost: the %s notification", t.level)
+		}
+	}
+	if !resolved && (owed || last >= 0) {
+		row.Expected++
+		row.Lost++
+		l.note(d, id, e.Resolve, "lost: the resolution")
+	}
+	if last >= 0 && !resolved {
+		l.missedReminders(d, e, row, last, lastLevel)
+	}
+}
+
+// missedReminders counts the reminders due after the delivery at last that
+// should have come before the level changed, and did not.
+func (l *ledger) missedReminders(d Destination, e Episode, row *Row, last time.Duration, level string) {
+	end := e.Resolve
+	if level == "warning" && e.Escalate > 0 {
+		end = e.Escalate
+	}
+	for due := last + l.st.RepeatInterval; due < end-l.st.GroupWait-2*time.Second; due += l.st.RepeatInterval {
+		row.Expected++
+		row.Lost++
+		l.note(d, e.Identity(), due, "lost: the %s reminder due here", level)
+	}
+}
+
+// detection bounds how long a change of the lag takes to become a due
+// notification: for_intervals collections, a flush, the group window.
+func (l *ledger) detection() time.Duration {
+	return time.Duration(l.st.ForIntervals+1)*l.st.Interval + l.st.Interval/2 + l.st.GroupWait + 3*time.Second
+}
+
+func (l *ledger) checkLate(d Destination, id string, row *Row, it Delivery, trigger, base time.Duration, detect bool, what string) {
+	deadline := l.deadline(d, trigger, base, detect)
+	if it.At > deadline {
+		row.Late++
+		l.note(d, id, it.At, "late %s: due by %.1fs (plan %.1fs)", what, deadline.Seconds(), trigger.Seconds())
+	}
+}
+
+// deadline is when a notification triggered at trigger is late: base after
+// it, pushed past every fault that holds it up (the destination's own, a
+// killed output, and for a change of the lag the collector's) by the retry
+// schedule's longest wait.
+func (l *ledger) deadline(d Destination, trigger, base time.Duration, detect bool) time.Duration {
+	deadline := trigger + base
+	for changed := true; changed; {
+		changed = false
+		for _, f := range l.plan.Faults {
+			var until time.Duration
+			switch {
+			case f.Kind == KillOutput:
+				until = f.At + l.st.RestartDelay + 2*time.Second + l.st.GroupWait
+			case f.Kind == KillCollector && detect:
+				until = f.At + l.st.RestartDelay + 2*time.Second + base
+			case strings.HasPrefix(string(f.Kind), "ckafka API") && detect:
+				until = f.End() + base
+			case d.Delays != nil && d.Delays(f):
+				until = f.End() + l.st.Timeout + l.st.MaxBackoff + 2*time.Second
+			default:
+				continue
+			}
+			if f.At <= deadline && until > deadline && f.End() >= trigger {
+				deadline, changed = until, true
+			}
+		}
+	}
+	return deadline
+}
+
+// linePattern matches an alert line of the English WeCom markdown and email
+// text templates: "[CRITICAL] instance prod(ckafka-x) group g01 topic t2: lag …".
+var linePattern = regexp.MustCompile(`\[(CRITICAL|WARNING|RESOLVED)[^\]\n]*\]\S* .*?\bgroup (\S+) topic (\S+?): lag `)
+
+// ParseLines reads the alert lines of a WeCom or email message.
+func ParseLines(dest, text string, at time.Duration) []Delivery {
+	var out []Delivery
+	for _, m := range linePattern.FindAllStringSubmatch(text, -1) {
+		out = append(out, Delivery{Dest: dest, Identity: m[2] + "/" + m[3], Level: strings.ToLower(m[1]), At: at})
+	}
+	return out
+}
+
+// SMSTemplate is the chaos run's SMS variable: every alert of the message
+// as group/topic=level, so that the ledger sees each one.
+const SMSTemplate = `{{range .Alerts}}{{.Group}}/{{.Topic}}={{if .Resolved}}resolved{{else}}{{.Level}}{{end}};{{end}}`
+
+// ParseSMS reads the variable SMSTemplate renders.
+func ParseSMS(dest, param string, at time.Duration) []Delivery {
+	var out []Delivery
+	for entry := range strings.SplitSeq(strings.TrimSuffix(param, ";"), ";") {
+		id, level, ok := strings.Cut(entry, "=")
+		if ok {
+			out = append(out, Delivery{Dest: dest, Identity: id, Level: level, At: at})
+		}
+	}
+	return out
+}
+
+// Table prints the rows as the report shows them.
+func Table(rows []Row) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%-24s %8s %9s %4s %10s %4s %8s\n", "destination", "expected", "delivered", "lost", "duplicated", "late", "spurious")
+	var total Row
+	for _, r := range rows {
+		fmt.Fprintf(&b, "%-24s %8d %9d %4d %10d %4d %8d\n", r.Dest, r.Expected, r.Delivered, r.Lost, r.Duplicated, r.Late, r.Spurious)
+		total.Expected += r.Expected
+		total.Delivered += r.Delivered
+		total.Lost += r.Lost
+		total.Duplicated += r.Duplicated
+		total.Late += r.Late
+		total.Spurious += r.Spurious
+	}
+	fmt.Fprintf(&b, "%-24s %8d %9d %4d %10d %4d %8d\n", "total", total.Expected, total.Delivered, total.Lost, total.Duplicated, total.Late, total.Spurious)
+	return b.String()
+}

@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -125,29 +124,7 @@ func startPipeline(tb testing.TB, settings sim.Settings, influx *testkit.Influxd
 }
 
 // child returns the pid of Telegraf's child running the named binary.
-func (p *pipeline) child(name string) int {
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		s := string(stat)
-		open, closeParen := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
-		if open < 0 || closeParen < 0 || s[open+1:closeParen] != name {
-			continue
-		}
-		fields := strings.Fields(s[closeParen+1:])
-		if len(fields) > 1 && fields[1] == strconv.Itoa(p.cmd.Process.Pid) {
-			return pid
-		}
-	}
-	return 0
-}
+func (p *pipeline) child(name string) int { return testkit.ChildPID(p.cmd.Process.Pid, name) }
 
 func TestPipeline(t *testing.T) {
 	influx := startInflux(t)

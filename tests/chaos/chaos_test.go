@@ -133,7 +133,7 @@ func TestChaos(t *testing.T) {
 	deadline := time.Now().Add(90 * time.Second)
 	var settled time.Time
 	for ; time.Now().Before(deadline); time.Sleep(time.Second) {
-		rows, findings = Reconcile(plan, settings, dests, d0.deliveries())
+		rows, findings = Reconcile(plan, settings, dests, d0.deliveries(), d0.killedOutput)
 		if slices.ContainsFunc(rows, func(r Row) bool { return r.Lost > 0 }) {
 			settled = time.Time{}
 			continue
@@ -247,7 +247,9 @@ type driver struct {
 	telegraf int
 	start    time.Time
 	kills    map[FaultKind]int
-	skipped  []string
+	// killedOutput are when wecom_sms_mail was killed, from the start.
+	killedOutput []time.Duration
+	skipped      []string
 }
 
 type action struct {
@@ -349,7 +351,11 @@ func (d *driver) kill(kind FaultKind, name string) error {
 	for wait := time.Now().Add(5 * time.Second); time.Now().Before(wait); time.Sleep(50 * time.Millisecond) {
 		if pid := testkit.ChildPID(d.telegraf, name); pid != 0 {
 			d.kills[kind]++
-			return syscall.Kill(pid, syscall.SIGKILL)
+			err := syscall.Kill(pid, syscall.SIGKILL)
+			if kind == KillOutput {
+				d.killedOutput = append(d.killedOutput, time.Since(d.start))
+			}
+			return err
 		}
 	}
 	return fmt.Errorf("Telegraf did not restart %s within 5 s", name)

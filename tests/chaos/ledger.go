@@ -29,7 +29,17 @@ type Destination struct {
 type Row struct {
 	Dest                                                  string
 	Expected, Delivered, Lost, Duplicated, Late, Spurious int
+	// InFlight counts second copies of a message that was accepted just
+	// before a SIGKILL of the output, within KillWindow: delivery is at
+	// least once, and no receiver here deduplicates. They are reported,
+	// not failed; any other second copy is Duplicated.
+	InFlight int
 }
+
+// KillWindow bounds the time from a receiver accepting a message to the
+// output's state file recording it (a JSON encode, a write, an fsync and a
+// rename). A kill inside it repeats the message after the restart.
+const KillWindow = 250 * time.Millisecond
 
 // Failed reports whether the row breaks the contract: nothing may be lost,
 // repeated out of turn, or sent that the timeline did not call for. Late
@@ -58,8 +68,10 @@ func (f Finding) String() string {
 // and due time delivered twice). A reminder falling due just before the
 // level changes may or may not be sent, so it is neither expected nor
 // counted as lost there.
-func Reconcile(p Plan, st Settings, dests []Destination, got []Delivery) ([]Row, []Finding) {
-	l := ledger{plan: p, st: st}
+//
+// outputKills are when the output was actually killed, for InFlight.
+func Reconcile(p Plan, st Settings, dests []Destination, got []Delivery, outputKills []time.Duration) ([]Row, []Finding) {
+	l := ledger{plan: p, st: st, kills: outputKills}
 	var rows []Row
 	for _, d := range dests {
 		row := Row{Dest: d.Name}
@@ -91,7 +103,29 @@ func Reconcile(p Plan, st Settings, dests []Destination, got []Delivery) ([]Row,
 type ledger struct {
 	plan     Plan
 	st       Settings
+	kills    []time.Duration
 	findings []Finding
+}
+
+// killedAfter returns the kill that came within KillWindow after at.
+func (l *ledger) killedAfter(at time.Duration) (time.Duration, bool) {
+	for _, k := range l.kills {
+		if k >= at && k-at <= KillWindow {
+			return k, true
+		}
+	}
+	return 0, false
+}
+
+// duplicate counts a second copy of the delivery at prev.
+func (l *ledger) duplicate(d Destination, row *Row, id string, prev, at time.Duration, what string) {
+	if k, ok := l.killedAfter(prev); ok {
+		row.InFlight++
+		l.note(d, id, at, "in flight at a kill: %s again; the first copy was accepted %.0f ms before the output was killed", what, (k-prev).Seconds()*1000)
+		return
+	}
+	row.Duplicated++
+	l.note(d, id, at, "duplicated %s: %.1fs after the previous delivery", what, (at - prev).Seconds())
 }
 
 func (l *ledger) note(d Destination, id string, at time.Duration, format string, args ...any) {
@@ -135,12 +169,11 @@ func (l *ledger) episode(d Destination, e Episode, items []Delivery, row *Row) {
 		}
 	}
 
-	last, lastLevel, resolved := time.Duration(-1), "", false
+	last, lastLevel, resolved, resolvedAt := time.Duration(-1), "", false, time.Duration(0)
 	for _, it := range items {
 		row.Delivered++
 		if resolved {
-			row.Duplicated++
-			l.note(d, id, it.At, "duplicated: %s after the resolution", it.Level)
+			l.duplicate(d, row, id, resolvedAt, it.At, it.Level+" after the resolution")
 			continue
 		}
 		if it.Level == "resolved" {
@@ -150,7 +183,7 @@ func (l *ledger) episode(d Destination, e Episode, items []Delivery, row *Row) {
 				continue
 			}
 			l.missedReminders(d, e, row, last, lastLevel)
-			resolved = true
+			resolved, resolvedAt = true, it.At
 			row.Expected++
 			l.checkLate(d, id, row, it, e.Resolve, l.detection(), true, "resolution")
 			continue
@@ -175,9 +208,7 @@ func (l *ledger) episode(d Destination, e Episode, items []Delivery, row *Row) {
 		}
 		due := last + l.st.RepeatInterval
 		if it.At < due-time.Second {
-			row.Duplicated++
-			l.note(d, id, it.At, "duplicated %s: %.1fs after the previous delivery, the reminder is due after %s",
-				it.Level, (it.At - last).Seconds(), l.st.RepeatInterval)
+			l.duplicate(d, row, id, last, it.At, it.Level+" before its reminder was due")
 		} else {
 			row.Expected++
 			l.checkLate(d, id, row, it, due, l.st.GroupWait+3*time.Second, false, "reminder")
@@ -290,17 +321,19 @@ func ParseSMS(dest, param string, at time.Duration) []Delivery {
 // Table prints the rows as the report shows them.
 func Table(rows []Row) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%-24s %8s %9s %4s %10s %4s %8s\n", "destination", "expected", "delivered", "lost", "duplicated", "late", "spurious")
+	const format = "%-24s %8v %9v %4v %10v %4v %8v %9v\n"
+	fmt.Fprintf(&b, format, "destination", "expected", "delivered", "lost", "duplicated", "late", "spurious", "in flight")
 	var total Row
 	for _, r := range rows {
-		fmt.Fprintf(&b, "%-24s %8d %9d %4d %10d %4d %8d\n", r.Dest, r.Expected, r.Delivered, r.Lost, r.Duplicated, r.Late, r.Spurious)
+		fmt.Fprintf(&b, format, r.Dest, r.Expected, r.Delivered, r.Lost, r.Duplicated, r.Late, r.Spurious, r.InFlight)
 		total.Expected += r.Expected
 		total.Delivered += r.Delivered
 		total.Lost += r.Lost
 		total.Duplicated += r.Duplicated
 		total.Late += r.Late
 		total.Spurious += r.Spurious
+		total.InFlight += r.InFlight
 	}
-	fmt.Fprintf(&b, "%-24s %8d %9d %4d %10d %4d %8d\n", "total", total.Expected, total.Delivered, total.Lost, total.Duplicated, total.Late, total.Spurious)
+	fmt.Fprintf(&b, format, "total", total.Expected, total.Delivered, total.Lost, total.Duplicated, total.Late, total.Spurious, total.InFlight)
 	return b.String()
 }

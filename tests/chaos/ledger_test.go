@@ -28,6 +28,7 @@ func TestReconcile(t *testing.T) {
 		faults  []Fault
 		dest    Destination
 		got     []Delivery
+		kills   []time.Duration
 		want    Row
 	}{
 		{name: "fire, escalate, resolve on time", episode: escalating, dest: wecom,
@@ -40,6 +41,16 @@ func TestReconcile(t *testing.T) {
 			got: []Delivery{at("wecom", "warning", 16), at("wecom", "warning", 46.2), at("wecom", "warning", 76.3),
 				at("wecom", "resolved", 86)},
 			want: Row{Expected: 4, Delivered: 4}},
+		{name: "a second copy after a kill just after the first was accepted", episode: escalating, dest: wecom,
+			got: []Delivery{at("wecom", "warning", 16), at("wecom", "warning", 18), at("wecom", "critical", 46),
+				at("wecom", "resolved", 86)},
+			kills: []time.Duration{16100 * time.Millisecond},
+			want:  Row{Expected: 3, Delivered: 4, InFlight: 1}},
+		{name: "a kill long after the first copy excuses nothing", episode: escalating, dest: wecom,
+			got: []Delivery{at("wecom", "warning", 16), at("wecom", "warning", 18), at("wecom", "critical", 46),
+				at("wecom", "resolved", 86)},
+			kills: []time.Duration{17 * time.Second},
+			want:  Row{Expected: 3, Delivered: 4, Duplicated: 1}},
 		{name: "a reminder twice is a duplicate", episode: steady, dest: wecom,
 			got: []Delivery{at("wecom", "warning", 16), at("wecom", "warning", 46.2), at("wecom", "warning", 47),
 				at("wecom", "resolved", 86)},
@@ -102,10 +113,10 @@ func TestReconcile(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.want.Dest = tt.dest.Name
 			p := Plan{Duration: 2 * time.Minute, Episodes: []Episode{tt.episode}, Faults: tt.faults}
-			rows, findings := Reconcile(p, st, []Destination{tt.dest}, tt.got)
+			rows, findings := Reconcile(p, st, []Destination{tt.dest}, tt.got, tt.kills)
 			require.Equal(t, []Row{tt.want}, rows, "findings: %v", findings)
 			require.Equal(t, tt.want.Failed(), rows[0].Failed())
-			problems := tt.want.Lost + tt.want.Duplicated + tt.want.Late + tt.want.Spurious
+			problems := tt.want.Lost + tt.want.Duplicated + tt.want.Late + tt.want.Spurious + tt.want.InFlight
 			require.Len(t, findings, problems, "one finding explains each problem")
 		})
 	}

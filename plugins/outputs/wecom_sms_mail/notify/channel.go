@@ -33,6 +33,13 @@ type Channel interface {
 	Deliver(ctx context.Context, d *Delivery) error
 }
 
+// Paced is a channel that keeps within its destination's rate limit. The
+// dispatcher keeps its recent sends in the state file: a process restarted
+// a few times in a minute would otherwise run into the limit (45009).
+type Paced interface {
+	Pacer() *Pacer
+}
+
 // Delivery is one message as sent: rendered once, kept in the state file
 // until delivered, so a restart resends exactly what was pending.
 type Delivery struct {

@@ -2,6 +2,7 @@ package notify
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -179,4 +180,32 @@ func TestRestoredWindowKeepsItsTime(t *testing.T) {
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	require.Equal(t, []string{"firing:billing"}, rec.got)
+}
+
+type pacedRecorder struct {
+	*recorder
+	pacer *Pacer
+}
+
+func (r pacedRecorder) Pacer() *Pacer { return r.pacer }
+
+// TestPacerSurvivesRestart: a robot's recent sends go into the state file,
+// so that a process restarted within the minute still keeps to the limit.
+func TestPacerSurvivesRestart(t *testing.T) {
+	paced := func() pacedRecorder {
+		return pacedRecorder{&recorder{sent: make(chan struct{}, 1)}, NewPacer(Limit{N: 2, Window: time.Minute})}
+	}
+	before := paced()
+	before.pacer.Record()
+	before.pacer.Record()
+	saved := New([]Channel{before}, testutil.Logger{Quiet: true}, Options{}).Snapshot()
+	raw, err := json.Marshal(saved)
+	require.NoError(t, err)
+	var loaded State
+	require.NoError(t, json.Unmarshal(raw, &loaded))
+
+	after := paced()
+	require.Zero(t, after.pacer.untilFree(false), "a fresh pacer has room")
+	New([]Channel{after}, testutil.Logger{Quiet: true}, Options{}).Restore(loaded)
+	require.Greater(t, after.pacer.untilFree(false), 50*time.Second, "the restarted robot waits for the window to free a slot")
 }

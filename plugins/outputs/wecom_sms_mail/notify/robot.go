@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"text/template"
@@ -65,6 +66,25 @@ func (p *Pacer) Record() {
 	defer p.mu.Unlock()
 	p.prune()
 	p.sent = append(p.sent, p.Now())
+}
+
+// Sent returns our sends still inside the longest window, for the state
+// file.
+func (p *Pacer) Sent() []time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.prune()
+	return append([]time.Time(nil), p.sent...)
+}
+
+// Restore reloads sends from the state file, so that a restart does not
+// forget them and run into the destination's limit.
+func (p *Pacer) Restore(sent []time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.sent = append(append([]time.Time(nil), sent...), p.sent...)
+	slices.SortFunc(p.sent, time.Time.Compare)
+	p.prune()
 }
 
 // UntilFree is when a slot frees if the destination said we are over its

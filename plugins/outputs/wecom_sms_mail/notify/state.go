@@ -1,6 +1,10 @@
 package notify
 
-import "github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/alert"
+import (
+	"time"
+
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/alert"
+)
 
 // State is what the dispatcher keeps in the state file.
 type State struct {
@@ -9,6 +13,8 @@ type State struct {
 	Queues  map[string][]*Job    `json:"queues"`  // channel ID → undelivered jobs
 	// Held are notifications held in quiet hours, by destination.
 	Held map[string][]alert.Notification `json:"held,omitempty"`
+	// Paced are the recent sends of rate-limited channels (see Paced).
+	Paced map[string][]time.Time `json:"paced,omitempty"`
 }
 
 // Snapshot copies what the state file keeps, under one lock so the
@@ -25,6 +31,14 @@ func (d *Dispatcher) Snapshot() State {
 	}
 	s.Queues = map[string][]*Job{}
 	for _, w := range d.workers {
+		if p, ok := w.ch.(Paced); ok {
+			if sent := p.Pacer().Sent(); len(sent) > 0 {
+				if s.Paced == nil {
+					s.Paced = map[string][]time.Time{}
+				}
+				s.Paced[w.ch.ID()] = sent
+			}
+		}
 		w.mu.Lock()
 		if len(w.queue) > 0 {
 			q := make([]*Job, len(w.queue))
@@ -46,6 +60,13 @@ func (d *Dispatcher) Restore(s State) {
 	byID := map[string]*worker{}
 	for _, w := range d.workers {
 		byID[w.ch.ID()] = w
+	}
+	for id, sent := range s.Paced {
+		if w := byID[id]; w != nil {
+			if p, ok := w.ch.(Paced); ok {
+				p.Pacer().Restore(sent)
+			}
+		}
 	}
 	queues := map[string][]*Job{}
 	for id, jobs := range s.Queues {

@@ -98,6 +98,11 @@ var endpoint = notify.Endpoint{
 func (*robot) Kind() string            { return "dingtalk" }
 func (r *robot) MinLevel() alert.Level { return r.minLevel }
 
+var _ notify.Paced = (*robot)(nil)
+
+// Pacer is the robot's rate limit, kept across restarts (notify.Paced).
+func (r *robot) Pacer() *notify.Pacer { return r.pacer }
+
 func (r *robot) ID() string {
 	return notify.Labeled(r.cfg.Label, fmt.Sprintf("dingtalk robot %d (token %s)", r.index, notify.RedactSecret(r.token)))
 }

@@ -102,6 +102,11 @@ var endpoint = notify.Endpoint{
 func (*bot) Kind() string            { return "feishu" }
 func (b *bot) MinLevel() alert.Level { return b.minLevel }
 
+var _ notify.Paced = (*bot)(nil)
+
+// Pacer is the robot's rate limit, kept across restarts (notify.Paced).
+func (b *bot) Pacer() *notify.Pacer { return b.pacer }
+
 func (b *bot) ID() string {
 	return notify.Labeled(b.cfg.Label, fmt.Sprintf("feishu bot %d (token %s)", b.index, notify.RedactSecret(b.token)))
 }

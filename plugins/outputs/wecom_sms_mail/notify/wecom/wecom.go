@@ -110,6 +110,11 @@ func (*robot) Kind() string            { return "wecom" }
 func (r *robot) MinLevel() alert.Level { return r.minLevel }
 
 // ID names the robot by its position and host; the key stays out of logs.
+var _ notify.Paced = (*robot)(nil)
+
+// Pacer is the robot's rate limit, kept across restarts (notify.Paced).
+func (r *robot) Pacer() *notify.Pacer { return r.pacer }
+
 func (r *robot) ID() string {
 	return notify.Labeled(r.cfg.Label, fmt.Sprintf("wecom robot %d (%s, key %s)", r.index, notify.Host(r.url), redactKey(r.key)))
 }

@@ -324,7 +324,22 @@ func (d *driver) fault(f Fault) (begin, end func() error) {
 			return nil
 		}, func() error { s.SMS.ClearFaults(); return nil }
 	case StateReadOnly:
-		return d.state.Block, d.state.Unblock
+		// A fault the machine refuses to inject is reported, not failed;
+		// undoing one that was injected must work.
+		blocked := false
+		return func() error {
+				if err := d.state.Block(); err != nil {
+					d.skipped = append(d.skipped, fmt.Sprintf("state directory unwritable at %.0fs (%v)", f.At.Seconds(), err))
+					return nil
+				}
+				blocked = true
+				return nil
+			}, func() error {
+				if !blocked {
+					return nil
+				}
+				return d.state.Unblock()
+			}
 	case StateFull:
 		if !d.state.CanFill() {
 			d.skipped = append(d.skipped, "state directory full (needs a tmpfs: mount is not permitted here)")
@@ -345,10 +360,10 @@ func (d *driver) apiFault(f tcapi.Fault) (begin, end func() error) {
 	return func() error { d.sim.CKafka.Inject(f); return nil }, func() error { d.sim.CKafka.ClearFaults(); return nil }
 }
 
-// kill SIGKILLs Telegraf's child running name, waiting up to a few seconds
+// kill SIGKILLs Telegraf's child running name, waiting up to ten seconds
 // for Telegraf to have restarted it after an earlier kill.
 func (d *driver) kill(kind FaultKind, name string) error {
-	for wait := time.Now().Add(5 * time.Second); time.Now().Before(wait); time.Sleep(50 * time.Millisecond) {
+	for wait := time.Now().Add(10 * time.Second); time.Now().Before(wait); time.Sleep(50 * time.Millisecond) {
 		if pid := testkit.ChildPID(d.telegraf, name); pid != 0 {
 			d.kills[kind]++
 			err := syscall.Kill(pid, syscall.SIGKILL)
@@ -358,7 +373,7 @@ func (d *driver) kill(kind FaultKind, name string) error {
 			return err
 		}
 	}
-	return fmt.Errorf("Telegraf did not restart %s within 5 s", name)
+	return fmt.Errorf("Telegraf did not restart %s within 10 s", name)
 }
 
 // deliveries reads every alert line the fakes accepted.

@@ -232,13 +232,15 @@ func (l *ledger) episode(d Destination, e Episode, items []Delivery, row *Row) {
 }
 
 // missedReminders counts the reminders due after the delivery at last that
-// should have come before the level changed, and did not.
+// should have come before the level changed, and did not. A reminder whose
+// group window (pushed back by kills of the output) may close after the
+// change is not owed: the window then tells the change instead.
 func (l *ledger) missedReminders(d Destination, e Episode, row *Row, last time.Duration, level string) {
 	end := e.Resolve
 	if level == "warning" && e.Escalate > 0 {
 		end = e.Escalate
 	}
-	for due := last + l.st.RepeatInterval; due < end-l.st.GroupWait-2*time.Second; due += l.st.RepeatInterval {
+	for due := last + l.st.RepeatInterval; l.deadline(Destination{}, due, l.st.GroupWait+3*time.Second, false) < end; due += l.st.RepeatInterval {
 		row.Expected++
 		row.Lost++
 		l.note(d, e.Identity(), due, "lost: the %s reminder due here", level)

@@ -121,8 +121,8 @@ func TestChaos(t *testing.T) {
 		return testkit.ChildPID(cmd.Process.Pid, "wecom_sms_mail") != 0 && s.CKafka.Stats().ByAction["DescribeGroupOffsets"] > 0
 	}, 30*time.Second, 100*time.Millisecond, "the pipeline starts")
 
-	d0 := driver{t: t, sim: s, state: state, telegraf: cmd.Process.Pid, start: time.Now()}
-	d0.run(plan)
+	drv := driver{t: t, sim: s, state: state, telegraf: cmd.Process.Pid, start: time.Now()}
+	drv.run(plan)
 	t.Logf("chaos: timeline done; faults lifted; draining")
 
 	dests := destinations()
@@ -133,7 +133,7 @@ func TestChaos(t *testing.T) {
 	deadline := time.Now().Add(90 * time.Second)
 	var settled time.Time
 	for ; time.Now().Before(deadline); time.Sleep(time.Second) {
-		rows, findings = Reconcile(plan, settings, dests, d0.deliveries(), d0.killedOutput)
+		rows, findings = Reconcile(plan, settings, dests, drv.deliveries(), drv.killedOutput)
 		if slices.ContainsFunc(rows, func(r Row) bool { return r.Lost > 0 }) {
 			settled = time.Time{}
 			continue
@@ -147,22 +147,25 @@ func TestChaos(t *testing.T) {
 	}
 
 	t.Logf("chaos: seed %d, %s, plan %s; faults injected: %s; state directory made unwritable by %s",
-		seed, d, plan.Digest(), d0.summary(plan), state.How())
+		seed, d, plan.Digest(), drv.summary(plan), state.How())
 	t.Logf("ledger:\n%s", Table(rows))
 	for _, f := range findings {
 		t.Logf("  %s", f)
 	}
 	if t.Failed() || slices.ContainsFunc(rows, Row.Failed) {
-		explain(t, plan, findings, d0.deliveries())
+		explain(t, plan, findings, drv.deliveries())
 	}
-	require.GreaterOrEqual(t, d0.kills[KillOutput], 20, "SIGKILLs of wecom_sms_mail")
+	require.GreaterOrEqual(t, drv.kills[KillOutput], 20, "SIGKILLs of wecom_sms_mail")
 	for _, r := range rows {
 		if r.Failed() {
 			t.Errorf("%s: %d lost, %d duplicated, %d spurious (replay: CHAOS_SEED=%d CHAOS_DURATION=%s make chaos)",
 				r.Dest, r.Lost, r.Duplicated, r.Spurious, seed, d)
 		}
 	}
-	require.Contains(t, log.String(), "wecom_sms_mail", "Telegraf ran the output")
+	// Hundreds of failures were logged; none may carry a secret.
+	for _, secret := range []string{sim.CKafkaSecretKey, sim.SMSSecretKey, sim.SMTPPassword, sim.RobotKey} {
+		require.NotContains(t, log.String(), secret, "a secret in Telegraf's log")
+	}
 }
 
 // explain logs, for each alert with a lost, duplicated or spurious

@@ -94,6 +94,7 @@ type WeComSMSMail struct {
 	badLevel  map[string]bool
 	stats     Stats
 
+	journal *journal // nil without a state file
 	dirty   atomic.Bool
 	saveMu  sync.Mutex
 	closeMu sync.Mutex
@@ -253,8 +254,19 @@ func (p *WeComSMSMail) Init() error {
 		Quiet:        p.dests.quietOf,
 		Charts:       charts,
 		OnChange:     p.changed,
+		OnDelivered:  p.delivered,
 	})
+	if p.StateFile != "" {
+		p.journal = &journal{path: p.StateFile + ".journal", log: p.Log}
+	}
 	return nil
+}
+
+// delivered is the dispatcher's hook for each accepted delivery.
+func (p *WeComSMSMail) delivered(r notify.Delivered) {
+	if p.journal != nil {
+		p.journal.append(r)
+	}
 }
 
 // silenced is the dispatcher's Silenced; without a silence file nothing is.
@@ -283,6 +295,14 @@ func (p *WeComSMSMail) Connect() error {
 		p.alerts.Restore(s.Alerts, now)
 		p.mu.Unlock()
 		p.dispatcher.Restore(s.State)
+		records, err := readJournal(p.journal.path)
+		if err != nil {
+			return err
+		}
+		if len(records) > 0 {
+			p.dispatcher.Replay(records)
+			p.dirty.Store(true)
+		}
 		if len(s.Alerts) > 0 || len(s.Queues) > 0 {
 			p.Log.Infof("Restored %d firing alert(s) and %d channel queue(s) from %s", len(s.Alerts), len(s.Queues), p.StateFile)
 		}
@@ -381,6 +401,7 @@ func (p *WeComSMSMail) save() {
 	p.saveMu.Lock()
 	defer p.saveMu.Unlock()
 	p.dirty.Store(false)
+	mark := p.journal.mark()
 	s := &savedState{Version: stateVersion, SavedAt: time.Now()}
 	p.mu.Lock()
 	s.Alerts = p.alerts.Snapshot()
@@ -389,7 +410,9 @@ func (p *WeComSMSMail) save() {
 	if err := writeState(p.StateFile, s); err != nil {
 		p.dirty.Store(true)
 		p.Log.Errorf("Saving state: %v", err)
+		return
 	}
+	p.journal.truncate(mark)
 }
 
 // Close sends what is pending within the close budget and saves the rest.

@@ -23,6 +23,7 @@ import (
 	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/fakes/smtpd"
 	fakewecom "github.com/ckafka-lag/telegraf-ckafka-lag/internal/fakes/wecom"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/testkit"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify/email"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify/sms"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify/wecom"
@@ -563,4 +564,48 @@ func TestWorldWritableStateFileIsRefused(t *testing.T) {
 	p.WeCom = &wecom.Config{WebhookURLs: []string{"key-1234567890"}}
 	require.NoError(t, p.Init())
 	require.ErrorContains(t, p.Connect(), "is world-writable")
+}
+
+// TestJournalCoversTheGapBeforeTheStateFile: a message the robot accepted
+// just before a kill, which the state file still lists as undelivered but
+// the delivery journal records, is not sent again after the restart.
+func TestJournalCoversTheGapBeforeTheStateFile(t *testing.T) {
+	e := newEnv(t)
+	state := filepath.Join(t.TempDir(), "alerts.state")
+	e.robot.Down(-1)
+	p1 := e.plugin(t, func(p *WeComSMSMail) { p.StateFile = state; p.SMS, p.Email = nil, nil; p.retryBase = time.Second })
+	require.NoError(t, p1.Write([]telegraf.Metric{lagMetric("billing", "critical", 2500, 2000)}))
+	require.Eventually(t, func() bool { return e.robot.Requests() >= 1 }, 5*time.Second, 10*time.Millisecond)
+	require.NoError(t, p1.Close())
+
+	// What a kill right after the robot's answer leaves: the job still
+	// queued in the state file, its delivery in the journal.
+	raw, err := os.ReadFile(state)
+	require.NoError(t, err)
+	var saved savedState
+	require.NoError(t, json.Unmarshal(raw, &saved))
+	require.Len(t, saved.Queues, 1)
+	var record notify.Delivered
+	for dest, jobs := range saved.Queues {
+		require.Len(t, jobs, 1)
+		record = notify.Delivered{Dest: dest, Created: jobs[0].Created, Next: len(jobs[0].Deliveries), At: time.Now()}
+	}
+	line, err := json.Marshal(record)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(state+".journal", append(line, []byte("\n{\"dest\":\"cut sh")...), 0o600))
+
+	e.robot.Up()
+	p2 := e.plugin(t, func(p *WeComSMSMail) { p.StateFile = state; p.SMS, p.Email = nil, nil })
+	testkit.Quiet(t, e.robot.Received(), 2*time.Second, "a message the journal says was delivered")
+	require.Eventually(t, func() bool {
+		info, err := os.Stat(state + ".journal")
+		return err == nil && info.Size() == 0
+	}, 5*time.Second, 50*time.Millisecond, "the journal is emptied once the state file shows its records")
+	require.NoError(t, p2.Close())
+	raw, err = os.ReadFile(state)
+	require.NoError(t, err)
+	saved = savedState{}
+	require.NoError(t, json.Unmarshal(raw, &saved))
+	require.Empty(t, saved.Queues, "the delivered job left the queue")
+	require.NotEmpty(t, saved.Sent, "and the delivery log shows it")
 }

@@ -22,6 +22,8 @@ type Job struct {
 	Alerts     int        `json:"alerts"`
 	Refs       []JobRef   `json:"refs,omitempty"`
 	Created    time.Time  `json:"created"`
+	// unsaved holds a new job back until the state file lists it.
+	unsaved bool
 }
 
 // Options are the dispatcher's settings.
@@ -48,6 +50,20 @@ type Options struct {
 	// OnChange is told when the state changed; urgent after a delivery,
 	// when a kill must not cause a duplicate.
 	OnChange func(urgent bool)
+	// OnDelivered is told of each accepted delivery once the dispatcher's
+	// memory shows it, before OnChange: a journal written there closes
+	// most of the gap between a receiver accepting a message and the
+	// state file saying so (see Replay).
+	OnDelivered func(Delivered)
+}
+
+// Delivered is one record of the delivery journal: the job created at
+// Created for channel Dest had its first Next deliveries accepted by At.
+type Delivered struct {
+	Dest    string    `json:"dest"`
+	Created time.Time `json:"created"`
+	Next    int       `json:"next"`
+	At      time.Time `json:"at"`
 }
 
 // Dispatcher groups due notifications for group_wait, routes them to the
@@ -80,6 +96,9 @@ type worker struct {
 func New(channels []Channel, log telegraf.Logger, o Options) *Dispatcher {
 	if o.OnChange == nil {
 		o.OnChange = func(bool) {}
+	}
+	if o.OnDelivered == nil {
+		o.OnDelivered = func(Delivered) {}
 	}
 	d := &Dispatcher{log: log, Options: o, sent: Log{}, held: map[string][]alert.Notification{}}
 	for _, ch := range channels {
@@ -193,6 +212,7 @@ func (d *Dispatcher) Flush() {
 	}
 	routed := d.route(notes, time.Now())
 	var due []alert.Notification
+	var woken []*worker
 	for _, w := range d.workers {
 		batch := routed[w.ch.ID()]
 		if len(batch) == 0 {
@@ -213,12 +233,19 @@ func (d *Dispatcher) Flush() {
 			due = append(due, d.sent.settled(w.ch.ID(), refs, false, time.Now())...)
 			continue
 		}
-		w.enqueue(&Job{Deliveries: deliveries, Alerts: len(batch), Refs: refs, Created: time.Now()})
+		w.push(&Job{Deliveries: deliveries, Alerts: len(batch), Refs: refs, Created: time.Now(), unsaved: true})
+		woken = append(woken, w)
 	}
 	d.addLocked(due)
 	d.mu.Unlock()
 	if len(notes) > 0 {
+		// Saved before any worker starts: a job must be in the state file
+		// before it can be delivered, or the delivery journal could not
+		// name it after a kill.
 		d.OnChange(true)
+	}
+	for _, w := range woken {
+		w.release()
 	}
 }
 
@@ -335,9 +362,27 @@ func (d *Dispatcher) Run(ctx context.Context, wg *sync.WaitGroup) {
 }
 
 func (w *worker) enqueue(j *Job) {
+	w.push(j)
+	w.wakeUp()
+}
+
+func (w *worker) push(j *Job) {
 	w.mu.Lock()
 	w.queue = append(w.queue, j)
 	w.mu.Unlock()
+}
+
+// release lets the worker deliver the jobs held until they were saved.
+func (w *worker) release() {
+	w.mu.Lock()
+	for _, j := range w.queue {
+		j.unsaved = false
+	}
+	w.mu.Unlock()
+	w.wakeUp()
+}
+
+func (w *worker) wakeUp() {
 	select {
 	case w.wake <- struct{}{}:
 	default:
@@ -347,7 +392,7 @@ func (w *worker) enqueue(j *Job) {
 func (w *worker) head() *Job {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if len(w.queue) == 0 {
+	if len(w.queue) == 0 || w.queue[0].unsaved {
 		return nil
 	}
 	return w.queue[0]
@@ -383,11 +428,15 @@ func (w *worker) run(ctx context.Context) {
 // Resolutions that waited for this job go into the group window.
 func (w *worker) settle(j *Job, delivered bool) {
 	d := w.d
+	now := time.Now()
 	d.mu.Lock()
-	due := d.sent.settled(w.ch.ID(), j.Refs, delivered, time.Now())
+	due := d.sent.settled(w.ch.ID(), j.Refs, delivered, now)
 	w.pop()
 	d.addLocked(due)
 	d.mu.Unlock()
+	if delivered {
+		d.OnDelivered(Delivered{Dest: w.ch.ID(), Created: j.Created, Next: len(j.Deliveries), At: now})
+	}
 	d.OnChange(true)
 }
 
@@ -412,6 +461,7 @@ func (w *worker) deliver(ctx context.Context, j *Job) (delivered, stopped bool) 
 			if err == nil {
 				d.log.Debugf("%s: delivered message with %d alert(s)", w.ch.ID(), j.Alerts)
 				if j.Next < len(j.Deliveries) {
+					d.OnDelivered(Delivered{Dest: w.ch.ID(), Created: j.Created, Next: j.Next, At: time.Now()})
 					d.OnChange(true)
 				}
 				break
@@ -456,7 +506,10 @@ func (d *Dispatcher) Idle() bool {
 		return false
 	}
 	for _, w := range d.workers {
-		if w.head() != nil {
+		w.mu.Lock()
+		queued := len(w.queue)
+		w.mu.Unlock()
+		if queued > 0 {
 			return false
 		}
 	}

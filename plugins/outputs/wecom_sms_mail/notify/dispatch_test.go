@@ -12,6 +12,7 @@ import (
 	"github.com/influxdata/telegraf/testutil"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/testkit"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/alert"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/render"
 )
@@ -21,6 +22,7 @@ import (
 type recorder struct {
 	mu   sync.Mutex
 	got  []string
+	at   []time.Time
 	sent chan struct{}
 	// critical makes it a destination taking critical alerts only.
 	critical bool
@@ -50,6 +52,7 @@ func (r *recorder) Prepare(d *render.TemplateData) ([]Delivery, error) {
 func (r *recorder) Deliver(_ context.Context, d *Delivery) error {
 	r.mu.Lock()
 	r.got = append(r.got, d.Text)
+	r.at = append(r.at, time.Now())
 	r.mu.Unlock()
 	r.sent <- struct{}{}
 	return nil
@@ -208,4 +211,97 @@ func TestPacerSurvivesRestart(t *testing.T) {
 	require.Zero(t, after.pacer.untilFree(false), "a fresh pacer has room")
 	New([]Channel{after}, testutil.Logger{Quiet: true}, Options{}).Restore(loaded)
 	require.Greater(t, after.pacer.untilFree(false), 50*time.Second, "the restarted robot waits for the window to free a slot")
+}
+
+// gatedRecorder holds its first delivery until the gate opens.
+type gatedRecorder struct {
+	*recorder
+	gate chan struct{}
+	once sync.Once
+}
+
+func (g *gatedRecorder) Deliver(ctx context.Context, d *Delivery) error {
+	g.once.Do(func() { <-g.gate })
+	return g.recorder.Deliver(ctx, d)
+}
+
+// TestNewJobWaitsForTheSave: a job is in the state file before it can be
+// delivered, so the delivery journal can name it after a kill; even by a
+// worker that finishes another message while the save runs.
+func TestNewJobWaitsForTheSave(t *testing.T) {
+	rec := &gatedRecorder{recorder: &recorder{sent: make(chan struct{}, 4)}, gate: make(chan struct{})}
+	var mu sync.Mutex
+	var calls int
+	var secondSaved time.Time
+	saving := make(chan struct{}, 1)
+	d := New([]Channel{rec}, testutil.Logger{Quiet: true}, Options{Lang: "en", GroupWait: 10 * time.Millisecond, Timeout: 5 * time.Second,
+		OnChange: func(urgent bool) {
+			if !urgent {
+				return
+			}
+			mu.Lock()
+			calls++
+			n := calls
+			mu.Unlock()
+			if n != 2 { // the second urgent save is the one listing the second job
+				return
+			}
+			saving <- struct{}{}
+			time.Sleep(200 * time.Millisecond) // a slow disk
+			mu.Lock()
+			secondSaved = time.Now()
+			mu.Unlock()
+		}})
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	d.Run(ctx, &wg)
+	defer func() { cancel(); wg.Wait() }()
+
+	t0 := time.Now()
+	d.Add(alert.Notification{Kind: alert.KindFiring, Alert: firing("first", alert.LevelWarning, t0), At: t0})
+	time.Sleep(100 * time.Millisecond) // the first job waits at the gate
+	d.Add(alert.Notification{Kind: alert.KindFiring, Alert: firing("second", alert.LevelWarning, t0), At: t0})
+	<-saving // the second job is being saved: let the worker free itself now
+	close(rec.gate)
+	testkit.Await(t, rec.sent, 5*time.Second, "the first message")
+	testkit.Await(t, rec.sent, 5*time.Second, "the second message")
+	require.Eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return !secondSaved.IsZero() }, 5*time.Second, 10*time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	require.Equal(t, []string{"firing:first", "firing:second"}, rec.got)
+	require.True(t, rec.at[1].After(secondSaved), "the second job went out at %s, before the save listing it ended at %s", rec.at[1], secondSaved)
+}
+
+// TestReplayAppliesTheJournal: a job the journal says was delivered
+// leaves the queue and counts as delivered; a record of a job the state
+// no longer holds changes nothing.
+func TestReplayAppliesTheJournal(t *testing.T) {
+	t0 := time.Now().Add(-time.Minute)
+	a := firing("billing", alert.LevelWarning, t0)
+	job := &Job{Deliveries: []Delivery{{Text: "firing:billing"}}, Alerts: 1, Created: t0,
+		Refs: []JobRef{{Key: a.Key, Kind: alert.KindFiring, Level: a.Level, Since: a.StartedAt}}}
+	state := State{
+		Sent:   Log{a.Key: {"test": &LogEntry{Since: a.StartedAt, Level: a.Level}}},
+		Queues: map[string][]*Job{"test": {job}},
+	}
+	rec := &recorder{sent: make(chan struct{}, 4)}
+	d := New([]Channel{rec}, testutil.Logger{Quiet: true}, Options{Lang: "en", GroupWait: 10 * time.Millisecond, Timeout: time.Second})
+	d.Restore(state)
+	delivered := t0.Add(time.Second)
+	d.Replay([]Delivered{
+		{Dest: "test", Created: t0.Add(-time.Hour), Next: 1, At: delivered}, // already saved: no such job
+		{Dest: "test", Created: t0, Next: 1, At: delivered},
+	})
+	require.True(t, d.Idle(), "the delivered job left the queue")
+	s := d.Snapshot()
+	require.Empty(t, s.Queues)
+	require.True(t, s.Sent[a.Key]["test"].Delivered.Equal(delivered))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	d.Run(ctx, &wg)
+	defer func() { cancel(); wg.Wait() }()
+	testkit.Quiet(t, rec.sent, 200*time.Millisecond, "a delivery the journal recorded")
 }

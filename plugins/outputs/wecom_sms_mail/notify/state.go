@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"slices"
 	"time"
 
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/alert"
@@ -89,6 +90,40 @@ func (d *Dispatcher) Restore(s State) {
 	for id, jobs := range queues {
 		for _, j := range jobs {
 			byID[id].enqueue(j)
+		}
+	}
+}
+
+// Replay applies journal records to a restored state: a job whose
+// deliveries a record says were accepted is settled as delivered (or
+// advanced past them), so a restart does not send it again. Records the
+// state file already reflects find no job and change nothing. Call it
+// after Restore, before Run.
+func (d *Dispatcher) Replay(records []Delivered) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, r := range records {
+		for _, w := range d.workers {
+			if w.ch.ID() != r.Dest {
+				continue
+			}
+			w.mu.Lock()
+			i := slices.IndexFunc(w.queue, func(j *Job) bool { return j.Created.Equal(r.Created) })
+			w.mu.Unlock()
+			if i < 0 {
+				break
+			}
+			w.mu.Lock()
+			j := w.queue[i]
+			j.Next = max(j.Next, min(r.Next, len(j.Deliveries)))
+			done := j.Next == len(j.Deliveries)
+			if done {
+				w.queue = slices.Delete(w.queue, i, i+1)
+			}
+			w.mu.Unlock()
+			if done {
+				d.addLocked(d.sent.settled(r.Dest, j.Refs, true, r.At))
+			}
 		}
 	}
 }

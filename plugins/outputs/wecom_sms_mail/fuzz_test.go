@@ -49,3 +49,26 @@ func FuzzReadState(f *testing.F) {
 		}
 	})
 }
+
+// FuzzReadJournal reads any bytes as the delivery journal: records with a
+// destination or nothing, never a panic.
+func FuzzReadJournal(f *testing.F) {
+	f.Add([]byte(`{"dest":"wecom robot 1","created":"2026-12-02T03:00:00Z","next":1,"at":"2026-12-02T03:00:01Z"}` + "\n"))
+	f.Add([]byte(`{"dest":"sms","created":"2026-12-02T03:00:00Z","next":2,"at":"2026-12-02T03:00:01Z"}` + "\n{\"dest\":\"cut"))
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		path := filepath.Join(dir, "journal")
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Skip()
+		}
+		records, err := readJournal(path)
+		if err != nil {
+			t.Fatalf("a private journal is never refused: %v", err)
+		}
+		for _, r := range records {
+			if r.Dest == "" {
+				t.Fatalf("a record without a destination: %+v", r)
+			}
+		}
+	})
+}

@@ -58,12 +58,16 @@ type Options struct {
 }
 
 // Delivered is one record of the delivery journal: the job created at
-// Created for channel Dest had its first Next deliveries accepted by At.
+// Created for channel Dest had its first Next deliveries accepted by At
+// (and, with Phones, delivery Next part of its numbers).
 type Delivered struct {
 	Dest    string    `json:"dest"`
 	Created time.Time `json:"created"`
 	Next    int       `json:"next"`
-	At      time.Time `json:"at"`
+	// Phones, when set, are the numbers delivery Next still has to reach:
+	// the others accepted it.
+	Phones []string  `json:"phones,omitempty"`
+	At     time.Time `json:"at"`
 }
 
 // Dispatcher groups due notifications for group_wait, routes them to the
@@ -450,6 +454,7 @@ func (w *worker) deliver(ctx context.Context, j *Job) (delivered, stopped bool) 
 			w.mu.Lock()
 			dl := j.Deliveries[j.Next]
 			w.mu.Unlock()
+			phones := len(dl.Phones)
 			err := w.ch.Deliver(actx, &dl)
 			cancel()
 			w.mu.Lock()
@@ -467,8 +472,12 @@ func (w *worker) deliver(ctx context.Context, j *Job) (delivered, stopped bool) 
 				break
 			}
 			// A partial success (SMS numbers that went through) narrowed
-			// the delivery: save it so a restart does not resend to them.
-			d.OnChange(false)
+			// the delivery: record it at once, so a restart does not send
+			// to them again.
+			if err != nil && len(dl.Phones) < phones {
+				d.OnDelivered(Delivered{Dest: w.ch.ID(), Created: j.Created, Next: j.Next, Phones: dl.Phones, At: time.Now()})
+				d.OnChange(true)
+			}
 			if ctx.Err() != nil {
 				return false, true
 			}

@@ -305,3 +305,16 @@ func TestReplayAppliesTheJournal(t *testing.T) {
 	defer func() { cancel(); wg.Wait() }()
 	testkit.Quiet(t, rec.sent, 200*time.Millisecond, "a delivery the journal recorded")
 }
+
+// TestReplayNarrowsAPartlyDeliveredSMS: numbers the journal says accepted
+// a message are not sent it again after the restart.
+func TestReplayNarrowsAPartlyDeliveredSMS(t *testing.T) {
+	t0 := time.Now().Add(-time.Minute)
+	job := &Job{Deliveries: []Delivery{{Params: []string{"x"}, Phones: []string{"+8613800000001", "+8613800000002"}}}, Alerts: 1, Created: t0}
+	d := New([]Channel{&recorder{sent: make(chan struct{}, 1)}}, testutil.Logger{Quiet: true}, Options{Lang: "en"})
+	d.Restore(State{Queues: map[string][]*Job{"test": {job}}})
+	d.Replay([]Delivered{{Dest: "test", Created: t0, Next: 0, Phones: []string{"+8613800000001"}, At: t0.Add(time.Second)}})
+	s := d.Snapshot()
+	require.Len(t, s.Queues["test"], 1, "one number still waits")
+	require.Equal(t, []string{"+8613800000001"}, s.Queues["test"][0].Deliveries[0].Phones)
+}

@@ -116,6 +116,9 @@ func (d *Dispatcher) Replay(records []Delivered) {
 			w.mu.Lock()
 			j := w.queue[i]
 			j.Next = max(j.Next, min(r.Next, len(j.Deliveries)))
+			if r.Phones != nil && r.Next == j.Next && j.Next < len(j.Deliveries) && len(r.Phones) < len(j.Deliveries[j.Next].Phones) {
+				j.Deliveries[j.Next].Phones = r.Phones
+			}
 			done := j.Next == len(j.Deliveries)
 			if done {
 				w.queue = slices.Delete(w.queue, i, i+1)

@@ -94,6 +94,19 @@ func (d *Dispatcher) Restore(s State) {
 	}
 }
 
+// Delivered is one record of the delivery journal: the job created at
+// Created for channel Dest had its first Next deliveries accepted by At
+// (and, with Phones, delivery Next part of its numbers).
+type Delivered struct {
+	Dest    string    `json:"dest"`
+	Created time.Time `json:"created"`
+	Next    int       `json:"next"`
+	// Phones, when set, are the numbers delivery Next still has to reach:
+	// the others accepted it.
+	Phones []string  `json:"phones,omitempty"`
+	At     time.Time `json:"at"`
+}
+
 // Replay applies journal records to a restored state: a job whose
 // deliveries a record says were accepted is settled as delivered (or
 // advanced past them), so a restart does not send it again. Records the

@@ -33,6 +33,26 @@ func Write(path string, data []byte) error {
 	return nil
 }
 
+// ReadPrivate reads path if it is private (see CheckPrivate). A missing
+// file is not an error: found is false.
+func ReadPrivate(path string) (data []byte, found bool, err error) {
+	info, err := os.Stat(path)
+	if os.IsNotExist(err) {
+		return nil, false, nil
+	}
+	if err == nil {
+		err = CheckPrivate(path, info)
+	}
+	if err != nil {
+		return nil, true, err
+	}
+	data, err = os.ReadFile(path)
+	if err != nil {
+		return nil, true, fmt.Errorf("reading %s: %w", path, err)
+	}
+	return data, true, nil
+}
+
 // CheckPrivate refuses a file others could have written: one that is
 // world-writable or belongs to another user. Alert state and silences
 // decide who gets woken up; a file anyone can edit must not.

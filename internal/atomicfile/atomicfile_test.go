@@ -33,3 +33,22 @@ func TestOtherOwnerIsRefused(t *testing.T) {
 	require.NoError(t, err)
 	require.ErrorContains(t, CheckPrivate(path, info), "belongs to uid 12345")
 }
+
+func TestReadPrivate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state")
+	data, found, err := ReadPrivate(path)
+	require.NoError(t, err, "a missing file is not an error")
+	require.False(t, found)
+	require.Nil(t, data)
+
+	require.NoError(t, Write(path, []byte("{}")))
+	data, found, err = ReadPrivate(path)
+	require.NoError(t, err)
+	require.True(t, found)
+	require.Equal(t, "{}", string(data))
+
+	require.NoError(t, os.Chmod(path, 0o666))
+	_, found, err = ReadPrivate(path)
+	require.True(t, found)
+	require.ErrorContains(t, err, "is world-writable")
+}

@@ -79,19 +79,9 @@ func (j *journal) truncate(mark uint64) {
 // readJournal returns the journal's records. A line cut short by a kill
 // mid-write is the last one and is skipped.
 func readJournal(path string) ([]notify.Delivered, error) {
-	info, err := os.Stat(path)
-	if os.IsNotExist(err) {
-		return nil, nil
-	}
-	if err == nil {
-		err = atomicfile.CheckPrivate(path, info)
-	}
+	data, _, err := atomicfile.ReadPrivate(path)
 	if err != nil {
 		return nil, fmt.Errorf("delivery journal: %w", err)
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading delivery journal: %w", err)
 	}
 	var out []notify.Delivered
 	sc := bufio.NewScanner(bytes.NewReader(data))

@@ -63,19 +63,12 @@ func writeState(path string, s *savedState) error {
 // readState loads path. A missing file is an empty state. A corrupt one
 // is moved aside (quarantined) and reported; the plugin starts empty.
 func readState(path string, now time.Time) (s *savedState, quarantined string, err error) {
-	info, err := os.Stat(path)
-	if os.IsNotExist(err) {
-		return &savedState{}, "", nil
-	}
-	if err == nil {
-		err = atomicfile.CheckPrivate(path, info)
-	}
+	data, found, err := atomicfile.ReadPrivate(path)
 	if err != nil {
 		return nil, "", fmt.Errorf("state file: %w", err)
 	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, "", fmt.Errorf("reading state file: %w", err)
+	if !found {
+		return &savedState{}, "", nil
 	}
 	s = &savedState{}
 	decodeErr := json.Unmarshal(data, s)

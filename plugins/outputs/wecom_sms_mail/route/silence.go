@@ -97,19 +97,12 @@ type silenceFile struct {
 // corrupt one is moved aside (the returned error says where) and counts
 // as empty: a bad file never stops alerting.
 func LoadSilences(path string, now time.Time) (Silences, error) {
-	info, err := os.Stat(path)
-	if os.IsNotExist(err) {
-		return nil, nil
-	}
-	if err == nil {
-		err = atomicfile.CheckPrivate(path, info)
-	}
+	data, found, err := atomicfile.ReadPrivate(path)
 	if err != nil {
 		return nil, fmt.Errorf("silence file: %w", err)
 	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading silence file: %w", err)
+	if !found {
+		return nil, nil
 	}
 	var f silenceFile
 	decodeErr := json.Unmarshal(data, &f)

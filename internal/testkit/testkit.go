@@ -229,3 +229,18 @@ func ChildPID(parent int, name string) int {
 	}
 	return 0
 }
+
+// TelegrafBinary returns root/bin/telegraf, built by `make telegraf`. When
+// it is missing the test is skipped, or fails in CI (CI=true), where `make
+// test` must have built it.
+func TelegrafBinary(tb testing.TB, root string) string {
+	tb.Helper()
+	bin := filepath.Join(root, "bin", "telegraf")
+	if _, err := os.Stat(bin); err != nil {
+		if os.Getenv("CI") == "true" {
+			tb.Fatalf("%s is missing; `make test` builds it with `make telegraf`", bin)
+		}
+		tb.Skipf("%s is missing: run `make telegraf` (make test does)", bin)
+	}
+	return bin
+}

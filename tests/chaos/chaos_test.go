@@ -76,13 +76,7 @@ func TestChaos(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the fault-injection run takes minutes")
 	}
-	telegraf := filepath.Join(root, "bin", "telegraf")
-	if _, err := os.Stat(telegraf); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is missing; `make test` builds it with `make telegraf`", telegraf)
-		}
-		t.Skipf("%s is missing: run `make telegraf`", telegraf)
-	}
+	telegraf := testkit.TelegrafBinary(t, root)
 	seed, d := chaosSeed(t), chaosDuration(t)
 	plan := NewPlan(seed, d, settings)
 	t.Logf("chaos: seed %d, %s, plan %s: %d alert identities, %d faults (replay: CHAOS_SEED=%d CHAOS_DURATION=%s make chaos)",

@@ -41,18 +41,6 @@ func TestMain(m *testing.M) {
 
 func inCI() bool { return os.Getenv("CI") == "true" }
 
-func telegrafBinary(tb testing.TB) string {
-	tb.Helper()
-	bin := filepath.Join(root, "bin", "telegraf")
-	if _, err := os.Stat(bin); err != nil {
-		if inCI() {
-			tb.Fatalf("%s is missing; `make test` builds it with `make telegraf`", bin)
-		}
-		tb.Skipf("%s is missing: run `make telegraf` (make test does) to run the end-to-end tests", bin)
-	}
-	return bin
-}
-
 // startInflux returns a real InfluxDB, or nil when influxd is not installed
 // outside CI (the InfluxDB assertions then skip).
 func startInflux(tb testing.TB) *testkit.Influxd {
@@ -87,7 +75,7 @@ func steadyGroups(s *sim.Sim) {
 
 func startPipeline(tb testing.TB, settings sim.Settings, influx *testkit.Influxd, seed func(*sim.Sim)) *pipeline {
 	tb.Helper()
-	telegraf := telegrafBinary(tb)
+	telegraf := testkit.TelegrafBinary(tb, root)
 	s, err := sim.Start(tb.TempDir())
 	require.NoError(tb, err)
 	tb.Cleanup(s.Close)

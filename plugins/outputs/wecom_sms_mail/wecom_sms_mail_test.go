@@ -373,16 +373,24 @@ func TestStateFileSurvivesRestart(t *testing.T) {
 	testkit.Await(t, e.sms.Received(), 10*time.Second, "sms resolution: SMS was told before the restart")
 }
 
+// undelivered runs a WeCom-only plugin with state file state while the
+// robot is down, until its alert's message is tried once, and closes it:
+// the message stays queued in the file.
+func (e *env) undelivered(t *testing.T, state string) {
+	t.Helper()
+	e.robot.Down(-1)
+	p := e.plugin(t, func(p *WeComSMSMail) { p.StateFile = state; p.SMS, p.Email = nil, nil; p.retryBase = time.Second })
+	require.NoError(t, p.Write([]telegraf.Metric{lagMetric("billing", "critical", 2500, 2000)}))
+	require.Eventually(t, func() bool { return e.robot.Requests() >= 1 }, 5*time.Second, 10*time.Millisecond)
+	start := time.Now()
+	require.NoError(t, p.Close())
+	require.Less(t, time.Since(start), 4*time.Second, "Close stays within Telegraf's grace period")
+}
+
 func TestStateFileKeepsUndeliveredMessages(t *testing.T) {
 	e := newEnv(t)
 	state := filepath.Join(t.TempDir(), "alerts.state")
-	e.robot.Down(-1)
-	p1 := e.plugin(t, func(p *WeComSMSMail) { p.StateFile = state; p.SMS, p.Email = nil, nil; p.retryBase = time.Second })
-	require.NoError(t, p1.Write([]telegraf.Metric{lagMetric("billing", "critical", 2500, 2000)}))
-	require.Eventually(t, func() bool { return e.robot.Requests() >= 1 }, 5*time.Second, 10*time.Millisecond)
-	start := time.Now()
-	require.NoError(t, p1.Close())
-	require.Less(t, time.Since(start), 4*time.Second, "Close stays within Telegraf's grace period")
+	e.undelivered(t, state)
 
 	e.robot.Up()
 	e.plugin(t, func(p *WeComSMSMail) { p.StateFile = state; p.SMS, p.Email = nil, nil })
@@ -572,11 +580,7 @@ func TestWorldWritableStateFileIsRefused(t *testing.T) {
 func TestJournalCoversTheGapBeforeTheStateFile(t *testing.T) {
 	e := newEnv(t)
 	state := filepath.Join(t.TempDir(), "alerts.state")
-	e.robot.Down(-1)
-	p1 := e.plugin(t, func(p *WeComSMSMail) { p.StateFile = state; p.SMS, p.Email = nil, nil; p.retryBase = time.Second })
-	require.NoError(t, p1.Write([]telegraf.Metric{lagMetric("billing", "critical", 2500, 2000)}))
-	require.Eventually(t, func() bool { return e.robot.Requests() >= 1 }, 5*time.Second, 10*time.Millisecond)
-	require.NoError(t, p1.Close())
+	e.undelivered(t, state)
 
 	// What a kill right after the robot's answer leaves: the job still
 	// queued in the state file, its delivery in the journal.

@@ -189,7 +189,7 @@ func destinations() []Destination {
 	mail := func(f Fault) bool { return strings.HasPrefix(string(f.Kind), "smtp") }
 	out := []Destination{{Name: "wecom", MinLevel: "warning", Delays: robot}, {Name: "email", MinLevel: "warning", Delays: mail}}
 	for _, phone := range settings.Phones {
-		out = append(out, Destination{Name: "sms " + phone, MinLevel: "critical", Delays: func(f Fault) bool {
+		out = append(out, Destination{Name: "sms " + phone, MinLevel: "critical", Channel: "sms", Delays: func(f Fault) bool {
 			return f.Kind == SMSThrottle || f.Kind == SMSNumberFail && f.Phone == phone
 		}})
 	}

@@ -23,6 +23,10 @@ type Destination struct {
 	MinLevel string
 	// Delays says whether a fault holds up deliveries to it.
 	Delays func(Fault) bool
+	// Channel groups destinations one channel serves, e.g. the numbers of
+	// one SMS table: the output counts reminders per channel, from when a
+	// message reached all of them.
+	Channel string
 }
 
 // Row is the ledger of one destination.
@@ -71,7 +75,7 @@ func (f Finding) String() string {
 //
 // outputKills are when the output was actually killed, for InFlight.
 func Reconcile(p Plan, st Settings, dests []Destination, got []Delivery, outputKills []time.Duration) ([]Row, []Finding) {
-	l := ledger{plan: p, st: st, kills: outputKills}
+	l := ledger{plan: p, st: st, kills: outputKills, got: got, dests: dests}
 	var rows []Row
 	for _, d := range dests {
 		row := Row{Dest: d.Name}
@@ -105,6 +109,28 @@ type ledger struct {
 	st       Settings
 	kills    []time.Duration
 	findings []Finding
+	got      []Delivery
+	dests    []Destination
+}
+
+// reminderClock is when the output counts the delivery of it from: the
+// last copy of the same message to a destination of the same channel
+// (copies arrive within the retry schedule, well inside repeat_interval).
+func (l *ledger) reminderClock(d Destination, it Delivery) time.Duration {
+	clock := it.At
+	if d.Channel == "" {
+		return clock
+	}
+	siblings := map[string]bool{}
+	for _, o := range l.dests {
+		siblings[o.Name] = o.Channel == d.Channel
+	}
+	for _, g := range l.got {
+		if siblings[g.Dest] && g.Identity == it.Identity && g.Level == it.Level && (g.At-it.At).Abs() < l.st.RepeatInterval/2 {
+			clock = max(clock, g.At)
+		}
+	}
+	return clock
 }
 
 // killedAfter returns the kill that came within KillWindow after at.
@@ -169,7 +195,9 @@ func (l *ledger) episode(d Destination, e Episode, items []Delivery, row *Row) {
 		}
 	}
 
-	last, lastLevel, resolved, resolvedAt := time.Duration(-1), "", false, time.Duration(0)
+	// last is this destination's latest delivery; clock is when the
+	// output counts it from for reminders (see reminderClock).
+	last, clock, lastLevel, resolved, resolvedAt := time.Duration(-1), time.Duration(-1), "", false, time.Duration(0)
 	for _, it := range items {
 		row.Delivered++
 		if resolved {
@@ -182,7 +210,7 @@ func (l *ledger) episode(d Destination, e Episode, items []Delivery, row *Row) {
 				l.note(d, id, it.At, "spurious resolution: the destination was told nothing")
 				continue
 			}
-			l.missedReminders(d, e, row, last, lastLevel)
+			l.missedReminders(d, e, row, clock, lastLevel)
 			resolved, resolvedAt = true, it.At
 			row.Expected++
 			l.checkLate(d, id, row, it, e.Resolve, l.detection(), true, "resolution")
@@ -190,7 +218,7 @@ func (l *ledger) episode(d Destination, e Episode, items []Delivery, row *Row) {
 		}
 		if i := slices.IndexFunc(want, func(t *transition) bool { return !t.matched && t.level == it.Level }); i >= 0 {
 			if last >= 0 {
-				l.missedReminders(d, e, row, last, lastLevel)
+				l.missedReminders(d, e, row, clock, lastLevel)
 			}
 			t := want[i]
 			t.matched = true
@@ -198,7 +226,7 @@ func (l *ledger) episode(d Destination, e Episode, items []Delivery, row *Row) {
 				row.Expected++
 			}
 			l.checkLate(d, id, row, it, t.at, l.detection(), true, it.Level)
-			last, lastLevel = it.At, it.Level
+			last, clock, lastLevel = it.At, l.reminderClock(d, it), it.Level
 			continue
 		}
 		if it.Level != lastLevel {
@@ -206,14 +234,14 @@ func (l *ledger) episode(d Destination, e Episode, items []Delivery, row *Row) {
 			l.note(d, id, it.At, "spurious %s after %s", it.Level, lastLevel)
 			continue
 		}
-		due := last + l.st.RepeatInterval
+		due := clock + l.st.RepeatInterval
 		if it.At < due-time.Second {
 			l.duplicate(d, row, id, last, it.At, it.Level+" before its reminder was due")
 		} else {
 			row.Expected++
 			l.checkLate(d, id, row, it, due, l.st.GroupWait+3*time.Second, false, "reminder")
 		}
-		last = it.At
+		last, clock = it.At, l.reminderClock(d, it)
 	}
 	for _, t := range want {
 		if t.required && !t.matched {
@@ -227,7 +255,7 @@ func (l *ledger) episode(d Destination, e Episode, items []Delivery, row *Row) {
 		l.note(d, id, e.Resolve, "lost: the resolution")
 	}
 	if last >= 0 && !resolved {
-		l.missedReminders(d, e, row, last, lastLevel)
+		l.missedReminders(d, e, row, clock, lastLevel)
 	}
 }
 

@@ -37,6 +37,12 @@ type step struct {
 // on.
 var constants = map[string]string{"warning_lag_seconds": "15", "critical_lag_seconds": "0", "stall_level": `"critical"`}
 
+// perTopic narrates a per-partition rate of SetFlow in the table's unit:
+// messages a second over the whole topic.
+func perTopic(perPartition float64) string {
+	return fmt.Sprintf("%.0f/s", perPartition*sim.Partitions)
+}
+
 var scenario = []step{
 	{0, "steady: every consumer keeps up with its producers", func(s *sim.Sim) {
 		s.SetLag("billing", "payments", 30)
@@ -46,14 +52,14 @@ var scenario = []step{
 		s.SetLag("etl", "events", 300)
 		s.SetFlow("etl", "events", 50, 50)
 	}},
-	{10 * time.Second, "billing's consumer slows down: 4/s against 10/s produced; the backlog stays small, its age grows", func(s *sim.Sim) {
+	{10 * time.Second, fmt.Sprintf("billing's consumer slows down: %s against %s produced; the backlog stays small, its age grows", perTopic(4), perTopic(10)), func(s *sim.Sim) {
 		s.SetFlow("billing", "payments", 10, 4)
 	}},
 	{50 * time.Second, "billing's consumers die: the group is Empty, nothing is committed", func(s *sim.Sim) {
 		s.SetGroupState("billing", "Empty", 0)
 		s.SetFlow("billing", "payments", 10, 0)
 	}},
-	{85 * time.Second, "billing's consumers come back faster than the producers: 20/s against 10/s", func(s *sim.Sim) {
+	{85 * time.Second, fmt.Sprintf("billing's consumers come back faster than the producers: %s against %s", perTopic(20), perTopic(10)), func(s *sim.Sim) {
 		s.SetGroupState("billing", "Stable", 3)
 		s.SetFlow("billing", "payments", 10, 20)
 	}},

@@ -2,17 +2,22 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/fakes/wecom"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/testkit"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail"
 )
 
 const (
@@ -136,6 +141,78 @@ func BenchmarkAlertLatency(b *testing.B) {
 	}
 	b.ReportMetric(float64(worst.Milliseconds()), "worst_latency_ms")
 	b.ReportMetric(float64((worst - groupWait).Milliseconds()), "over_group_wait_ms")
+}
+
+// BenchmarkAcceptToDurable measures, with a state file, the time from a
+// webhook receiver accepting a message to the output's journal holding it
+// (the "Delivery recorded" line's time): a kill inside that window sends
+// the message again after the restart. A webhook, not a robot: robots are
+// paced at 20 messages a minute.
+func BenchmarkAcceptToDurable(b *testing.B) {
+	accepted := make(chan time.Time, 1024)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		accepted <- time.Now()
+	}))
+	defer srv.Close()
+	state := filepath.Join(b.TempDir(), "alerts.state")
+	conf, err := testkit.WriteFile(b.TempDir(), "bench.conf", fmt.Sprintf(`[[outputs.wecom_sms_mail]]
+  group_wait = "10ms"
+  state_file = %q
+  [outputs.wecom_sms_mail.webhook]
+    urls = [%q]
+`, state, srv.URL+"/alerts"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd := exec.Command(binary, "-config", conf, "-debug")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stderr := testkit.NewSyncBuffer()
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() { stdin.Close(); _ = cmd.Wait() }()
+	const messages = 200
+	var windows []time.Duration
+	b.ResetTimer()
+	for i := range max(b.N, messages) {
+		fmt.Fprintf(stdin, "ckafka_lag,group=durable-%d,instance_id=ckafka-1,topic=t alert_level=\"critical\",alert_threshold=2000i,lag=2500i %d\n", i, time.Now().UnixNano())
+		var at time.Time
+		select {
+		case at = <-accepted:
+		case <-time.After(10 * time.Second):
+			b.Fatalf("message %d never came:\n%s", i, stderr.String())
+		}
+		rec := awaitRecord(b, stderr, i+1)
+		windows = append(windows, rec.Recorded.Sub(at))
+	}
+	b.StopTimer()
+	slices.Sort(windows)
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	b.ReportMetric(ms(windows[len(windows)/2]), "p50_ms")
+	b.ReportMetric(ms(windows[len(windows)*99/100]), "p99_ms")
+	b.ReportMetric(ms(windows[len(windows)-1]), "max_ms")
+}
+
+// awaitRecord returns the output's nth "Delivery recorded" line.
+func awaitRecord(b *testing.B, stderr *testkit.SyncBuffer, n int) wecom_sms_mail.Recorded {
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Microsecond) {
+		lines := strings.Split(stderr.String(), wecom_sms_mail.RecordedPrefix)
+		if len(lines) > n {
+			var r wecom_sms_mail.Recorded
+			js, _, _ := strings.Cut(lines[n], "\n")
+			if err := json.Unmarshal([]byte(js), &r); err != nil {
+				b.Fatalf("a recorded line that does not parse: %v", err)
+			}
+			return r
+		}
+	}
+	b.Fatalf("delivery %d never recorded:\n%s", n, stderr.String())
+	return wecom_sms_mail.Recorded{}
 }
 
 func stat(b *testing.B, path string) os.FileInfo {

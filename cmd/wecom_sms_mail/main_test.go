@@ -18,6 +18,7 @@ import (
 	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/fakes/smtpd"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/fakes/wecom"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/testkit"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail"
 )
 
 const (
@@ -104,9 +105,11 @@ type proc struct {
 	stderr *testkit.SyncBuffer
 }
 
+// start runs the binary with its debug log on: the tests that kill it
+// wait for its "Delivery recorded" lines, not for a guessed time.
 func start(t *testing.T, s *sinks, conf string) *proc {
 	t.Helper()
-	cmd := exec.Command(binary, "-config", conf)
+	cmd := exec.Command(binary, "-config", conf, "-debug")
 	cmd.Env = s.env
 	stdin, err := cmd.StdinPipe()
 	require.NoError(t, err)
@@ -115,6 +118,14 @@ func start(t *testing.T, s *sinks, conf string) *proc {
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
 	return p
+}
+
+// awaitRecorded waits until the process has recorded n deliveries, so
+// that a kill after it must not repeat them.
+func (p *proc) awaitRecorded(t *testing.T, n int) {
+	t.Helper()
+	require.Eventually(t, func() bool { return strings.Count(p.stderr.String(), wecom_sms_mail.RecordedPrefix) >= n },
+		30*time.Second, 10*time.Millisecond, "%d deliveries recorded; stderr: %s", n, p.stderr)
 }
 
 func (p *proc) send(t *testing.T, lines ...string) {
@@ -173,17 +184,17 @@ func TestKillAndRestartWithStateFile(t *testing.T) {
 	testkit.Await(t, s.robot.Received(), 15*time.Second, "firing")
 	testkit.Await(t, s.sms.Received(), 15*time.Second, "sms")
 	testkit.Await(t, s.smtp.Received(), 15*time.Second, "email")
-	time.Sleep(100 * time.Millisecond)
+	p.awaitRecorded(t, 3)
 	require.NoError(t, p.cmd.Process.Signal(syscall.SIGKILL))
 	_ = p.cmd.Wait()
 
 	p2 := start(t, s, conf)
 	p2.send(t, line("billing", "critical", 2600))
-	time.Sleep(600 * time.Millisecond)
-	require.Len(t, s.robot.Messages(), 1, "no duplicate after kill -9")
 	p2.send(t, line("billing", "ok", 3))
+	// A channel's messages go out in order: a repeat would come first.
 	res := testkit.Await(t, s.robot.Received(), 15*time.Second, "resolution")
-	require.Contains(t, res.Content, "恢复")
+	require.Contains(t, res.Content, "恢复", "no duplicate after kill -9")
+	require.Len(t, s.robot.Messages(), 2)
 	testkit.Await(t, s.sms.Received(), 15*time.Second, "sms resolution")
 	require.NoError(t, p2.stdin.Close())
 	require.NoError(t, p2.cmd.Wait())
@@ -271,7 +282,7 @@ func TestRemindersAcrossKillAndRestart(t *testing.T) {
 	p.send(t, line("billing", "warning", 1500))
 	email1 := testkit.Await(t, s.smtp.Received(), 15*time.Second, "email at once").At
 	require.Eventually(t, func() bool { return s.robot.Requests() >= 1 }, 5*time.Second, 10*time.Millisecond)
-	time.Sleep(time.Second)
+	p.awaitRecorded(t, 1) // the email
 	require.NoError(t, p.cmd.Process.Signal(syscall.SIGKILL))
 	_ = p.cmd.Wait()
 	s.robot.Up()
@@ -282,10 +293,12 @@ func TestRemindersAcrossKillAndRestart(t *testing.T) {
 
 	email2 := testkit.Await(t, s.smtp.Received(), 15*time.Second, "email reminder").At
 	require.GreaterOrEqual(t, email2.Sub(email1), repeat, "email's reminder counts from its delivery before the kill")
-	require.Less(t, email2.Sub(email1), repeat+1500*time.Millisecond)
+	// Upper bounds from the configuration, not from this machine's speed:
+	// one reminder, not the next one.
+	require.Less(t, email2.Sub(email1), 2*repeat)
 	wecom2 := testkit.Await(t, s.robot.Received(), 15*time.Second, "wecom reminder").At
 	require.GreaterOrEqual(t, wecom2.Sub(wecom1), repeat, "wecom's reminder counts from its late delivery")
-	require.Less(t, wecom2.Sub(wecom1), repeat+1500*time.Millisecond)
+	require.Less(t, wecom2.Sub(wecom1), 2*repeat)
 	require.Len(t, s.smtp.Messages(), 2, "no duplicate email after the restart")
 	require.NoError(t, p2.stdin.Close())
 	require.NoError(t, p2.cmd.Wait())

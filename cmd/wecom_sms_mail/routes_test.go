@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http/httptest"
 	"os"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/fakes/wecom"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/testkit"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/alert"
 )
 
 const (
@@ -73,7 +75,7 @@ const teamRoutes = `
 
 func (tm *teams) start(t *testing.T, conf string) *proc {
 	t.Helper()
-	cmd := exec.Command(binary, "-config", conf)
+	cmd := exec.Command(binary, "-config", conf, "-debug")
 	cmd.Env = tm.env
 	stdin, err := cmd.StdinPipe()
 	require.NoError(t, err)
@@ -225,9 +227,9 @@ func TestQuietHoursHoldThenDigest(t *testing.T) {
 	_, content := tm.received(t, "the critical alert, through the quiet hours")
 	require.Contains(t, content, "etl")
 	require.NotContains(t, content, "billing")
-	time.Sleep(500 * time.Millisecond)
+	awaitHeld(t, state, "group=flap", alert.KindFiring)
 	p.send(t, line("flap", "ok", 10))
-	time.Sleep(500 * time.Millisecond)
+	awaitHeld(t, state, "group=flap", alert.KindResolved)
 
 	require.NoError(t, p.cmd.Process.Signal(syscall.SIGKILL))
 	_ = p.cmd.Wait()
@@ -241,4 +243,30 @@ func TestQuietHoursHoldThenDigest(t *testing.T) {
 	require.Contains(t, digest, "已恢复")
 	require.NotContains(t, digest, "etl", "already told")
 	testkit.Quiet(t, tm.robot.Received(), time.Second, "a second digest")
+}
+
+// awaitHeld waits until the state file holds a notification of kind for
+// an alert whose key contains keyPart: a kill after it must not lose it.
+func awaitHeld(t *testing.T, stateFile, keyPart string, kind alert.Kind) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		raw, err := os.ReadFile(stateFile)
+		if err != nil {
+			return false
+		}
+		var st struct {
+			Held map[string][]alert.Notification `json:"held"`
+		}
+		if json.Unmarshal(raw, &st) != nil {
+			return false
+		}
+		for _, notes := range st.Held {
+			for _, n := range notes {
+				if n.Kind == kind && strings.Contains(n.Alert.Key, keyPart) {
+					return true
+				}
+			}
+		}
+		return false
+	}, 30*time.Second, 10*time.Millisecond, "the state file holds the %s %s", keyPart, kind)
 }

@@ -102,11 +102,15 @@ func (s *Sim) Close() {
 	}
 }
 
+// Partitions is how many partitions SetLag gives a topic: the table of
+// the demo shows rates per topic, SetFlow takes them per partition.
+const Partitions = 3
+
 // SetLag gives a group's topic three partitions whose lags sum to lag, by
 // moving the committed offsets: log end offsets never go back, as in a
 // real topic.
 func (s *Sim) SetLag(group, topic string, lag int64) {
-	shares := []int64{lag / 2, lag / 4, lag - lag/2 - lag/4}
+	shares := []int64{lag / 2, lag / 4, lag - lag/2 - lag/4} // Partitions
 	current := s.CKafka.Offsets(InstanceID, group, topic)
 	parts := make([]ckafka.Partition, len(shares))
 	for i, share := range shares {

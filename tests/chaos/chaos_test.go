@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -17,6 +18,8 @@ import (
 	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/fakes/tcapi"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/sim"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/testkit"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/alert"
 )
 
 var (
@@ -96,7 +99,7 @@ func TestChaos(t *testing.T) {
 	confDir := writeConfigs(t, dir)
 
 	log := testkit.NewSyncBuffer()
-	cmd := exec.Command(telegraf, "--strict-env-handling", "--config", filepath.Join(root, "sample.conf"))
+	cmd := exec.Command(telegraf, "--strict-env-handling", "--config", filepath.Join(confDir, "sample.conf"))
 	cmd.Env = s.Env(root, sim.Settings{
 		Interval: settings.Interval.String(), FlushInterval: "1s", GroupWait: settings.GroupWait.String(),
 		RepeatInterval: settings.RepeatInterval.String(), StaleAfter: "10m", RestartDelay: settings.RestartDelay.String(),
@@ -127,7 +130,7 @@ func TestChaos(t *testing.T) {
 	deadline := time.Now().Add(90 * time.Second)
 	var settled time.Time
 	for ; time.Now().Before(deadline); time.Sleep(time.Second) {
-		rows, findings = Reconcile(plan, settings, dests, drv.deliveries(), drv.killedOutput)
+		rows, findings = Reconcile(plan, settings, dests, drv.deliveries(), drv.killedOutput, drv.records(log.String()))
 		if slices.ContainsFunc(rows, func(r Row) bool { return r.Lost > 0 }) {
 			settled = time.Time{}
 			continue
@@ -143,6 +146,7 @@ func TestChaos(t *testing.T) {
 	t.Logf("chaos: seed %d, %s, plan %s; faults injected: %s; state directory made unwritable by %s",
 		seed, d, plan.Digest(), drv.summary(plan), state.How())
 	t.Logf("ledger:\n%s", Table(rows))
+	t.Logf("%s", AcceptToDurable(drv.deliveries(), drv.records(log.String())))
 	for _, f := range findings {
 		t.Logf("  %s", f)
 	}
@@ -196,13 +200,20 @@ func destinations() []Destination {
 	return out
 }
 
-// writeConfigs copies etc/ for the run with the SMS channel sending to two
-// numbers a one-variable template that lists every alert (the ledger reads
-// it), and returns the directory.
+// writeConfigs copies sample.conf and etc/ for the run, with the output's
+// debug log on (its "Delivery recorded" lines are the ledger's evidence)
+// and the SMS channel sending to two numbers a one-variable template that
+// lists every alert (the ledger reads it), and returns the directory.
 func writeConfigs(t *testing.T, dir string) string {
 	confDir := filepath.Join(dir, "etc")
 	require.NoError(t, os.Mkdir(confDir, 0o700))
-	raw, err := os.ReadFile(filepath.Join(root, "etc", "ckafka_lag.conf"))
+	raw, err := os.ReadFile(filepath.Join(root, "sample.conf"))
+	require.NoError(t, err)
+	const command = `/wecom_sms_mail.conf"]`
+	require.Contains(t, string(raw), command, "sample.conf changed: update the chaos run")
+	raw = []byte(strings.Replace(string(raw), command, `/wecom_sms_mail.conf", "-debug"]`, 1))
+	require.NoError(t, os.WriteFile(filepath.Join(confDir, "sample.conf"), raw, 0o600))
+	raw, err = os.ReadFile(filepath.Join(root, "etc", "ckafka_lag.conf"))
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(confDir, "ckafka_lag.conf"), raw, 0o600))
 	raw, err = os.ReadFile(filepath.Join(root, "etc", "wecom_sms_mail.conf"))
@@ -363,14 +374,66 @@ func (d *driver) kill(kind FaultKind, name string) error {
 	for wait := time.Now().Add(10 * time.Second); time.Now().Before(wait); time.Sleep(50 * time.Millisecond) {
 		if pid := testkit.ChildPID(d.telegraf, name); pid != 0 {
 			d.kills[kind]++
+			// Taken before the signal: a record stamped earlier was
+			// durable before the kill.
+			at := time.Since(d.start)
 			err := syscall.Kill(pid, syscall.SIGKILL)
 			if kind == KillOutput {
-				d.killedOutput = append(d.killedOutput, time.Since(d.start))
+				d.killedOutput = append(d.killedOutput, at)
 			}
 			return err
 		}
 	}
 	return fmt.Errorf("Telegraf did not restart %s within 10 s", name)
+}
+
+// records reads the output's "Delivery recorded" lines from Telegraf's
+// log: for each, the ledger destinations and alert lines it covers.
+func (d *driver) records(log string) []Record {
+	var out []Record
+	for line := range strings.Lines(log) {
+		_, js, ok := strings.Cut(line, wecom_sms_mail.RecordedPrefix)
+		if !ok {
+			continue
+		}
+		var r wecom_sms_mail.Recorded
+		if err := json.Unmarshal([]byte(strings.TrimSpace(js)), &r); err != nil {
+			d.t.Errorf("a recorded line that does not parse (%v): %s", err, line)
+			continue
+		}
+		var dests []string
+		switch kind, _, _ := strings.Cut(r.Dest, " "); kind {
+		case "wecom", "email":
+			dests = []string{kind}
+		case "sms":
+			for _, phone := range settings.Phones {
+				if !slices.Contains(r.Phones, phone) {
+					dests = append(dests, "sms "+phone)
+				}
+			}
+		}
+		for _, ref := range r.Alerts {
+			_, tags := alert.ParseKey(ref.Key)
+			var group, topic string
+			for _, tag := range tags {
+				switch tag.Key {
+				case "group":
+					group = tag.Value
+				case "topic":
+					topic = tag.Value
+				}
+			}
+			level := ref.Level.String()
+			if ref.Kind == alert.KindResolved || ref.Kind == alert.KindStale {
+				level = "resolved"
+			}
+			for _, dest := range dests {
+				out = append(out, Record{Dest: dest, Identity: group + "/" + topic, Level: level,
+					Accepted: r.Accepted.Sub(d.start), Recorded: r.Recorded.Sub(d.start)})
+			}
+		}
+	}
+	return out
 }
 
 // deliveries reads every alert line the fakes accepted.

@@ -33,17 +33,23 @@ type Destination struct {
 type Row struct {
 	Dest                                                  string
 	Expected, Delivered, Lost, Duplicated, Late, Spurious int
-	// InFlight counts second copies of a message that was accepted just
-	// before a SIGKILL of the output, within KillWindow: delivery is at
-	// least once, and no receiver here deduplicates. They are reported,
-	// not failed; any other second copy is Duplicated.
+	// InFlight counts second copies of a message the output never
+	// recorded because it was killed first: delivery is at least once,
+	// and no receiver here deduplicates. They are reported, not failed;
+	// a repeat of a recorded delivery is Duplicated, however close the
+	// kill.
 	InFlight int
 }
 
-// KillWindow bounds the time from a receiver accepting a message to the
-// output's state file recording it (a JSON encode, a write, an fsync and a
-// rename). A kill inside it repeats the message after the restart.
-const KillWindow = 250 * time.Millisecond
+// Record is the output's own word that a delivery is durable against a
+// kill (its "Delivery recorded" debug line): the evidence that decides
+// whether a second copy was in flight.
+type Record struct {
+	Dest, Identity, Level string
+	// Accepted is when the receiver's answer reached the output, Recorded
+	// when the journal append returned; from the start of the run.
+	Accepted, Recorded time.Duration
+}
 
 // Failed reports whether the row breaks the contract: nothing may be lost,
 // repeated out of turn, or sent that the timeline did not call for. Late
@@ -73,9 +79,10 @@ func (f Finding) String() string {
 // level changes may or may not be sent, so it is neither expected nor
 // counted as lost there.
 //
-// outputKills are when the output was actually killed, for InFlight.
-func Reconcile(p Plan, st Settings, dests []Destination, got []Delivery, outputKills []time.Duration) ([]Row, []Finding) {
-	l := ledger{plan: p, st: st, kills: outputKills, got: got, dests: dests}
+// A second copy is in flight only when the output recorded no first copy
+// (records) and was killed (outputKills) after it could have sent it.
+func Reconcile(p Plan, st Settings, dests []Destination, got []Delivery, outputKills []time.Duration, records []Record) ([]Row, []Finding) {
+	l := ledger{plan: p, st: st, kills: outputKills, records: records, got: got, dests: dests}
 	var rows []Row
 	for _, d := range dests {
 		row := Row{Dest: d.Name}
@@ -108,6 +115,7 @@ type ledger struct {
 	plan     Plan
 	st       Settings
 	kills    []time.Duration
+	records  []Record
 	findings []Finding
 	got      []Delivery
 	dests    []Destination
@@ -133,25 +141,47 @@ func (l *ledger) reminderClock(d Destination, it Delivery) time.Duration {
 	return clock
 }
 
-// killedAfter returns the kill that came within KillWindow after at.
-func (l *ledger) killedAfter(at time.Duration) (time.Duration, bool) {
+// recorded returns the output's record of a delivery to dest of id at
+// level accepted in [from, to): the first copy, not the second (which the
+// receiver accepted at to, before the output heard so).
+func (l *ledger) recorded(dest, id, level string, from, to time.Duration) (Record, bool) {
+	for _, r := range l.records {
+		if r.Dest == dest && r.Identity == id && r.Level == level && r.Accepted >= from && r.Accepted < to {
+			return r, true
+		}
+	}
+	return Record{}, false
+}
+
+// killedBetween returns an output kill in [from, to].
+func (l *ledger) killedBetween(from, to time.Duration) (time.Duration, bool) {
 	for _, k := range l.kills {
-		if k >= at && k-at <= KillWindow {
+		if k >= from && k <= to {
 			return k, true
 		}
 	}
 	return 0, false
 }
 
-// duplicate counts a second copy of the delivery at prev.
-func (l *ledger) duplicate(d Destination, row *Row, id string, prev, at time.Duration, what string) {
-	if k, ok := l.killedAfter(prev); ok {
+// duplicate counts a second copy, at at, of the delivery at prev at
+// level. It was in flight only if the output never recorded the first
+// copy and was killed after it may have sent it: a receiver can accept a
+// request up to the send timeout after its sender died, never later.
+func (l *ledger) duplicate(d Destination, row *Row, id, level string, prev, at time.Duration, what string) {
+	if r, ok := l.recorded(d.Name, id, level, prev, at); ok {
+		row.Duplicated++
+		l.note(d, id, at, "duplicated %s: %.1fs after the previous delivery, which the output had recorded %.0f ms after the receiver accepted it",
+			what, (at - prev).Seconds(), (r.Recorded-prev).Seconds()*1000)
+		return
+	}
+	if k, ok := l.killedBetween(prev-l.st.Timeout, at); ok {
 		row.InFlight++
-		l.note(d, id, at, "in flight at a kill: %s again; the first copy was accepted %.0f ms before the output was killed", what, (k-prev).Seconds()*1000)
+		l.note(d, id, at, "in flight at a kill: %s again; the output was killed %+.0f ms from the first copy's acceptance, before it recorded it",
+			what, (k-prev).Seconds()*1000)
 		return
 	}
 	row.Duplicated++
-	l.note(d, id, at, "duplicated %s: %.1fs after the previous delivery", what, (at - prev).Seconds())
+	l.note(d, id, at, "duplicated %s: %.1fs after the previous delivery, with no kill between", what, (at - prev).Seconds())
 }
 
 func (l *ledger) note(d Destination, id string, at time.Duration, format string, args ...any) {
@@ -201,7 +231,7 @@ func (l *ledger) episode(d Destination, e Episode, items []Delivery, row *Row) {
 	for _, it := range items {
 		row.Delivered++
 		if resolved {
-			l.duplicate(d, row, id, resolvedAt, it.At, it.Level+" after the resolution")
+			l.duplicate(d, row, id, "resolved", resolvedAt, it.At, it.Level+" after the resolution")
 			continue
 		}
 		if it.Level == "resolved" {
@@ -236,7 +266,7 @@ func (l *ledger) episode(d Destination, e Episode, items []Delivery, row *Row) {
 		}
 		due := clock + l.st.RepeatInterval
 		if it.At < due-time.Second {
-			l.duplicate(d, row, id, last, it.At, it.Level+" before its reminder was due")
+			l.duplicate(d, row, id, lastLevel, last, it.At, it.Level+" before its reminder was due")
 		} else {
 			row.Expected++
 			l.checkLate(d, id, row, it, due, l.st.GroupWait+3*time.Second, false, "reminder")
@@ -367,3 +397,68 @@ func Table(rows []Row) string {
 	fmt.Fprintf(&b, format, "total", total.Expected, total.Delivered, total.Lost, total.Duplicated, total.Late, total.Spurious, total.InFlight)
 	return b.String()
 }
+
+// Durability is the accept → durable window of the run: from a receiver
+// accepting a message to the output's journal holding it.
+type Durability struct {
+	Samples       int
+	P50, P99, Max time.Duration
+	Unrecorded    int // messages with no record before their next copy (killed first)
+}
+
+// AcceptToDurable pairs every message a receiver accepted with the
+// output's record of it (the first one accepted after it, before the
+// receiver's next copy of the same alert line) and summarizes the window.
+func AcceptToDurable(got []Delivery, records []Record) Durability {
+	type line struct{ dest, id, level string }
+	byLine := map[line][]time.Duration{}
+	for _, g := range got {
+		k := line{g.Dest, g.Identity, g.Level}
+		byLine[k] = append(byLine[k], g.At)
+	}
+	recs := map[line][]Record{}
+	for _, r := range records {
+		k := line{r.Dest, r.Identity, r.Level}
+		recs[k] = append(recs[k], r)
+	}
+	// One sample per message: its lines share a destination and a time.
+	window := map[[2]any]time.Duration{}
+	unrecorded := map[[2]any]bool{}
+	for k, ats := range byLine {
+		slices.Sort(ats)
+		for i, at := range ats {
+			next := time.Duration(1<<63 - 1)
+			if i+1 < len(ats) {
+				next = ats[i+1]
+			}
+			msg := [2]any{k.dest, at}
+			j := slices.IndexFunc(recs[k], func(r Record) bool { return r.Accepted >= at && r.Accepted < next })
+			if j < 0 {
+				unrecorded[msg] = true
+				continue
+			}
+			window[msg] = max(window[msg], recs[k][j].Recorded-at)
+		}
+	}
+	var all []time.Duration
+	for msg, w := range window {
+		if !unrecorded[msg] {
+			all = append(all, w)
+		}
+	}
+	slices.Sort(all)
+	out := Durability{Samples: len(all), Unrecorded: len(unrecorded)}
+	if len(all) > 0 {
+		out.P50 = all[len(all)/2]
+		out.P99 = all[min(len(all)-1, len(all)*99/100)]
+		out.Max = all[len(all)-1]
+	}
+	return out
+}
+
+func (d Durability) String() string {
+	return fmt.Sprintf("accept → durable over %d messages: p50 %.1f ms, p99 %.1f ms, max %.1f ms; %d not recorded (killed first, or the state directory refused the write)",
+		d.Samples, ms(d.P50), ms(d.P99), ms(d.Max), d.Unrecorded)
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -30,6 +30,7 @@ func TestReconcile(t *testing.T) {
 		dest    Destination
 		got     []Delivery
 		kills   []time.Duration
+		records []Record
 		sibling *Destination // another number of the same channel
 		want    Row
 	}{
@@ -43,16 +44,38 @@ func TestReconcile(t *testing.T) {
 			got: []Delivery{at("wecom", "warning", 16), at("wecom", "warning", 46.2), at("wecom", "warning", 76.3),
 				at("wecom", "resolved", 86)},
 			want: Row{Expected: 4, Delivered: 4}},
-		{name: "a second copy after a kill just after the first was accepted", episode: escalating, dest: wecom,
+		{name: "a second copy after a kill before the first was recorded", episode: escalating, dest: wecom,
 			got: []Delivery{at("wecom", "warning", 16), at("wecom", "warning", 18), at("wecom", "critical", 46),
 				at("wecom", "resolved", 86)},
 			kills: []time.Duration{16100 * time.Millisecond},
 			want:  Row{Expected: 3, Delivered: 4, InFlight: 1}},
-		{name: "a kill long after the first copy excuses nothing", episode: escalating, dest: wecom,
+		{name: "a kill long before the second copy still counts when nothing was recorded", episode: escalating, dest: wecom,
 			got: []Delivery{at("wecom", "warning", 16), at("wecom", "warning", 18), at("wecom", "critical", 46),
 				at("wecom", "resolved", 86)},
-			kills: []time.Duration{17 * time.Second},
+			// the receiver took the request after its sender died
+			kills: []time.Duration{15900 * time.Millisecond},
+			want:  Row{Expected: 3, Delivered: 4, InFlight: 1}},
+		{name: "a repeat of a recorded delivery is a duplicate, however close the kill", episode: escalating, dest: wecom,
+			got: []Delivery{at("wecom", "warning", 16), at("wecom", "warning", 18), at("wecom", "critical", 46),
+				at("wecom", "resolved", 86)},
+			records: []Record{{Dest: "wecom", Identity: "g/t", Level: "warning", Accepted: 16001 * time.Millisecond, Recorded: 16002 * time.Millisecond}},
+			kills:   []time.Duration{16003 * time.Millisecond},
+			want:    Row{Expected: 3, Delivered: 4, Duplicated: 1}},
+		{name: "a repeat with no kill is a duplicate", episode: escalating, dest: wecom,
+			got: []Delivery{at("wecom", "warning", 16), at("wecom", "warning", 18), at("wecom", "critical", 46),
+				at("wecom", "resolved", 86)},
+			want: Row{Expected: 3, Delivered: 4, Duplicated: 1}},
+		{name: "a kill before the sender could have sent it excuses nothing", episode: escalating, dest: wecom,
+			got: []Delivery{at("wecom", "warning", 16), at("wecom", "warning", 18), at("wecom", "critical", 46),
+				at("wecom", "resolved", 86)},
+			kills: []time.Duration{5 * time.Second}, // more than the send timeout before
 			want:  Row{Expected: 3, Delivered: 4, Duplicated: 1}},
+		{name: "the record of another destination is no evidence", episode: escalating, dest: wecom,
+			got: []Delivery{at("wecom", "warning", 16), at("wecom", "warning", 18), at("wecom", "critical", 46),
+				at("wecom", "resolved", 86)},
+			records: []Record{{Dest: "email", Identity: "g/t", Level: "warning", Accepted: 16001 * time.Millisecond, Recorded: 16002 * time.Millisecond}},
+			kills:   []time.Duration{16003 * time.Millisecond},
+			want:    Row{Expected: 3, Delivered: 4, InFlight: 1}},
 		{name: "reminders count from when the message reached every number",
 			episode: Episode{Group: "g", Topic: "t", StartLevel: "warning", Start: 10 * s, Resolve: 60 * s},
 			dest:    Destination{Name: "sms a", MinLevel: "warning", Channel: "sms"},
@@ -137,7 +160,7 @@ func TestReconcile(t *testing.T) {
 			if tt.sibling != nil {
 				dests = append(dests, *tt.sibling)
 			}
-			rows, findings := Reconcile(p, st, dests, tt.got, tt.kills)
+			rows, findings := Reconcile(p, st, dests, tt.got, tt.kills, tt.records)
 			require.Equal(t, tt.want, rows[0], "findings: %v", findings)
 			require.Equal(t, tt.want.Failed(), rows[0].Failed())
 			problems := tt.want.Lost + tt.want.Duplicated + tt.want.Late + tt.want.Spurious + tt.want.InFlight
@@ -145,6 +168,25 @@ func TestReconcile(t *testing.T) {
 			require.Len(t, mine, problems, "one finding explains each problem")
 		})
 	}
+}
+
+func TestAcceptToDurable(t *testing.T) {
+	ms := time.Millisecond
+	got := []Delivery{
+		// one message with two lines, recorded 3 ms after
+		{Dest: "wecom", Identity: "a/t", Level: "warning", At: 1000 * ms},
+		{Dest: "wecom", Identity: "b/t", Level: "warning", At: 1000 * ms},
+		// killed before its record; its copy was recorded 5 ms after
+		{Dest: "email", Identity: "a/t", Level: "warning", At: 2000 * ms},
+		{Dest: "email", Identity: "a/t", Level: "warning", At: 4000 * ms},
+	}
+	records := []Record{
+		{Dest: "wecom", Identity: "a/t", Level: "warning", Accepted: 1001 * ms, Recorded: 1003 * ms},
+		{Dest: "wecom", Identity: "b/t", Level: "warning", Accepted: 1001 * ms, Recorded: 1003 * ms},
+		{Dest: "email", Identity: "a/t", Level: "warning", Accepted: 4002 * ms, Recorded: 4005 * ms},
+	}
+	d := AcceptToDurable(got, records)
+	require.Equal(t, Durability{Samples: 2, P50: 5 * ms, P99: 5 * ms, Max: 5 * ms, Unrecorded: 1}, d)
 }
 
 // The ledger reads the messages the real templates render.

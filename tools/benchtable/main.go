@@ -107,6 +107,9 @@ func main() {
 	add("wecom_sms_mail peak RSS", "≤ 80 MB", "%.1f MB", [2]string{"BenchmarkThroughput", "peak_rss_MB"})
 	add("wecom_sms_mail: due line → webhook request (group_wait 1 s)", "≤ group_wait + 100 ms",
 		"%.0f ms worst (+%.0f ms)", [2]string{"BenchmarkAlertLatency", "worst_latency_ms"}, [2]string{"BenchmarkAlertLatency", "over_group_wait_ms"})
+	add("wecom_sms_mail: receiver accepted → delivery durable in the journal (state file on; 200 messages)", "as short as the store allows",
+		"p50 %.2f ms, p99 %.2f ms, max %.2f ms", [2]string{"BenchmarkAcceptToDurable", "p50_ms"},
+		[2]string{"BenchmarkAcceptToDurable", "p99_ms"}, [2]string{"BenchmarkAcceptToDurable", "max_ms"})
 	add("real Telegraf: breaching collection → webhook request (flush 1 s, group_wait 1 s)", "",
 		"%.0f ms mean, %.0f ms worst", [2]string{"BenchmarkPipelineLatency", "mean_ms"}, [2]string{"BenchmarkPipelineLatency", "worst_ms"})
 

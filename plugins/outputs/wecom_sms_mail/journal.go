@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/influxdata/telegraf"
 
@@ -53,6 +54,31 @@ func (j *journal) append(r notify.Delivered) {
 		j.log.Errorf("Delivery journal: %v (the state file still records deliveries)", err)
 	case err == nil:
 		j.failing = false
+		j.logRecorded(r, time.Now())
+	}
+}
+
+// Recorded is the debug line the journal logs once a delivery is durable
+// against a kill: when the receiver's answer arrived and when the append
+// returned. The chaos run reads it as evidence (a repeat of a recorded
+// delivery is a duplicate, however close the kill) and for the accept →
+// durable window.
+type Recorded struct {
+	Dest     string          `json:"dest"`
+	Accepted time.Time       `json:"accepted"`
+	Recorded time.Time       `json:"recorded"`
+	Alerts   []notify.JobRef `json:"alerts"`
+	// Phones, when set, are the numbers that still have to accept it.
+	Phones []string `json:"phones,omitempty"`
+}
+
+// RecordedPrefix starts the debug line; JSON of a Recorded follows.
+const RecordedPrefix = "Delivery recorded: "
+
+func (j *journal) logRecorded(r notify.Delivered, now time.Time) {
+	line, err := json.Marshal(Recorded{Dest: r.Dest, Accepted: r.At, Recorded: now, Alerts: r.Refs, Phones: r.Phones})
+	if err == nil {
+		j.log.Debug(RecordedPrefix + string(line))
 	}
 }
 

@@ -49,10 +49,10 @@ type Options struct {
 	// OnChange is told when the state changed; urgent after a delivery,
 	// when a kill must not cause a duplicate.
 	OnChange func(urgent bool)
-	// OnDelivered is told of each accepted delivery once the dispatcher's
-	// memory shows it, before OnChange: a journal written there closes
-	// most of the gap between a receiver accepting a message and the
-	// state file saying so (see Replay).
+	// OnDelivered is told of each accepted delivery the moment its answer
+	// arrives, before the delivery log or OnChange: a journal written
+	// there closes most of the gap between a receiver accepting a message
+	// and the state file saying so (see Replay).
 	OnDelivered func(Delivered)
 }
 

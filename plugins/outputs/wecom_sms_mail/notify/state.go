@@ -104,7 +104,10 @@ type Delivered struct {
 	// Phones, when set, are the numbers delivery Next still has to reach:
 	// the others accepted it.
 	Phones []string  `json:"phones,omitempty"`
-	At     time.Time `json:"at"`
+	At     time.Time `json:"at"` // when the receiver's answer arrived
+	// Refs are the alerts the job tells, for the "recorded" debug line;
+	// the journal does not keep them (the state file has the job).
+	Refs []JobRef `json:"-"`
 }
 
 // Replay applies journal records to a restored state: a job whose

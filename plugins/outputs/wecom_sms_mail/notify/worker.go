@@ -91,9 +91,6 @@ func (w *worker) settle(j *Job, delivered bool) {
 	w.pop()
 	d.addLocked(due)
 	d.mu.Unlock()
-	if delivered {
-		d.OnDelivered(Delivered{Dest: w.ch.ID(), Created: j.Created, Next: len(j.Deliveries), At: now})
-	}
 	d.OnChange(true)
 }
 
@@ -109,17 +106,21 @@ func (w *worker) deliver(ctx context.Context, j *Job) (delivered, stopped bool) 
 			w.mu.Unlock()
 			phones := len(dl.Phones)
 			err := w.ch.Deliver(actx, &dl)
+			accepted := time.Now()
 			cancel()
 			w.mu.Lock()
 			j.Deliveries[j.Next] = dl
 			if err == nil {
 				j.Next++
 			}
+			next := j.Next
 			w.mu.Unlock()
 			if err == nil {
+				// Recorded before anything else: until the journal has it,
+				// a kill sends the message again after the restart.
+				d.OnDelivered(Delivered{Dest: w.ch.ID(), Created: j.Created, Next: next, At: accepted, Refs: j.Refs})
 				d.log.Debugf("%s: delivered message with %d alert(s)", w.ch.ID(), j.Alerts)
-				if j.Next < len(j.Deliveries) {
-					d.OnDelivered(Delivered{Dest: w.ch.ID(), Created: j.Created, Next: j.Next, At: time.Now()})
+				if next < len(j.Deliveries) {
 					d.OnChange(true)
 				}
 				break
@@ -128,7 +129,7 @@ func (w *worker) deliver(ctx context.Context, j *Job) (delivered, stopped bool) 
 			// the delivery: record it at once, so a restart does not send
 			// to them again.
 			if err != nil && len(dl.Phones) < phones {
-				d.OnDelivered(Delivered{Dest: w.ch.ID(), Created: j.Created, Next: j.Next, Phones: dl.Phones, At: time.Now()})
+				d.OnDelivered(Delivered{Dest: w.ch.ID(), Created: j.Created, Next: j.Next, Phones: dl.Phones, At: accepted, Refs: j.Refs})
 				d.OnChange(true)
 			}
 			if ctx.Err() != nil {

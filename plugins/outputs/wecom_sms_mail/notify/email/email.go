@@ -201,7 +201,7 @@ func (c *channel) Deliver(ctx context.Context, d *notify.Delivery) error {
 		}
 	}
 	c.auth.reset()
-	err := c.auth.explain(c.client.DialAndSendWithContext(ctx, msg))
+	err := c.auth.explain(c.send(ctx, msg))
 	if err == nil {
 		return nil
 	}
@@ -210,4 +210,22 @@ func (c *channel) Deliver(ctx context.Context, d *notify.Delivery) error {
 		return notify.Permanent(fmt.Errorf("SMTP: %w", err))
 	}
 	return notify.Retryable(fmt.Errorf("SMTP: %w", err), 0)
+}
+
+// send dials, sends and returns as soon as the server accepted the
+// message: QUIT goes on in the background. The dispatcher records the
+// delivery the moment this returns, so a kill during QUIT does not send
+// it again, and a QUIT that fails after the server took the message is
+// no reason to retry it (the message is delivered).
+func (c *channel) send(ctx context.Context, msg *gomail.Msg) error {
+	client, err := c.client.DialToSMTPClientWithContext(ctx)
+	if err != nil {
+		return fmt.Errorf("dial failed: %w", err)
+	}
+	if err := c.client.SendWithSMTPClient(client, msg); err != nil {
+		_ = c.client.CloseWithSMTPClient(client)
+		return fmt.Errorf("send failed: %w", err)
+	}
+	go func() { _ = c.client.CloseWithSMTPClient(client) }()
+	return nil
 }

@@ -122,8 +122,10 @@ type ledger struct {
 }
 
 // reminderClock is when the output counts the delivery of it from: the
-// last copy of the same message to a destination of the same channel
-// (copies arrive within the retry schedule, well inside repeat_interval).
+// last copy of the same message to a destination of the same channel.
+// Copies of one message lie less than repeat_interval apart, however long
+// one number was retried: the previous message's copies were all in before
+// its clock, and the next one's come a whole repeat_interval after it.
 func (l *ledger) reminderClock(d Destination, it Delivery) time.Duration {
 	clock := it.At
 	if d.Channel == "" {
@@ -134,7 +136,7 @@ func (l *ledger) reminderClock(d Destination, it Delivery) time.Duration {
 		siblings[o.Name] = o.Channel == d.Channel
 	}
 	for _, g := range l.got {
-		if siblings[g.Dest] && g.Identity == it.Identity && g.Level == it.Level && (g.At-it.At).Abs() < l.st.RepeatInterval/2 {
+		if siblings[g.Dest] && g.Identity == it.Identity && g.Level == it.Level && (g.At-it.At).Abs() < l.st.RepeatInterval {
 			clock = max(clock, g.At)
 		}
 	}

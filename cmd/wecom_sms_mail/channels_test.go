@@ -122,3 +122,40 @@ func TestDingTalkFeishuWebhook(t *testing.T) {
 		require.NotContains(t, stderr.String(), secret)
 	}
 }
+
+// TestFeishuTooManyRequestsIsRetried: Feishu's rate limit answered as
+// 9499 "too many request" inside HTTP 400 (as seen in the field) is retried
+// within the pacing, not given up: the alert arrives exactly once.
+func TestFeishuTooManyRequestsIsRetried(t *testing.T) {
+	fs := feishu.New(map[string]string{feishuToken: feishuKey})
+	fs.TooManyRequests(1)
+	srv := httptest.NewServer(fs)
+	defer srv.Close()
+	conf, err := testkit.WriteFile(t.TempDir(), "c.conf", `[[outputs.wecom_sms_mail]]
+  group_wait = "200ms"
+  language = "en"
+  [outputs.wecom_sms_mail.feishu]
+    webhook_urls = ["${TEST_FEISHU}/open-apis/bot/v2/hook/`+feishuToken+`"]
+    secret = "${TEST_FEISHU_SECRET}"
+`)
+	require.NoError(t, err)
+	cmd := exec.Command(binary, "-config", conf)
+	cmd.Env = append(os.Environ(), "TEST_FEISHU="+srv.URL, "TEST_FEISHU_SECRET="+feishuKey)
+	stdin, err := cmd.StdinPipe()
+	require.NoError(t, err)
+	stderr := testkit.NewSyncBuffer()
+	cmd.Stderr = stderr
+	require.NoError(t, cmd.Start())
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	_, err = io.WriteString(stdin, line("search", "critical", 2500)+"\n")
+	require.NoError(t, err)
+
+	card := testkit.Await(t, fs.Received(), 45*time.Second, "the card after the throttled attempt")
+	require.Contains(t, card.Content, "group search")
+	require.Equal(t, 2, fs.Requests(), "one throttled attempt, one delivery")
+	require.Contains(t, stderr.String(), "throttled (code 9499): too many request")
+	require.NotContains(t, stderr.String(), "giving up")
+	require.NoError(t, stdin.Close())
+	require.NoError(t, cmd.Wait(), stderr.String())
+	require.Len(t, fs.Messages(), 1, "exactly once")
+}

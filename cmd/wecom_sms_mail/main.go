@@ -19,7 +19,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -48,11 +47,6 @@ func run() int {
 	author := flag.String("author", os.Getenv("USER"), "with -silence add: who")
 	flag.Parse()
 
-	if os.Getenv("GOGC") == "" {
-		// Every line becomes a short-lived metric; a larger GC target buys
-		// about 5% throughput for a few MB of heap.
-		debug.SetGCPercent(200)
-	}
 	if err := execd.SetupLogging(os.Stderr, *debugLog); err != nil {
 		fmt.Fprintf(os.Stderr, "E! Setting up logging: %v\n", err)
 		return 1

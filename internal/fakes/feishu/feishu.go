@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/fakes/chatbot"
@@ -25,6 +26,28 @@ type Bot struct {
 	*chatbot.Base
 	tokens   map[string]string // token → secret ("" for unsigned bots)
 	Keywords []string
+
+	mu        sync.Mutex
+	throttled int
+}
+
+// TooManyRequests makes the next n requests answer as Feishu was seen to
+// answer its rate limit in the field (ccfos/nightingale#1437): HTTP 400
+// with {"code":9499,"msg":"too many request"}.
+func (b *Bot) TooManyRequests(n int) {
+	b.mu.Lock()
+	b.throttled = n
+	b.mu.Unlock()
+}
+
+func (b *Bot) takeThrottled() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.throttled > 0 {
+		b.throttled--
+		return true
+	}
+	return false
 }
 
 // New returns a bot accepting the given token → secret pairs.
@@ -47,6 +70,13 @@ func (b *Bot) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		answer(w, code, "injected failure")
 		return
 	}
+	if b.takeThrottled() {
+		_, _ = io.Copy(io.Discard, req.Body)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = fmt.Fprint(w, `{"code":9499,"msg":"too many request","data":{}}`)
+		return
+	}
 	token := strings.TrimPrefix(req.URL.Path, prefix)
 	secret, ok := b.tokens[token]
 	if !ok {
@@ -59,7 +89,7 @@ func (b *Bot) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	if len(raw) > 20<<10 {
-		answer(w, 9499, "request body too large")
+		answer(w, 9499, "Bad Request")
 		return
 	}
 	var body map[string]any

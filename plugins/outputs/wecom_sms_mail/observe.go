@@ -60,6 +60,7 @@ func (o *observer) observe(m telegraf.Metric) (obs alert.Observation, ok bool, e
 		return obs, false, fmt.Errorf("%s: %s: %w", m.Name(), o.levelKey, err)
 	}
 	obs.Key = o.key(m)
+	obs.At = m.Time()
 	return obs, true, nil
 }
 

@@ -253,6 +253,7 @@ func (p *WeComSMSMail) Init() error {
 		Silenced:     p.silenced,
 		Quiet:        p.dests.quietOf,
 		Charts:       charts,
+		History:      p.history,
 		OnChange:     p.changed,
 		OnDelivered:  p.delivered,
 	})
@@ -267,6 +268,13 @@ func (p *WeComSMSMail) delivered(r notify.Delivered) {
 	if p.journal != nil {
 		p.journal.append(r)
 	}
+}
+
+// history is a firing alert's chart history as it is now.
+func (p *WeComSMSMail) history(key string) ([]alert.Point, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.alerts.History(key)
 }
 
 // silenced is the dispatcher's Silenced; without a silence file nothing is.

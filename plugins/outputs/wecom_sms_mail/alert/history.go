@@ -1,8 +1,11 @@
 package alert
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
-// Point is one observation kept for an alert's chart: 32 bytes.
+// Point is one observation kept for an alert's chart: 56 bytes.
 type Point struct {
 	At         time.Time `json:"-"`
 	Unix       int64     `json:"t"` // At, in seconds, for the state file
@@ -23,13 +26,20 @@ func (h History) add(points []Point, p Point) []Point {
 	if h.Max <= 0 {
 		return nil
 	}
-	if n := len(points); n > 0 && !p.At.After(points[n-1].At) {
-		points[n-1] = p // same instant: the newer value wins
-	} else {
-		points = append(points, p)
+	// In time order: a batch of backfilled collections keeps every point;
+	// the same instant twice keeps the newer value.
+	i := len(points)
+	for i > 0 && points[i-1].At.After(p.At) {
+		i--
 	}
+	if i > 0 && points[i-1].At.Equal(p.At) {
+		points[i-1] = p
+	} else {
+		points = slices.Insert(points, i, p)
+	}
+	newest := points[len(points)-1].At
 	cut := 0
-	for cut < len(points)-1 && p.At.Sub(points[cut].At) > h.Window {
+	for cut < len(points)-1 && newest.Sub(points[cut].At) > h.Window {
 		cut++
 	}
 	points = points[cut:]

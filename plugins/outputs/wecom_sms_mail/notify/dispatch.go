@@ -46,6 +46,11 @@ type Options struct {
 	Quiet func(dest string) QuietHours
 	// Charts draws a message's lag chart; nil draws none.
 	Charts *render.Charts
+	// History returns a firing alert's chart history as it is now, so a
+	// message charts what was observed until it was sent, not until it
+	// became due; nil keeps the history the notification carries. It is
+	// called without the dispatcher's lock.
+	History func(key string) ([]alert.Point, bool)
 	// OnChange is told when the state changed; urgent after a delivery,
 	// when a kill must not cause a duplicate.
 	OnChange func(urgent bool)
@@ -184,6 +189,7 @@ func (d *Dispatcher) silenced(a alert.Alert, now time.Time) bool {
 // happen under one lock, so a snapshot never sees the delivery log and the
 // queues disagree.
 func (d *Dispatcher) Flush() {
+	fresh := d.freshHistories()
 	d.mu.Lock()
 	notes := d.pending
 	d.pending = nil
@@ -202,6 +208,9 @@ func (d *Dispatcher) Flush() {
 		refs := make([]JobRef, len(batch))
 		for i, n := range batch {
 			refs[i] = refOf(n)
+			if h, ok := fresh[n.Alert.Key]; ok && !n.Resolved() {
+				batch[i].Alert.History = h
+			}
 		}
 		data := render.BuildData(batch, d.Lang, d.StaleAfter)
 		if err := data.LinkDashboards(d.Dashboard); err != nil {
@@ -228,6 +237,27 @@ func (d *Dispatcher) Flush() {
 	for _, w := range woken {
 		w.release()
 	}
+}
+
+// freshHistories returns the current chart history of each pending
+// notification's alert that still fires.
+func (d *Dispatcher) freshHistories() map[string][]alert.Point {
+	if d.History == nil {
+		return nil
+	}
+	d.mu.Lock()
+	keys := make([]string, 0, len(d.pending))
+	for _, n := range d.pending {
+		keys = append(keys, n.Alert.Key)
+	}
+	d.mu.Unlock()
+	fresh := make(map[string][]alert.Point, len(keys))
+	for _, k := range keys {
+		if h, ok := d.History(k); ok {
+			fresh[k] = h
+		}
+	}
+	return fresh
 }
 
 // route decides which channels hear each notification and records it in

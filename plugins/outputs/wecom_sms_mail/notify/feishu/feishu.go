@@ -192,20 +192,37 @@ func (b *bot) Deliver(ctx context.Context, d *notify.Delivery) error {
 		body["timestamp"] = strconv.FormatInt(ts, 10)
 		body["sign"] = Sign(b.secret, ts)
 	}
-	raw, err := notify.PostJSON(ctx, b.client, b.url, body, nil, b.redact)
-	if err != nil {
-		return err
-	}
-	var a answer
-	if err := json.Unmarshal(raw, &a); err != nil {
-		return notify.Retryable(fmt.Errorf("unreadable answer %q: %v", notify.Snippet(raw), err), 0)
+	raw, postErr := notify.PostJSON(ctx, b.client, b.url, body, nil, b.redact)
+	if raw == nil {
+		return postErr // no answer: the network, or a request we could not build
 	}
 	b.pacer.Record()
-	switch a.Code {
-	case 0:
+	// Feishu's JSON code decides, whatever the HTTP status: its rate limit
+	// has been seen answered as 9499 "too many request" inside HTTP 400.
+	var a answer
+	if err := json.Unmarshal(raw, &a); err != nil || a.Code == 0 && a.Msg == "" {
+		if postErr != nil {
+			return postErr
+		}
+		return notify.Retryable(fmt.Errorf("unreadable answer %q", notify.Snippet(raw)), 0)
+	}
+	switch {
+	case a.Code == 0 && postErr == nil:
 		return nil
-	case 9499, 11232:
+	case a.Code == 0:
+		return postErr
+	}
+	switch a.Code {
+	case 11232:
 		return notify.RetryWithin(fmt.Errorf("throttled (code %d): %s", a.Code, a.Msg), b.pacer.UntilFree())
+	case 9499:
+		if strings.Contains(strings.ToLower(a.Msg), "too many request") {
+			return notify.RetryWithin(fmt.Errorf("throttled (code 9499): %s", a.Msg), b.pacer.UntilFree())
+		}
+		if size := len(mustJSON(body)); size > bodyLimit {
+			return notify.Permanent(fmt.Errorf("bad request (code 9499): %s: the body is %d bytes, over Feishu's 20 KB limit", b.redact(a.Msg), size))
+		}
+		return notify.Permanent(fmt.Errorf("bad request (code 9499): %s", b.redact(a.Msg)))
 	case 19021:
 		return notify.Permanent(fmt.Errorf("signature rejected (code 19021): %s: check feishu.secret and this host's clock (the timestamp must be within an hour)", b.redact(a.Msg)))
 	case 19022:
@@ -215,4 +232,12 @@ func (b *bot) Deliver(ctx context.Context, d *notify.Delivery) error {
 	default:
 		return notify.Permanent(fmt.Errorf("code %d: %s", a.Code, b.redact(a.Msg)))
 	}
+}
+
+// bodyLimit is Feishu's limit on a request body.
+const bodyLimit = 20 << 10
+
+func mustJSON(v any) []byte {
+	raw, _ := json.Marshal(v)
+	return raw
 }

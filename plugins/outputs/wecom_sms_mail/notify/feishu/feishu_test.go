@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -117,4 +118,33 @@ func TestHostileNames(t *testing.T) {
 	bot := fake.New(map[string]string{token: secret})
 	require.NoError(t, send(t, botFor(t, bot, nil), rendertest.Hostile("zh")))
 	require.Contains(t, bot.Messages()[0].Content, `pay&lt;/font&gt;\\n\#\#\# 已恢复`)
+}
+
+// Feishu answers are judged by their JSON code, whatever the HTTP status.
+func TestAnswersByCodeNotStatus(t *testing.T) {
+	bot := fake.New(map[string]string{token: secret})
+	ch := botFor(t, bot, nil)
+
+	bot.TooManyRequests(1)
+	err := send(t, ch, data(alert.KindFiring, alert.LevelCritical))
+	require.ErrorContains(t, err, "throttled (code 9499): too many request")
+	retry, _ := notify.Classify(err, time.Second)
+	require.True(t, retry, "a rate limit inside HTTP 400 is retried")
+	require.NoError(t, send(t, ch, data(alert.KindFiring, alert.LevelCritical)))
+
+	bot.FailWith(9499)
+	err = send(t, ch, data(alert.KindFiring, alert.LevelCritical))
+	require.ErrorContains(t, err, "bad request (code 9499)")
+	retry, _ = notify.Classify(err, time.Second)
+	require.False(t, retry, "any other bad request is permanent")
+}
+
+func TestOversizeBodyIsPermanentAndNamed(t *testing.T) {
+	bot := fake.New(map[string]string{token: secret})
+	ch := botFor(t, bot, nil)
+	d := notify.Delivery{Subject: "t", Text: strings.Repeat("x", 25<<10)}
+	err := ch.Deliver(context.Background(), &d)
+	require.ErrorContains(t, err, "over Feishu's 20 KB limit")
+	retry, _ := notify.Classify(err, time.Second)
+	require.False(t, retry)
 }

@@ -3,7 +3,7 @@
 //
 //	[[outputs.execd]]
 //	  command = ["wecom_sms_mail", "-config", "/etc/telegraf/wecom_sms_mail.conf"]
-//	  namepass = ["ckafka_lag"]
+//	  namepass = ["ckafka_lag", "ckafka_lag_gather"]
 //
 // With -test-notify it sends one test message to every destination and
 // prints "ok" or the error for each. With -silence it manages silences:

@@ -3,11 +3,13 @@ package main
 import (
 	"fmt"
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -320,4 +322,21 @@ func TestHostileGroupNameIsLiteral(t *testing.T) {
 	mail := testkit.Await(t, s.smtp.Received(), 15*time.Second, "email")
 	require.Contains(t, mail.HTML, `pay&lt;/font&gt;### 已恢复 &lt;@all&gt;,x=1`)
 	require.NotContains(t, mail.HTML, "pay</font>")
+}
+
+// TestTestNotifyPingsTheHeartbeat: -test-notify checks the heartbeat URLs
+// too, without printing their secret path.
+func TestTestNotifyPingsTheHeartbeat(t *testing.T) {
+	s := startSinks(t)
+	var pings atomic.Int32
+	hb := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { pings.Add(1) }))
+	defer hb.Close()
+	conf := writeConfig(t, "group_wait = \"200ms\"\n  [outputs.wecom_sms_mail.heartbeat]\n    urls = [\""+hb.URL+"/ping/uuid-secret\"]\n")
+	cmd := exec.Command(binary, "-config", conf, "-test-notify")
+	cmd.Env = s.env
+	out, err := cmd.Output()
+	require.NoError(t, err, string(out))
+	require.Contains(t, string(out), "heartbeat "+hb.URL+"/***: ok\n")
+	require.NotContains(t, string(out), "uuid-secret")
+	require.EqualValues(t, 1, pings.Load())
 }

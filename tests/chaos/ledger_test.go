@@ -225,7 +225,7 @@ func TestParseRenderedMessages(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, want, ParseLines("d", text, time.Second), "%s:\n%s", name, text)
 	}
-	require.Equal(t, want, ParseSMS("d", "g01/t2=critical;g00/t0=warning;g03/t4=resolved;", time.Second))
+	require.Equal(t, want, ParseSMS("d", "g01/t2=critical;collector/collection_failing=critical;g00/t0=warning;g03/t4=resolved;", time.Second))
 }
 
 func TestPlan(t *testing.T) {

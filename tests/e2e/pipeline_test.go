@@ -80,7 +80,9 @@ func startPipeline(tb testing.TB, settings sim.Settings, influx *testkit.Influxd
 	require.NoError(tb, err)
 	tb.Cleanup(s.Close)
 	seed(s)
-	settings.BinDir = binDir
+	if settings.BinDir == "" {
+		settings.BinDir = binDir
+	}
 	if influx != nil {
 		settings.InfluxURL = influx.URL
 	}
@@ -278,7 +280,7 @@ func TestPipelineKafka(t *testing.T) {
   brokers = ["`+strings.Join(cluster.ListenAddrs(), `", "`)+`"]
   instance_name = "self-built"
   time_lag = "exact"
-  timeout = "5s"
+  timeout = "2s"
 `)
 	require.NoError(t, err)
 
@@ -296,6 +298,15 @@ func TestPipelineKafka(t *testing.T) {
 	resolved := testkit.Await(t, s.Robot.Received(), 40*time.Second, "the resolution")
 	require.Contains(t, resolved.Content, "resolved")
 	require.NotContains(t, p.log.String(), "E! [inputs.execd::ckafka_lag]")
+
+	// The brokers stop: the collection fails whole, and says so.
+	stopped := time.Now()
+	cluster.Close()
+	failing, _ := awaitLine(t, s.Robot, 90*time.Second, "collection failing: ")
+	require.Contains(t, failing.Content, "CRITICAL")
+	require.Contains(t, failing.Content, "instance_id ckafka-e2e01")
+	require.Contains(t, failing.Content, "the one group unknown")
+	t.Logf("brokers stopped → \"collection failing\" message: %s (timeout 2s: each failing collection waits up to 4 × timeout)", time.Since(stopped).Round(10*time.Millisecond))
 }
 
 // dashboardQueries returns every InfluxQL query of the checked-in dashboard
@@ -330,6 +341,6 @@ func dashboardQueries(t *testing.T) []string {
 			out = append(out, fill.Replace(v.Query))
 		}
 	}
-	require.Len(t, out, 14)
+	require.Len(t, out, 15)
 	return out
 }

@@ -259,3 +259,45 @@ func nonNil[T any](s []T) []T {
 	}
 	return s
 }
+
+// describeTopicAttributes answers the documented shape: Result with the
+// topic's attributes, its Config holding Retention in milliseconds (null
+// when not set) and RetentionBytes (null here).
+func (f *Fake) describeTopicAttributes(params json.RawMessage) (any, *tcapi.Error) {
+	var p struct {
+		InstanceID string `json:"InstanceId"`
+		TopicName  string
+	}
+	if err := tcapi.DecodeParams(params, &p); err != nil {
+		return nil, err
+	}
+	if p.InstanceID == "" || p.TopicName == "" {
+		return nil, &tcapi.Error{Code: "MissingParameter", Message: "The request is missing a required parameter `InstanceId` or `TopicName`."}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	in := f.instance(p.InstanceID)
+	if in == nil {
+		return nil, &tcapi.Error{Code: "InvalidParameterValue.InstanceNotExist", Message: "The instance " + p.InstanceID + " does not exist."}
+	}
+	tl := in.topics[p.TopicName]
+	if tl == nil {
+		return nil, &tcapi.Error{Code: "ResourceNotFound", Message: "The topic " + p.TopicName + " does not exist."}
+	}
+	var retention any // null unless set
+	if tl.retentionMs > 0 {
+		retention = tl.retentionMs
+	}
+	return map[string]any{"Result": map[string]any{
+		"TopicId":      "topic-" + p.TopicName,
+		"TopicName":    p.TopicName,
+		"PartitionNum": len(tl.logEnd),
+		"ReplicaNum":   2,
+		"Config": map[string]any{
+			"CleanUpPolicy":   "delete",
+			"Retention":       retention,
+			"RetentionBytes":  nil,
+			"MaxMessageBytes": 1048588,
+		},
+	}}, nil
+}

@@ -1,6 +1,6 @@
 // Package ckafka is a fake of the CKafka API 3.0 (version 2019-08-19):
-// DescribeInstances, DescribeGroup, DescribeGroupOffsets and
-// DescribeGroupInfo with the documented paging limits and JSON shapes, over
+// DescribeInstances, DescribeGroup, DescribeGroupOffsets,
+// DescribeGroupInfo and DescribeTopicAttributes with the documented paging limits and JSON shapes, over
 // a state that tests and the demo change between collections, and offsets
 // that can advance at set rates (SetFlow). Faults, latency and throttling
 // come from the embedded tcapi.Server.
@@ -48,10 +48,12 @@ type instance struct {
 // topicLog is a topic's log end offsets, shared by every group that reads
 // it, as in Kafka; producers move them at a rate.
 type topicLog struct {
-	logEnd  []int64 // per partition; NoLogEnd: the answer omits it
-	produce float64 // messages per second per partition
-	last    time.Time
-	carry   []float64 // fractions of messages not yet whole
+	// retentionMs is answered by DescribeTopicAttributes; 0 answers null.
+	retentionMs int64
+	logEnd      []int64 // per partition; NoLogEnd: the answer omits it
+	produce     float64 // messages per second per partition
+	last        time.Time
+	carry       []float64 // fractions of messages not yet whole
 }
 
 type group struct {
@@ -94,6 +96,7 @@ func New(keys map[string]string) *Fake {
 	f.Handle("DescribeGroup", f.describeGroup)
 	f.Handle("DescribeGroupOffsets", f.describeGroupOffsets)
 	f.Handle("DescribeGroupInfo", f.describeGroupInfo)
+	f.Handle("DescribeTopicAttributes", f.describeTopicAttributes)
 	return f
 }
 
@@ -120,6 +123,20 @@ func (f *Fake) SetTopic(instanceID, groupName, topic string, partitions []Partit
 	}
 	gt.committed = gt.committed[:len(partitions)]
 	gt.apiLag = gt.apiLag[:len(partitions)]
+}
+
+// SetRetention sets a topic's retention, which DescribeTopicAttributes
+// answers as Result.Config.Retention (milliseconds); 0 answers null.
+func (f *Fake) SetRetention(instanceID, topic string, retention time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	in := f.instance(instanceID)
+	if in == nil {
+		return
+	}
+	if tl := in.topics[topic]; tl != nil {
+		tl.retentionMs = retention.Milliseconds()
+	}
 }
 
 // SetPartition changes one partition, creating group, topic and partition.

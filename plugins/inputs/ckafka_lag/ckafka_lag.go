@@ -53,6 +53,9 @@ type CKafkaLag struct {
 	StallIntervals   int             `toml:"stall_intervals"`
 	HistoryWindow    config.Duration `toml:"history_window"`
 	HistorySamples   int             `toml:"history_samples"`
+	// RetentionRefresh is how long a topic's retention is cached; 0 turns
+	// the retention fields off.
+	RetentionRefresh config.Duration `toml:"retention_refresh"`
 
 	// Keys of source = "kafka".
 	Brokers       []string      `toml:"brokers"`
@@ -72,6 +75,17 @@ type CKafkaLag struct {
 	credSource  string
 	groupFilter filter.Filter
 	topicFilter filter.Filter
+
+	// knownGroups is how many groups each instance's last listing found
+	// (the Kafka source's under ""): when a listing fails, they are the
+	// groups the collection could not read.
+	knownMu     sync.Mutex
+	knownGroups map[string]int
+	// retention caches each topic's retention (key: instance/topic for the
+	// cloud API, topic for Kafka); retentionDenied turns the cloud API's
+	// retention off when the key may not call DescribeTopicAttributes.
+	retention       retentionCache
+	retentionDenied atomic.Bool
 
 	// trackerMu serializes the tracker: answers of many groups arrive
 	// concurrently and share the histories of their topics.
@@ -134,6 +148,7 @@ func (c *CKafkaLag) initCommon() error {
 	if c.topicFilter, err = filter.NewIncludeExcludeFilter(c.Topics, c.ExcludeTopics); err != nil {
 		return fmt.Errorf("topics/exclude_topics: %w", err)
 	}
+	c.knownGroups = map[string]int{}
 	c.tracker = newTimeTracker(TimeSettings{
 		Window:         time.Duration(c.HistoryWindow),
 		MaxSamples:     c.HistorySamples,
@@ -156,6 +171,9 @@ func (c *CKafkaLag) initCloudAPI() error {
 	}
 	if c.RateLimit == 0 {
 		c.RateLimit = defaultRateLimit
+	}
+	if c.RetentionRefresh < 0 {
+		return errors.New("retention_refresh must not be negative (0s turns the retention fields off)")
 	}
 	if c.RateLimit < 0 {
 		return fmt.Errorf("rate_limit must be positive, got %v", c.RateLimit)
@@ -210,6 +228,12 @@ type collection struct {
 
 	mu     sync.Mutex
 	groups int
+	// expected is how many groups the collection meant to read (see
+	// expect); lastError the class of its latest failure.
+	expected  int
+	lastError string
+	// retentionOf returns a topic's retention in seconds.
+	retentionOf func(instanceID, topic string) Optional
 }
 
 // Gather runs one collection. Failures are reported per instance or group
@@ -221,6 +245,9 @@ func (c *CKafkaLag) Gather(acc telegraf.Accumulator) error {
 	col := &collection{c: c, acc: acc, now: start, since: c.clock(), ctx: ctx, abort: cancel}
 	if c.Source == sourceKafka {
 		in, groups := c.gatherKafka(col)
+		col.mu.Lock()
+		col.groups = groups
+		col.mu.Unlock()
 		c.sweep()
 		tags := map[string]string{}
 		if c.Region != "" {
@@ -229,19 +256,25 @@ func (c *CKafkaLag) Gather(acc telegraf.Accumulator) error {
 		if in.ID != "" {
 			tags["instance_id"] = in.ID
 		}
-		acc.AddFields("ckafka_lag_gather", map[string]interface{}{
+		fields := map[string]interface{}{
 			"groups":             int64(groups),
 			"requests":           col.stats.requests.Load(),
 			"api_errors":         col.stats.errors.Load(),
 			"duration_ms":        time.Since(start).Milliseconds(),
 			"time_lag_fallbacks": col.fallbacks.Load(),
-		}, tags, start)
+		}
+		col.addHealth(fields)
+		acc.AddFields("ckafka_lag_gather", fields, tags, start)
 		return nil
 	}
 
+	col.retentionOf = func(instanceID, topic string) Optional { return c.cloudRetention(col, instanceID, topic) }
 	instances, err := c.instances(col)
 	if err != nil {
 		col.report(err, "")
+		if len(instances) == 0 {
+			col.expectAllKnown()
+		}
 	}
 	var wg sync.WaitGroup
 	for _, in := range instances {
@@ -254,15 +287,26 @@ func (c *CKafkaLag) Gather(acc telegraf.Accumulator) error {
 	wg.Wait()
 	c.sweep()
 
-	acc.AddFields("ckafka_lag_gather", map[string]interface{}{
+	fields := map[string]interface{}{
 		"instances":    int64(len(instances)),
 		"groups":       int64(col.groups),
 		"api_requests": col.stats.requests.Load(),
 		"api_errors":   col.stats.errors.Load(),
 		"throttled":    col.stats.throttled.Load(),
 		"duration_ms":  time.Since(start).Milliseconds(),
-	}, map[string]string{"region": c.Region}, start)
+	}
+	col.addHealth(fields)
+	acc.AddFields("ckafka_lag_gather", fields, map[string]string{"region": c.Region}, start)
 	return nil
+}
+
+// addHealth adds failed_groups, and last_error when something failed.
+func (col *collection) addHealth(fields map[string]interface{}) {
+	failed, lastError := col.health()
+	fields["failed_groups"] = failed
+	if lastError != "" {
+		fields["last_error"] = lastError
+	}
 }
 
 // sweep lets the tracker forget what it has not seen for history_window.
@@ -301,6 +345,11 @@ func (col *collection) emitGroup(in instanceInfo, group string, topics []TopicLa
 		addOptional(fields, "produce_rate", tt.ProduceRate)
 		addOptional(fields, "consume_rate", tt.ConsumeRate)
 		addOptional(fields, "drain_seconds", tt.DrainSeconds)
+		retention := col.retention(in.ID, t.Topic)
+		addRetention(fields, CalculateRetention(retention, tt.LagSeconds, tt.ProduceRate, tt.ConsumeRate))
+		if t.LostKnown {
+			fields["lost_messages"] = t.Lost
+		}
 		if info != nil {
 			fields["group_state"] = info.State
 			if info.MembersKnown {
@@ -318,6 +367,12 @@ func (col *collection) emitGroup(in instanceInfo, group string, topics []TopicLa
 			addOptional(fields, "lag_seconds", pt.LagSeconds)
 			addOptional(fields, "produce_rate", pt.ProduceRate)
 			addOptional(fields, "consume_rate", pt.ConsumeRate)
+			r := CalculateRetention(retention, pt.LagSeconds, pt.ProduceRate, pt.ConsumeRate)
+			addOptional(fields, "retention_headroom_seconds", r.Headroom)
+			addOptional(fields, "loss_eta_seconds", r.LossETA)
+			if p.LostKnown {
+				fields["lost_messages"] = p.Lost
+			}
 			col.acc.AddFields("ckafka_partition_lag", fields, tags("topic", t.Topic, "partition", fmt.Sprint(p.Partition)), col.now)
 		}
 	}
@@ -343,6 +398,14 @@ func (col *collection) emitGroup(in instanceInfo, group string, topics []TopicLa
 
 // addOptional adds a value only when it is known: an unknown rate is
 // absent, never 0 and never NaN.
+// retention is a topic's retention in seconds, when the source knows it.
+func (col *collection) retention(instanceID, topic string) Optional {
+	if col.retentionOf == nil {
+		return Optional{}
+	}
+	return col.retentionOf(instanceID, topic)
+}
+
 func addOptional(fields map[string]interface{}, name string, v Optional) {
 	if v.Known {
 		fields[name] = v.Value
@@ -361,15 +424,19 @@ func (col *collection) report(err error, where string) {
 	}
 	if tcloud.IsAuth(err) {
 		col.aborted.Do(func() {
+			col.noteError(err)
+			col.mu.Lock()
 			col.abortedBy = err
+			col.mu.Unlock()
 			col.abort()
 			col.acc.AddError(fmt.Errorf("%s: %v: %s (credentials from %s)", where, err, authHint(tcloud.Code(err)), col.c.credSource))
 		})
 		return
 	}
-	if col.ctx.Err() != nil && col.abortedBy != nil {
+	if col.ctx.Err() != nil && col.aborter() != nil {
 		return // cancelled because of the reported auth failure
 	}
+	col.noteError(err)
 	col.acc.AddError(fmt.Errorf("%s: %w", where, err))
 }
 
@@ -402,6 +469,8 @@ func New() *CKafkaLag {
 		StallIntervals: 3,
 		HistoryWindow:  config.Duration(time.Hour),
 		HistorySamples: 64,
+		// Retention changes rarely; asking costs a request per topic.
+		RetentionRefresh: config.Duration(10 * time.Minute),
 	}
 }
 

@@ -140,7 +140,7 @@ func TestGatherDiscoversRunningInstances(t *testing.T) {
 	fields := gatherFields(acc)
 	require.Equal(t, int64(2), fields["instances"])
 	require.Equal(t, int64(3), fields["groups"])
-	require.Equal(t, int64(8), fields["api_requests"]) // 1 instances + 2 group lists + 2 group infos + 3 offsets
+	require.Equal(t, int64(11), fields["api_requests"]) // 1 instances + 2 group lists + 2 group infos + 3 offsets + 3 topics' retention
 	require.Equal(t, int64(0), fields["api_errors"])
 	require.Equal(t, int64(0), fields["throttled"])
 
@@ -231,7 +231,10 @@ func TestGatherPagesBeyondFifty(t *testing.T) {
 	require.Equal(t, 3+70, st.ByAction["DescribeGroupOffsets"]) // 120 topics, 50 per page
 	// 71 groups: 100 per request refused, then 50 + 21.
 	require.Equal(t, 3, st.ByAction["DescribeGroupInfo"])
-	require.Equal(t, int64(1+2+3+73), gatherFields(acc)["api_requests"])
+	// One retention request per topic (121), not per group and topic
+	// (190): cached, and the 70 groups reading "t" wait for one answer.
+	require.Equal(t, 121, st.ByAction["DescribeTopicAttributes"])
+	require.Equal(t, int64(1+2+3+73+121), gatherFields(acc)["api_requests"])
 	require.Equal(t, int64(0), gatherFields(acc)["api_errors"], "a refused batch size is not an error")
 	for _, m := range byName(acc, "ckafka_group_lag") {
 		require.Equal(t, "Stable", m.Fields()["state"], m.Tags()["group"])
@@ -344,7 +347,7 @@ func TestGatherRetriesThrottling(t *testing.T) {
 	fields := gatherFields(acc)
 	require.Equal(t, int64(3), fields["throttled"])
 	require.Equal(t, int64(0), fields["api_errors"])
-	require.Equal(t, int64(7), fields["api_requests"])
+	require.Equal(t, int64(8), fields["api_requests"]) // 7 for the lag, 1 for the topic's retention
 }
 
 func TestGatherThrottledPastBudget(t *testing.T) {
@@ -405,15 +408,7 @@ func TestGatherAuthFailures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			fake, url := newFake(t)
-			fake.AddInstance("ckafka-a", "orders", ckafka.StatusRunning)
-			for i := range 5 {
-				fake.SetTopic("ckafka-a", fmt.Sprintf("g%d", i), "t", []ckafka.Partition{{Committed: 0, LogEnd: 5}})
-			}
-			p := New()
-			p.Region, p.Endpoint, p.SecretID = "ap-guangzhou", url, testSecretID
-			p.SecretKey = config.NewSecret([]byte(testSecretKey))
-			p.Log = testutil.Logger{}
+			fake, p := fiveGroups(t)
 			tt.setup(fake, p)
 			require.NoError(t, p.Init())
 			acc := gather(t, p)
@@ -581,4 +576,67 @@ func TestGatherGroupInfoOff(t *testing.T) {
 	require.Zero(t, fake.Stats().ByAction["DescribeGroupInfo"])
 	require.NotContains(t, byName(acc, "ckafka_lag")[0].Fields(), "group_state")
 	require.NotContains(t, byName(acc, "ckafka_group_lag")[0].Fields(), "state")
+}
+
+// TestGatherHealthFields: ckafka_lag_gather says what failed (the API's code)
+// and how many groups are unknown, counted against the last listing when
+// the listing itself failed, so the output can page on a blind collector.
+func TestGatherHealthFields(t *testing.T) {
+	tests := []struct {
+		name       string
+		fault      *tcapi.Fault
+		wantError  string // "" = no last_error field
+		wantFailed int64
+		wantGroups int64
+	}{
+		{name: "healthy", wantFailed: 0, wantGroups: 5},
+		{name: "revoked key: nothing read, the five groups of the last listing unknown",
+			fault:     &tcapi.Fault{Code: "AuthFailure.SecretIdNotFound", Message: "The SecretId is not found", Times: -1},
+			wantError: "AuthFailure.SecretIdNotFound", wantFailed: 5},
+		{name: "one group failing",
+			fault:     &tcapi.Fault{Action: "DescribeGroupOffsets", BodyContains: `"Group":"g3"`, Code: "InternalError", Message: "boom", Times: -1},
+			wantError: "InternalError", wantFailed: 1, wantGroups: 4},
+		{name: "the group listing failing",
+			fault:     &tcapi.Fault{Action: "DescribeGroup", Code: "ResourceUnavailable", Message: "down", Times: -1},
+			wantError: "ResourceUnavailable", wantFailed: 5},
+		{name: "throttled and retried is no failure",
+			fault:      &tcapi.Fault{Action: "DescribeGroupOffsets", Code: "RequestLimitExceeded", Message: "slow down", Times: 3},
+			wantFailed: 0, wantGroups: 5},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fake, p := fiveGroups(t)
+			require.NoError(t, p.Init())
+			first := gatherFields(gather(t, p)) // learns the listing
+			require.EqualValues(t, 0, first["failed_groups"])
+			require.NotContains(t, first, "last_error")
+			if tt.fault != nil {
+				fake.Inject(*tt.fault)
+			}
+			fields := gatherFields(gather(t, p))
+			require.Equal(t, tt.wantFailed, fields["failed_groups"])
+			require.Equal(t, tt.wantGroups, fields["groups"])
+			if tt.wantError == "" {
+				require.NotContains(t, fields, "last_error")
+			} else {
+				require.Equal(t, tt.wantError, fields["last_error"])
+			}
+		})
+	}
+}
+
+// fiveGroups is a fake with one instance of five groups g0…g4, and the
+// plugin configured for it (not yet initialised).
+func fiveGroups(t *testing.T) (*ckafka.Fake, *CKafkaLag) {
+	t.Helper()
+	fake, url := newFake(t)
+	fake.AddInstance("ckafka-a", "orders", ckafka.StatusRunning)
+	for i := range 5 {
+		fake.SetTopic("ckafka-a", fmt.Sprintf("g%d", i), "t", []ckafka.Partition{{Committed: 0, LogEnd: 5}})
+	}
+	p := New()
+	p.Region, p.Endpoint, p.SecretID = "ap-guangzhou", url, testSecretID
+	p.SecretKey = config.NewSecret([]byte(testSecretKey))
+	p.Log = testutil.Logger{}
+	return fake, p
 }

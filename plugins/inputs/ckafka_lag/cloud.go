@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"time"
+
+	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/tcloud"
 )
 
 // instances returns, for the cloud API source (its calls are in
@@ -44,6 +47,7 @@ func (c *CKafkaLag) instances(col *collection) ([]instanceInfo, error) {
 func (col *collection) collectInstance(in instanceInfo, wg *sync.WaitGroup) {
 	groups, err := col.c.api.describeGroups(col.ctx, &col.stats, in.ID)
 	if err != nil {
+		col.expect(in.ID, 0, false)
 		col.report(err, "instance "+in.ID)
 		return
 	}
@@ -53,6 +57,7 @@ func (col *collection) collectInstance(in instanceInfo, wg *sync.WaitGroup) {
 			selected = append(selected, g)
 		}
 	}
+	col.expect(in.ID, len(selected), true)
 	var infos map[string]groupInfo
 	if col.c.GroupInfo && len(selected) > 0 {
 		// Without state the lag is still worth emitting: report and go on.
@@ -96,4 +101,26 @@ func (col *collection) collectGroup(in instanceInfo, group string, info *groupIn
 	col.mu.Lock()
 	col.groups++
 	col.mu.Unlock()
+}
+
+// cloudRetention is a topic's retention from DescribeTopicAttributes,
+// cached for retention_refresh. A key without the permission turns it off
+// with one warning (the lag is the job); other failures keep what was known.
+func (c *CKafkaLag) cloudRetention(col *collection, instanceID, topic string) Optional {
+	if c.RetentionRefresh <= 0 || c.retentionDenied.Load() {
+		return Optional{}
+	}
+	return c.retention.get(instanceID+"/"+topic, c.clock(), time.Duration(c.RetentionRefresh), func() (Optional, error) {
+		v, err := c.api.describeTopicRetention(col.ctx, &col.stats, instanceID, topic)
+		switch {
+		case err == nil:
+		case tcloud.IsAuth(err):
+			if c.retentionDenied.CompareAndSwap(false, true) {
+				c.Log.Warnf("region %s: DescribeTopicAttributes: %v: retention fields are off; grant ckafka:DescribeTopicAttributes to get them", c.Region, err)
+			}
+		case col.ctx.Err() == nil:
+			c.Log.Warnf("region %s instance %s topic %q: DescribeTopicAttributes: %v (retention fields left out)", c.Region, instanceID, topic, err)
+		}
+		return v, err
+	})
 }

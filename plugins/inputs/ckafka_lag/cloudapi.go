@@ -305,3 +305,30 @@ func (a *cloudAPI) describeGroupInfo(ctx context.Context, st *callStats, instanc
 	}
 	return out, nil
 }
+
+type describeTopicAttributesResponse struct {
+	tchttp.BaseResponse
+	Response struct {
+		Result struct {
+			Config struct {
+				Retention *int64 // milliseconds; null when the API does not say
+			}
+		}
+	}
+}
+
+// describeTopicRetention asks DescribeTopicAttributes for a topic's
+// retention (Result.Config.Retention, milliseconds): seconds, unknown when
+// null or not positive.
+func (a *cloudAPI) describeTopicRetention(ctx context.Context, st *callStats, instanceID, topic string) (Optional, error) {
+	var resp describeTopicAttributesResponse
+	params := map[string]any{"InstanceId": instanceID, "TopicName": topic}
+	if err := a.call(ctx, st, "DescribeTopicAttributes", params, &resp); err != nil {
+		return Optional{}, err
+	}
+	ms := resp.Response.Result.Config.Retention
+	if ms == nil || *ms <= 0 {
+		return Optional{}, nil
+	}
+	return known(float64(*ms) / 1000), nil
+}

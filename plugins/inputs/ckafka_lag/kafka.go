@@ -1,6 +1,7 @@
 package ckafka_lag
 
 import (
+	"strconv"
 	"context"
 	"errors"
 	"fmt"
@@ -173,6 +174,7 @@ func (c *CKafkaLag) gatherKafka(col *collection) (instanceInfo, int) {
 	if in.ID == "" {
 		id, err := k.clusterID(ctx)
 		if err != nil {
+			col.expect("", 0, false)
 			col.kafkaError(err, "")
 			return in, 0
 		}
@@ -180,6 +182,7 @@ func (c *CKafkaLag) gatherKafka(col *collection) (instanceInfo, int) {
 	}
 	listed, err := k.admin.ListGroups(ctx)
 	if err != nil {
+		col.expect("", 0, false)
 		col.kafkaError(err, "listing groups")
 		return in, 0
 	}
@@ -189,6 +192,7 @@ func (c *CKafkaLag) gatherKafka(col *collection) (instanceInfo, int) {
 			groups = append(groups, name)
 		}
 	}
+	col.expect("", len(groups), true)
 	sort.Strings(groups)
 	if len(groups) == 0 {
 		return in, 0
@@ -232,6 +236,7 @@ func (c *CKafkaLag) gatherKafka(col *collection) (instanceInfo, int) {
 	if err != nil {
 		col.kafkaError(err, "ListOffsets")
 	}
+	starts := k.retention(ctx, col, topics)
 
 	var exact map[partitionAt]time.Time
 	var fallbacks int64
@@ -251,7 +256,7 @@ func (c *CKafkaLag) gatherKafka(col *collection) (instanceInfo, int) {
 		if i, ok := infos[g]; ok {
 			info = &i
 		}
-		lags, times := c.kafkaGroup(in.ID, g, r.Fetched, ends, arrived, col.since, exact)
+		lags, times := c.kafkaGroup(in.ID, g, r.Fetched, ends, starts, arrived, col.since, exact)
 		col.emitGroup(in, g, lags, times, info)
 	}
 	return in, collected
@@ -320,7 +325,7 @@ func (k *kafkaSource) clusterID(ctx context.Context) (string, error) {
 
 // kafkaGroup turns one group's committed offsets and the end offsets into
 // the plugin's lag and time fields, per topic, sorted by topic.
-func (c *CKafkaLag) kafkaGroup(instance, group string, committed kadm.OffsetResponses, ends kadm.ListedOffsets,
+func (c *CKafkaLag) kafkaGroup(instance, group string, committed kadm.OffsetResponses, ends, starts kadm.ListedOffsets,
 	arrived, since time.Time, exact map[partitionAt]time.Time) ([]TopicLag, []TopicTime) {
 	topics := make([]string, 0, len(committed))
 	for t := range committed {
@@ -334,7 +339,7 @@ func (c *CKafkaLag) kafkaGroup(instance, group string, committed kadm.OffsetResp
 	c.trackerMu.Lock()
 	defer c.trackerMu.Unlock()
 	for _, t := range topics {
-		parts := kafkaPartitions(committed[t], ends[t])
+		parts := kafkaPartitions(committed[t], ends[t], starts[t])
 		if len(parts) == 0 {
 			continue
 		}
@@ -351,7 +356,7 @@ func (c *CKafkaLag) kafkaGroup(instance, group string, committed kadm.OffsetResp
 
 // kafkaPartitions lists every partition of the topic that has an end
 // offset, with the group's commit or -1.
-func kafkaPartitions(committed map[int32]kadm.OffsetResponse, ends map[int32]kadm.ListedOffset) []PartitionOffset {
+func kafkaPartitions(committed map[int32]kadm.OffsetResponse, ends, starts map[int32]kadm.ListedOffset) []PartitionOffset {
 	ids := make([]int32, 0, len(ends))
 	for p, e := range ends {
 		if e.Err == nil && e.Offset >= 0 {
@@ -365,6 +370,10 @@ func kafkaPartitions(committed map[int32]kadm.OffsetResponse, ends map[int32]kad
 		parts[i] = PartitionOffset{Partition: int64(p), Committed: -1, LogEnd: &logEnd}
 		if o, ok := committed[p]; ok && o.Err == nil && o.At >= 0 {
 			parts[i].Committed = o.At
+		}
+		if st, ok := starts[p]; ok && st.Err == nil && st.Offset >= 0 {
+			logStart := st.Offset
+			parts[i].LogStart = &logStart
 		}
 	}
 	return parts
@@ -396,6 +405,7 @@ func (col *collection) kafkaError(err error, where string) {
 		err = fmt.Errorf("%w: the group's coordinator is loading; it is collected next time", err)
 	}
 	col.stats.errors.Add(1)
+	col.noteError(err)
 	col.acc.AddError(fmt.Errorf("%s: %w", prefix, err))
 }
 
@@ -404,4 +414,57 @@ func orAnonymous(user string) string {
 		return "this client (no SASL)"
 	}
 	return user
+}
+
+// retention reads the log start offsets of the topics (for lost_messages)
+// and, for the topics whose retention.ms is older than retention_refresh,
+// their configs, into the cache the collection reads. Failures leave the
+// fields out and are logged, never fail the collection: lag is the job.
+func (k *kafkaSource) retention(ctx context.Context, col *collection, topics []string) kadm.ListedOffsets {
+	c := col.c
+	if c.RetentionRefresh <= 0 || len(topics) == 0 {
+		return nil
+	}
+	refresh := time.Duration(c.RetentionRefresh)
+	now := c.clock()
+	var stale []string
+	for _, t := range topics {
+		if !c.retention.fresh(t, now, refresh) {
+			stale = append(stale, t)
+		}
+	}
+	if len(stale) > 0 {
+		configs, err := k.admin.DescribeTopicConfigs(ctx, stale...)
+		if err != nil {
+			c.Log.Warnf("DescribeConfigs for retention.ms: %v (retention fields left out)", err)
+		}
+		for _, rc := range configs {
+			if rc.Err != nil {
+				continue
+			}
+			c.retention.put(rc.Name, retentionMs(rc.Configs), now)
+		}
+	}
+	col.retentionOf = func(_, topic string) Optional { return c.retention.peek(topic) }
+	starts, err := k.admin.ListStartOffsets(ctx, topics...)
+	if err != nil && !isShardErr(err) {
+		c.Log.Warnf("ListOffsets (earliest) for lost_messages: %v (lost_messages left out)", err)
+		return nil
+	}
+	return starts
+}
+
+// retentionMs reads retention.ms: seconds, unknown when unlimited (-1).
+func retentionMs(configs []kadm.Config) Optional {
+	for _, cfg := range configs {
+		if cfg.Key != "retention.ms" || cfg.Value == nil {
+			continue
+		}
+		ms, err := strconv.ParseInt(*cfg.Value, 10, 64)
+		if err != nil || ms <= 0 {
+			return Optional{}
+		}
+		return known(float64(ms) / 1000)
+	}
+	return Optional{}
 }

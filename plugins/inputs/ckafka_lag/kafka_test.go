@@ -229,6 +229,27 @@ func TestKafkaCoordinatorLoadingIsReportedOthersEmitted(t *testing.T) {
 	require.Contains(t, acc.Errors[0].Error(), "coordinator is loading")
 	require.Contains(t, kafkaLag(acc), "billing/orders")
 	require.NotContains(t, kafkaLag(acc), "search/orders")
+	g := gatherFields(acc)
+	require.Equal(t, "COORDINATOR_LOAD_IN_PROGRESS", g["last_error"])
+	require.Equal(t, int64(1), g["failed_groups"])
+	require.Equal(t, int64(1), g["groups"])
+}
+
+// TestKafkaBrokersGone: the brokers stop after a good collection; the next
+// one reports what failed and that both groups are unknown.
+func TestKafkaBrokersGone(t *testing.T) {
+	e := startKafka(t, nil)
+	e.commit(t, "billing", map[string]map[int32]int64{"orders": {0: 5}})
+	e.commit(t, "search", map[string]map[int32]int64{"orders": {0: 10}})
+	p := newKafkaPlugin(t, e, func(p *CKafkaLag) { p.Timeout = config.Duration(time.Second) })
+	g := gatherFields(gather(t, p))
+	require.Equal(t, int64(0), g["failed_groups"])
+	require.NotContains(t, g, "last_error")
+	e.cluster.Close()
+	g = gatherFields(gather(t, p))
+	require.Equal(t, int64(2), g["failed_groups"])
+	require.Equal(t, int64(0), g["groups"])
+	require.Contains(t, []any{"ConnectionRefused", "ConnectionClosed", "Timeout", "NetworkError"}, g["last_error"])
 }
 
 func TestKafkaUnreachable(t *testing.T) {
@@ -244,6 +265,7 @@ func TestKafkaUnreachable(t *testing.T) {
 	require.NotEmpty(t, acc.Errors)
 	require.Contains(t, acc.Errors[0].Error(), "brokers "+addr)
 	require.Equal(t, int64(1), gatherFields(acc)["api_errors"])
+	require.Contains(t, []any{"ConnectionRefused", "Timeout", "NetworkError"}, gatherFields(acc)["last_error"])
 }
 
 func TestKafkaSASL(t *testing.T) {

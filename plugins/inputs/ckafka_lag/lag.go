@@ -7,6 +7,9 @@ type PartitionOffset struct {
 	Committed int64 // -1: the group never committed to this partition
 	LogEnd    *int64
 	APILag    *int64
+	// LogStart is the earliest offset still in the log (Kafka source
+	// only); nil when the source cannot know it.
+	LogStart *int64
 }
 
 // PartitionLag is the lag of one partition.
@@ -15,6 +18,11 @@ type PartitionLag struct {
 	Lag       int64
 	Committed int64 // -1 when uncommitted
 	LogEnd    int64
+	// Lost is how many messages retention deleted before the group read
+	// them: max(0, log start − committed); LostKnown without a log start
+	// or a commit is false.
+	Lost      int64
+	LostKnown bool
 }
 
 // TopicLag is a group's lag on one topic.
@@ -26,7 +34,11 @@ type TopicLag struct {
 	Uncommitted     int64
 	Committed       int64 // sum of committed offsets (committed partitions only)
 	LogEnd          int64 // sum over all partitions
-	PartitionLags   []PartitionLag
+	// Lost sums the partitions' lost messages; LostKnown when any
+	// committed partition's log start is known.
+	Lost          int64
+	LostKnown     bool
+	PartitionLags []PartitionLag
 }
 
 // GroupLag sums a group's topics.
@@ -48,6 +60,9 @@ func partitionLag(p PartitionOffset) PartitionLag {
 	if p.Committed < 0 {
 		pl.Committed = -1
 		return pl
+	}
+	if p.LogStart != nil {
+		pl.Lost, pl.LostKnown = max(0, *p.LogStart-p.Committed), true
 	}
 	switch {
 	case p.LogEnd != nil:
@@ -77,6 +92,10 @@ func CalculateTopicLag(topic string, partitions []PartitionOffset, keepPartition
 			t.Committed += pl.Committed
 			t.Lag += pl.Lag
 			t.MaxPartitionLag = max(t.MaxPartitionLag, pl.Lag)
+			if pl.LostKnown {
+				t.Lost += pl.Lost
+				t.LostKnown = true
+			}
 		}
 		if keepPartitions {
 			t.PartitionLags = append(t.PartitionLags, pl)

@@ -8,6 +8,7 @@ import (
 	"github.com/influxdata/telegraf"
 
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/alert"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/health"
 )
 
 // observer turns metrics into observations.
@@ -89,4 +90,20 @@ func (o *observer) key(m telegraf.Metric) string {
 	}
 	o.keyScratch = tags[:0]
 	return b.String()
+}
+
+// gatherOf reads a ckafka_lag_gather: every tag is the collector's
+// identity (host included), the fields what failed.
+func gatherOf(m telegraf.Metric) health.Gather {
+	g := health.Gather{Time: m.Time()}
+	for _, t := range m.TagList() {
+		g.Tags = append(g.Tags, alert.Tag{Key: t.Key, Value: t.Value})
+	}
+	num := func(key string) int64 {
+		v, _ := alert.Number(m.Fields()[key])
+		return int64(v)
+	}
+	g.Groups, g.FailedGroups, g.Errors = num("groups"), num("failed_groups"), num("api_errors")
+	g.LastError, _ = m.Fields()["last_error"].(string)
+	return g
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/atomicfile"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/alert"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/health"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify"
 )
 
@@ -20,6 +21,9 @@ type savedState struct {
 	Version int           `json:"version"`
 	SavedAt time.Time     `json:"saved_at"`
 	Alerts  []alert.Alert `json:"alerts"`
+	// Collectors are what the output knows of its collectors, so that one
+	// that stays silent across a restart is still noticed.
+	Collectors []health.Collector `json:"collectors,omitempty"`
 	notify.State
 
 	Told map[string][]string `json:"told,omitempty"` // version 1 only

@@ -7,6 +7,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/heartbeat"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/render"
 )
@@ -34,6 +35,18 @@ func (p *WeComSMSMail) TestNotify(ctx context.Context, out io.Writer) error {
 				result = err.Error()
 			}
 			fmt.Fprintf(out, "default alertmanager %s: %s\n", p.am.Shown(u), result)
+		}
+	}
+	if p.beat != nil {
+		for _, u := range p.beat.URLs() {
+			result := "ok"
+			actx, cancel := context.WithTimeout(ctx, time.Duration(p.Timeout))
+			if err := p.beat.Ping(actx, u); err != nil {
+				failed = true
+				result = err.Error()
+			}
+			cancel()
+			fmt.Fprintf(out, "heartbeat %s: %s\n", heartbeat.Shown(u), result)
 		}
 	}
 	if failed {

@@ -19,6 +19,8 @@ import (
 	"github.com/influxdata/telegraf/plugins/outputs"
 
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/alert"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/health"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/heartbeat"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify/alertmanager"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify/dingtalk"
@@ -57,21 +59,25 @@ type WeComSMSMail struct {
 	MaxRetries     int             `toml:"max_retries"`
 	DashboardURL   string          `toml:"dashboard_url"`
 	// Quiet hours of the default route (routes may set their own).
-	QuietHours         []string             `toml:"quiet_hours"`
-	QuietHoursMinLevel string               `toml:"quiet_hours_min_level"`
-	Timezone           string               `toml:"timezone"`
-	ChartWindow        config.Duration      `toml:"chart_window"`
-	ChartFont          string               `toml:"chart_font"`
-	SilenceFile        string               `toml:"silence_file"`
-	Routes             []route.Config       `toml:"route"`
-	WeCom              *wecom.Config        `toml:"wecom"`
-	SMS                *sms.Config          `toml:"sms"`
-	Email              *email.Config        `toml:"email"`
-	DingTalk           *dingtalk.Config     `toml:"dingtalk"`
-	Feishu             *feishu.Config       `toml:"feishu"`
-	Webhook            *webhook.Config      `toml:"webhook"`
-	Alertmanager       *alertmanager.Config `toml:"alertmanager"`
-	Log                telegraf.Logger      `toml:"-"`
+	QuietHours         []string        `toml:"quiet_hours"`
+	QuietHoursMinLevel string          `toml:"quiet_hours_min_level"`
+	Timezone           string          `toml:"timezone"`
+	ChartWindow        config.Duration `toml:"chart_window"`
+	ChartFont          string          `toml:"chart_font"`
+	SilenceFile        string          `toml:"silence_file"`
+	// Collector health: ckafka_lag_gather routed to the output.
+	CollectFailingAfter  int                  `toml:"collect_failing_after"`
+	CollectorSilentAfter config.Duration      `toml:"collector_silent_after"`
+	Heartbeat            *heartbeat.Config    `toml:"heartbeat"`
+	Routes               []route.Config       `toml:"route"`
+	WeCom                *wecom.Config        `toml:"wecom"`
+	SMS                  *sms.Config          `toml:"sms"`
+	Email                *email.Config        `toml:"email"`
+	DingTalk             *dingtalk.Config     `toml:"dingtalk"`
+	Feishu               *feishu.Config       `toml:"feishu"`
+	Webhook              *webhook.Config      `toml:"webhook"`
+	Alertmanager         *alertmanager.Config `toml:"alertmanager"`
+	Log                  telegraf.Logger      `toml:"-"`
 
 	// retryBase is the first backoff step; tests shorten it.
 	retryBase time.Duration
@@ -87,9 +93,11 @@ type WeComSMSMail struct {
 	tpls       *render.Templates
 	dispatcher *notify.Dispatcher
 
-	mu        sync.Mutex // guards observer, alerts and the counters
+	mu        sync.Mutex // guards observer, alerts, collectors and the counters
 	observer  *observer
 	alerts    *alert.Alerts
+	health    *health.Tracker
+	beat      *heartbeat.Sender
 	unleveled map[string]bool
 	badLevel  map[string]bool
 	stats     Stats
@@ -129,6 +137,10 @@ func (p *WeComSMSMail) Init() error {
 		return errors.New("timeout must be positive")
 	case p.MaxRetries < 0:
 		return errors.New("max_retries must not be negative")
+	case p.CollectFailingAfter < 1:
+		return fmt.Errorf("collect_failing_after must be at least 1, got %d", p.CollectFailingAfter)
+	case p.CollectorSilentAfter < 0:
+		return errors.New("collector_silent_after must not be negative (0 learns it: 3 × the collection interval)")
 	}
 	if p.Language != "zh" && p.Language != "en" {
 		return fmt.Errorf("language: %q is not zh or en", p.Language)
@@ -224,6 +236,13 @@ func (p *WeComSMSMail) Init() error {
 		p.tickEvery = time.Second
 	}
 	p.observer = newObserver(p.LevelKey, p.ValueField, p.KeyExcludeTags)
+	p.health = health.New(health.Policy{FailingAfter: p.CollectFailingAfter, SilentAfter: time.Duration(p.CollectorSilentAfter)})
+	p.beat = nil
+	if p.Heartbeat != nil {
+		if p.beat, err = heartbeat.New(p.Heartbeat, httpClient, p.Log); err != nil {
+			return err
+		}
+	}
 	p.alerts = alert.NewAlerts(alert.Policy{StaleAfter: time.Duration(p.StaleAfter),
 		History: alert.History{Window: time.Duration(p.ChartWindow), Max: chartPoints}})
 	loc := time.Local
@@ -253,6 +272,7 @@ func (p *WeComSMSMail) Init() error {
 		Silenced:     p.silenced,
 		Quiet:        p.dests.quietOf,
 		Charts:       charts,
+		Location:     loc,
 		History:      p.history,
 		OnChange:     p.changed,
 		OnDelivered:  p.delivered,
@@ -301,6 +321,7 @@ func (p *WeComSMSMail) Connect() error {
 		}
 		p.mu.Lock()
 		p.alerts.Restore(s.Alerts, now)
+		p.health.Restore(s.Collectors, now)
 		p.mu.Unlock()
 		p.dispatcher.Restore(s.State)
 		records, err := readJournal(p.journal.path)
@@ -327,6 +348,13 @@ func (p *WeComSMSMail) Connect() error {
 		defer p.wg.Done()
 		p.tickLoop(ctx)
 	}()
+	if p.beat != nil || p.am != nil {
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			p.heartbeatLoop(ctx)
+		}()
+	}
 	return nil
 }
 
@@ -337,6 +365,12 @@ func (p *WeComSMSMail) Write(metrics []telegraf.Metric) error {
 	defer p.mu.Unlock()
 	for _, m := range metrics {
 		p.stats.Metrics++
+		if m.Name() == health.Measurement {
+			for _, obs := range p.health.Observe(gatherOf(m), now) {
+				p.observe(obs, now)
+			}
+			continue
+		}
 		obs, ok, err := p.observer.observe(m)
 		if err != nil {
 			p.stats.BadLevel++
@@ -354,14 +388,20 @@ func (p *WeComSMSMail) Write(metrics []telegraf.Metric) error {
 			}
 			continue
 		}
-		if n, due := p.alerts.Observe(obs, now); due {
-			p.dispatcher.Add(n)
-			if n.Resolved() && p.am != nil {
-				p.am.Resolve(n)
-			}
-		}
+		p.observe(obs, now)
 	}
 	return nil
+}
+
+// observe applies one observation and queues the notification it makes
+// due; p.mu is held.
+func (p *WeComSMSMail) observe(obs alert.Observation, now time.Time) {
+	if n, due := p.alerts.Observe(obs, now); due {
+		p.dispatcher.Add(n)
+		if n.Resolved() && p.am != nil {
+			p.am.Resolve(n)
+		}
+	}
 }
 
 func (p *WeComSMSMail) tickLoop(ctx context.Context) {
@@ -374,7 +414,10 @@ func (p *WeComSMSMail) tickLoop(ctx context.Context) {
 		case now := <-t.C:
 			p.silences.refresh(now)
 			p.mu.Lock()
-			stale := p.alerts.Tick(now)
+			for _, obs := range p.health.Tick(now) {
+				p.observe(obs, now)
+			}
+			stale := p.alerts.Tick(now, p.health.Judge)
 			firing := p.alerts.Snapshot()
 			p.mu.Unlock()
 			p.dispatcher.Add(stale...)
@@ -413,6 +456,7 @@ func (p *WeComSMSMail) save() {
 	s := &savedState{Version: stateVersion, SavedAt: time.Now()}
 	p.mu.Lock()
 	s.Alerts = p.alerts.Snapshot()
+	s.Collectors = p.health.Snapshot()
 	p.mu.Unlock()
 	s.State = p.dispatcher.Snapshot()
 	if err := writeState(p.StateFile, s); err != nil {
@@ -477,6 +521,8 @@ func New() *WeComSMSMail {
 		Timeout:        config.Duration(10 * time.Second),
 		MaxRetries:     5,
 		ChartWindow:    config.Duration(time.Hour),
+		// Two failing collections in a row: one may be a blip.
+		CollectFailingAfter: 2,
 	}
 }
 

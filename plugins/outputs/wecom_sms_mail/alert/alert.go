@@ -68,7 +68,13 @@ const (
 	KindRepeat    Kind = "repeat"
 	KindResolved  Kind = "resolved"
 	KindStale     Kind = "stale" // resolved because no data arrived for stale_after
+	// KindGone resolves an alert whose series a clean collection of its
+	// collector no longer reports (a deleted group or topic).
+	KindGone Kind = "gone"
 )
+
+// Ends reports whether a notification of this kind ends the alert.
+func (k Kind) Ends() bool { return k == KindResolved || k == KindStale || k == KindGone }
 
 // Observation is what one metric says about one alert.
 type Observation struct {
@@ -97,6 +103,15 @@ type Alert struct {
 	History       []Point   `json:"history,omitempty"` // for charts, see History
 	StartedAt     time.Time `json:"started_at"`
 	LastSeen      time.Time `json:"last_seen"`
+	// Unknown is set while the collector that reports the alert's series
+	// is failing or silent: the alert stays firing, its value unknown.
+	Unknown *Unknown `json:"unknown,omitempty"`
+}
+
+// Unknown says since when and why a firing alert's value is not known.
+type Unknown struct {
+	Since  time.Time `json:"since"`
+	Reason string    `json:"reason"` // e.g. "collection failing: AuthFailure.SecretIdNotFound"
 }
 
 // Notification is one alert to tell the channels about, with the alert as
@@ -111,7 +126,7 @@ type Notification struct {
 }
 
 // Resolved reports whether the notification ends the alert.
-func (n Notification) Resolved() bool { return n.Kind == KindResolved || n.Kind == KindStale }
+func (n Notification) Resolved() bool { return n.Kind.Ends() }
 
 // Policy is the part of the configuration the state machine needs.
 // Whether resolutions are sent is the dispatcher's choice: it must still
@@ -250,18 +265,77 @@ func (al *Alert) update(o Observation, now time.Time) {
 		al.Threshold, al.HasThreshold = o.Threshold, true
 	}
 	al.Details = o.Details
+	al.Unknown = nil
 }
 
-// Tick returns the "no data" resolutions that stale_after of silence makes
-// due.
-func (a *Alerts) Tick(now time.Time) []Notification {
+// Coverage is what the collectors say of a firing alert's series.
+type Coverage int
+
+const (
+	// Uncovered: no collector is known to report the series (no
+	// ckafka_lag_gather reaches the output): stale_after resolves the
+	// alert for lack of data, as before collectors were watched.
+	Uncovered Coverage = iota
+	// Covered: every collector that may report it is healthy and has
+	// collected cleanly since the alert was last seen: a series missing
+	// for stale_after is gone (a deleted group or topic).
+	Covered
+	// Blind: a collector that may report it is failing or silent, or has
+	// not collected cleanly since: the alert stays firing, unknown.
+	Blind
+	// Waiting: its collectors are healthy but none has collected since the
+	// alert was last seen: nothing proves the series gone yet.
+	Waiting
+	// Managed: an alert about a collector itself; its tracker resolves it.
+	Managed
+)
+
+// Verdict is a Coverage with, for Blind, since when and why.
+type Verdict struct {
+	Coverage Coverage
+	Since    time.Time
+	Reason   string
+}
+
+// Judge tells, for a firing alert's key and when it was last seen, what
+// the collectors know. A nil Judge makes every alert Uncovered.
+type Judge func(key string, lastSeen time.Time) Verdict
+
+// Tick returns the resolutions that stale_after of silence makes due —
+// only where a clean collection proves the series gone, or where no
+// collector is watched — and marks unknown the alerts its collector cannot
+// see. A false "resolved" while the collector is blind is the worst thing
+// an alerting system can say.
+func (a *Alerts) Tick(now time.Time, judge Judge) []Notification {
 	a.sweep(now)
 	var out []Notification
 	for key, alert := range a.active {
-		if a.policy.StaleAfter > 0 && now.Sub(alert.LastSeen) >= a.policy.StaleAfter {
-			delete(a.active, key)
-			out = append(out, Notification{Kind: KindStale, Alert: alert.copy(), At: now})
+		v := Verdict{}
+		if judge != nil {
+			v = judge(key, alert.LastSeen)
 		}
+		switch v.Coverage {
+		case Blind:
+			if alert.Unknown == nil || alert.Unknown.Reason != v.Reason {
+				since := v.Since
+				if alert.Unknown != nil {
+					since = alert.Unknown.Since
+				}
+				alert.Unknown = &Unknown{Since: since, Reason: v.Reason}
+			}
+			continue
+		case Managed, Waiting:
+			continue
+		}
+		if a.policy.StaleAfter <= 0 || now.Sub(alert.LastSeen) < a.policy.StaleAfter {
+			continue
+		}
+		kind := KindStale
+		if v.Coverage == Covered {
+			kind = KindGone
+		}
+		delete(a.active, key)
+		out = append(out, Notification{Kind: kind, Alert: alert.copy(), At: now})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Alert.Key < out[j].Alert.Key })
 	return out

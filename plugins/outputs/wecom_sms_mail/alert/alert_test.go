@@ -93,7 +93,7 @@ func TestAlertsTimelines(t *testing.T) {
 						got = append(got, n.Kind)
 					}
 				}
-				for _, n := range a.Tick(at(s.at)) {
+				for _, n := range a.Tick(at(s.at), nil) {
 					got = append(got, n.Kind)
 				}
 				require.Equal(t, s.want, got, "step %d (minute %d)", i, s.at)
@@ -132,8 +132,8 @@ func TestAlertsRestore(t *testing.T) {
 	b.Restore(snap, restart)
 	_, ok := b.Observe(Observation{Key: "k", Level: LevelCritical}, restart)
 	require.False(t, ok, "a restart must not re-fire a firing alert")
-	require.Empty(t, b.Tick(restart.Add(9*time.Minute)), "the time spent down is not silence of the collector")
-	require.Equal(t, []Kind{KindStale}, kinds(b.Tick(restart.Add(10*time.Minute))))
+	require.Empty(t, b.Tick(restart.Add(9*time.Minute), nil), "the time spent down is not silence of the collector")
+	require.Equal(t, []Kind{KindStale}, kinds(b.Tick(restart.Add(10*time.Minute), nil)))
 }
 
 func kinds(ns []Notification) []Kind {
@@ -142,4 +142,45 @@ func kinds(ns []Notification) []Kind {
 		out = append(out, n.Kind)
 	}
 	return out
+}
+
+// TestTickNeverResolvesWhatItCannotSee: stale_after resolves only when a
+// clean collection proves the series gone (or nothing watches collectors);
+// a blind collector keeps the alert firing, marked unknown, until a fresh
+// metric arrives.
+func TestTickNeverResolvesWhatItCannotSee(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	failing := Verdict{Coverage: Blind, Since: t0.Add(time.Minute), Reason: "collection failing: AuthFailure.SecretIdNotFound"}
+	tests := []struct {
+		name        string
+		verdict     Verdict
+		want        []Kind
+		wantUnknown *Unknown
+	}{
+		{name: "nothing watched: no data", verdict: Verdict{Coverage: Uncovered}, want: []Kind{KindStale}},
+		{name: "clean collections without it: gone", verdict: Verdict{Coverage: Covered}, want: []Kind{KindGone}},
+		{name: "collector failing: firing, unknown", verdict: failing,
+			wantUnknown: &Unknown{Since: failing.Since, Reason: failing.Reason}},
+		{name: "collector alert: its tracker decides", verdict: Verdict{Coverage: Managed}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := NewAlerts(Policy{StaleAfter: 10 * time.Minute})
+			a.Observe(Observation{Key: "k", Level: LevelCritical, Value: 3000, HasValue: true}, t0)
+			got := a.Tick(t0.Add(time.Hour), func(string, time.Time) Verdict { return tt.verdict })
+			require.Equal(t, tt.want, kinds(got))
+			if len(tt.want) > 0 {
+				return
+			}
+			snap := a.Snapshot()
+			require.Len(t, snap, 1, "still firing")
+			require.Equal(t, tt.wantUnknown, snap[0].Unknown)
+			// A fresh metric makes it known again, and ok resolves it.
+			a.Observe(Observation{Key: "k", Level: LevelCritical, Value: 3100, HasValue: true}, t0.Add(2*time.Hour))
+			require.Nil(t, a.Snapshot()[0].Unknown)
+			n, ok := a.Observe(Observation{Key: "k", Level: LevelOK, Value: 10, HasValue: true}, t0.Add(2*time.Hour+time.Minute))
+			require.True(t, ok)
+			require.Equal(t, KindResolved, n.Kind)
+		})
+	}
 }

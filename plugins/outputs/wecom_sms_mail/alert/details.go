@@ -1,6 +1,9 @@
 package alert
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Opt is a value the input may not know (a rate on its first collection):
 // absent, never 0 in its place.
@@ -38,6 +41,26 @@ type Details struct {
 	GroupState   string `json:"group_state,omitempty"`
 	GroupMembers Opt    `json:"group_members,omitzero"`
 	Reason       string `json:"reason,omitempty"` // lag, lag_seconds or stalled
+	// Collector is set on the alerts about a collector itself.
+	Collector *Collector `json:"collector,omitempty"`
+}
+
+// Checks of the collector alerts.
+const (
+	CheckFailing = "collection_failing"
+	CheckSilent  = "collector_silent"
+)
+
+// Collector is what a collector alert says of its collector.
+type Collector struct {
+	Check string `json:"check"` // CheckFailing or CheckSilent
+	// Error is the class of the latest failure (an API code or a Kafka
+	// error name); Since when the collection began failing, or for a
+	// silent collector when it last reported.
+	Error        string    `json:"error,omitempty"`
+	Since        time.Time `json:"since"`
+	FailedGroups int64     `json:"failed_groups,omitempty"`
+	Groups       int64     `json:"groups,omitempty"`
 }
 
 // Field names of the details, as ckafka_lag and ckafka_lag_alert.star emit

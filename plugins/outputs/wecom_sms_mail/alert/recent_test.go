@@ -102,7 +102,7 @@ func TestQuietSeriesAreSwept(t *testing.T) {
 	a.Observe(Observation{Key: "gone", Level: LevelOK, Value: 1, HasValue: true, At: t0}, t0)
 	a.Observe(Observation{Key: "live", Level: LevelOK, Value: 1, HasValue: true, At: t0.Add(9 * time.Minute)}, t0.Add(9*time.Minute))
 	require.Len(t, a.quiet, 2)
-	a.Tick(t0.Add(15 * time.Minute))
+	a.Tick(t0.Add(15*time.Minute), nil)
 	require.Len(t, a.quiet, 1)
 	require.NotNil(t, a.quiet[a.hash("live")])
 }

@@ -46,6 +46,9 @@ type Options struct {
 	Quiet func(dest string) QuietHours
 	// Charts draws a message's lag chart; nil draws none.
 	Charts *render.Charts
+	// Location is where messages' times of day are told (timezone);
+	// nil is the local zone.
+	Location *time.Location
 	// History returns a firing alert's chart history as it is now, so a
 	// message charts what was observed until it was sent, not until it
 	// became due; nil keeps the history the notification carries. It is
@@ -212,7 +215,7 @@ func (d *Dispatcher) Flush() {
 				batch[i].Alert.History = h
 			}
 		}
-		data := render.BuildData(batch, d.Lang, d.StaleAfter)
+		data := render.BuildDataIn(batch, d.Lang, d.StaleAfter, d.location())
 		if err := data.LinkDashboards(d.Dashboard); err != nil {
 			d.log.Errorf("Rendering dashboard_url: %v", err)
 		}
@@ -389,4 +392,11 @@ func (d *Dispatcher) Idle() bool {
 		}
 	}
 	return true
+}
+
+func (d *Dispatcher) location() *time.Location {
+	if d.Location == nil {
+		return time.Local
+	}
+	return d.Location
 }

@@ -116,7 +116,7 @@ func (l Log) heard(key string) bool { return len(l[key]) > 0 }
 func (l Log) settled(dest string, refs []JobRef, delivered bool, now time.Time) []alert.Notification {
 	var due []alert.Notification
 	for _, r := range refs {
-		if r.Kind == alert.KindResolved || r.Kind == alert.KindStale {
+		if r.Kind.Ends() {
 			continue // the entry went when the resolution was routed
 		}
 		e := l.entry(r.Key, dest)
@@ -203,7 +203,7 @@ func (l Log) recount(queues map[string][]*Job, pending []alert.Notification) {
 	for dest, jobs := range queues {
 		for _, j := range jobs {
 			for _, r := range j.Refs {
-				if e := l.entry(r.Key, dest); e != nil && e.Since.Equal(r.Since) && r.Kind != alert.KindResolved && r.Kind != alert.KindStale {
+				if e := l.entry(r.Key, dest); e != nil && e.Since.Equal(r.Since) && !r.Kind.Ends() {
 					e.InFlight++
 				}
 			}

@@ -55,10 +55,20 @@ type AlertView struct {
 	StaleAfter    string
 	Resolved      bool
 	NoData        bool
-	Instance      string // "name(id)", or whichever is known
-	InstanceName  string // the name, else the id: short, for SMS
-	Group, Topic  string
-	Subject       string // localized "instance … group … topic …", or the identity
+	// Gone: resolved because a clean collection no longer reports the
+	// series (a deleted group or topic).
+	Gone bool
+	// Unknown, on a firing lag alert, says since when and why its lag is
+	// not known (its collector is failing or silent).
+	Unknown string
+	// Collector is the whole line of an alert about a collector itself
+	// (collection failing, collector silent), empty on lag alerts.
+	Collector    string
+	Check        string // the collector alert's check: collection_failing or collector_silent
+	Instance     string // "name(id)", or whichever is known
+	InstanceName string // the name, else the id: short, for SMS
+	Group, Topic string
+	Subject      string // localized "instance … group … topic …", or the identity
 
 	DetailView
 	// History is what the alert received while firing, for charts.
@@ -67,19 +77,19 @@ type AlertView struct {
 
 // Words are localized labels for templates.
 type Words struct {
-	Critical, Warning, Resolved, NoData                            string
+	Critical, Warning, Resolved, NoData, Gone                      string
 	Level, Instance, Group, Topic, Lag, Threshold, Since, TestNote string
 	TestTag, TitleAlert, TitleResolved                             string
 	Behind, Trend, Dashboard, NoConsumer, Stalled                  string
 }
 
 var words = map[string]Words{
-	"zh": {Critical: "严重", Warning: "警告", Resolved: "恢复", NoData: "恢复（无数据）",
+	"zh": {Critical: "严重", Warning: "警告", Resolved: "恢复", NoData: "恢复（无数据）", Gone: "恢复（已不存在）",
 		Level: "级别", Instance: "实例", Group: "消费组", Topic: "Topic", Lag: "积压", Threshold: "阈值", Since: "开始时间",
 		TestNote: "这是一条测试消息，用于验证告警通道配置，无需处理。",
 		TestTag:  "【测试】", TitleAlert: "CKafka 消费积压告警", TitleResolved: "CKafka 消费积压恢复",
 		Behind: "落后", Trend: "趋势", Dashboard: "看板", NoConsumer: "消费组无在线成员", Stalled: "消费停滞"},
-	"en": {Critical: "CRITICAL", Warning: "WARNING", Resolved: "RESOLVED", NoData: "RESOLVED (no data)",
+	"en": {Critical: "CRITICAL", Warning: "WARNING", Resolved: "RESOLVED", NoData: "RESOLVED (no data)", Gone: "RESOLVED (gone)",
 		Level: "Level", Instance: "Instance", Group: "Group", Topic: "Topic", Lag: "Lag", Threshold: "Threshold", Since: "Since",
 		TestNote: "This is a test message checking the alert channel; no action needed.",
 		TestTag:  "[TEST] ", TitleAlert: "CKafka consumer lag alert", TitleResolved: "CKafka consumer lag resolved",
@@ -158,8 +168,13 @@ func severity(n alert.Notification) int {
 }
 
 // BuildData renders notifications for templates, sorted by severity then
-// value.
+// value, with times of day in the local zone.
 func BuildData(notes []alert.Notification, lang string, staleAfter time.Duration) *TemplateData {
+	return BuildDataIn(notes, lang, staleAfter, time.Local)
+}
+
+// BuildDataIn is BuildData with times of day in loc (the timezone key).
+func BuildDataIn(notes []alert.Notification, lang string, staleAfter time.Duration, loc *time.Location) *TemplateData {
 	sorted := append([]alert.Notification(nil), notes...)
 	sort.SliceStable(sorted, func(i, j int) bool {
 		si, sj := severity(sorted[i]), severity(sorted[j])
@@ -174,7 +189,7 @@ func BuildData(notes []alert.Notification, lang string, staleAfter time.Duration
 	w := words[lang]
 	d := &TemplateData{Language: lang, Words: w}
 	for _, n := range sorted {
-		v := alertView(n, lang, w, staleAfter)
+		v := alertView(n, lang, w, staleAfter, loc)
 		switch {
 		case v.Resolved:
 			d.Counts.Resolved++
@@ -200,13 +215,16 @@ func titleOf(d *TemplateData) string {
 	if d.Counts.Firing > 0 {
 		title = d.Words.TitleAlert
 	}
+	if t := collectorTitle(d); t != "" {
+		title = t
+	}
 	if d.Test {
 		title = d.Words.TestTag + title
 	}
 	return title
 }
 
-func alertView(n alert.Notification, lang string, w Words, staleAfter time.Duration) AlertView {
+func alertView(n alert.Notification, lang string, w Words, staleAfter time.Duration, loc *time.Location) AlertView {
 	name, tagList := alert.ParseKey(n.Alert.Key)
 	tags := make(map[string]string, len(tagList))
 	for _, t := range tagList {
@@ -230,6 +248,7 @@ func alertView(n alert.Notification, lang string, w Words, staleAfter time.Durat
 		StaleAfter:    roundDuration(staleAfter),
 		Resolved:      n.Resolved(),
 		NoData:        n.Kind == alert.KindStale,
+		Gone:          n.Kind == alert.KindGone,
 		Group:         tags["group"],
 		Topic:         tags["topic"],
 	}
@@ -248,6 +267,8 @@ func alertView(n alert.Notification, lang string, w Words, staleAfter time.Durat
 	switch {
 	case v.NoData:
 		v.LevelText = w.NoData
+	case v.Gone:
+		v.LevelText = w.Gone
 	case v.Resolved:
 		v.LevelText = w.Resolved
 	case v.Level == "critical":
@@ -269,6 +290,12 @@ func alertView(n alert.Notification, lang string, w Words, staleAfter time.Durat
 		v.InstanceName = id
 	}
 	v.Subject = subject(v, name, tagList, lang)
+	if n.Alert.Unknown != nil && !v.Resolved {
+		v.Unknown = unknownText(*n.Alert.Unknown, lang, loc, n.At)
+	}
+	if c := n.Alert.Details.Collector; c != nil {
+		collectorView(&v, *c, tagList, lang, loc, n.At)
+	}
 	return v
 }
 

@@ -203,6 +203,27 @@ func (c *Client) TestNotify(ctx context.Context, now time.Time) map[string]error
 	return out
 }
 
+// WatchdogName is the alertname of the always-firing alert that proves
+// the pipeline alive, for an Alertmanager route to a dead-man's switch.
+const WatchdogName = "Watchdog"
+
+// Watchdog posts the always-firing heartbeat alert to every member. It
+// ends 3 × every after now unless posted again: when the pipeline dies,
+// Alertmanager resolves it and the dead-man's switch hears nothing.
+func (c *Client) Watchdog(ctx context.Context, now time.Time, every time.Duration, labels map[string]string) error {
+	l := map[string]string{"alertname": WatchdogName, "severity": "none", "source": "ckafka_lag"}
+	for k, v := range labels {
+		l[k] = v
+	}
+	summary := "The CKafka lag alerting pipeline is alive: collection, flagging and alerting all work."
+	if c.lang == "zh" {
+		summary = "CKafka 积压告警链路正常：采集、判定、告警均在工作。"
+	}
+	p := postable{Labels: l, Annotations: map[string]string{"summary": summary},
+		StartsAt: now, EndsAt: now.Add(3 * every)}
+	return c.post(ctx, []postable{p})
+}
+
 // URLs are the members' alert endpoints.
 func (c *Client) URLs() []string { return c.urls }
 

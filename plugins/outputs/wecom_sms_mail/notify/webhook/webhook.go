@@ -180,6 +180,12 @@ func Labels(v render.AlertView, severity string) map[string]string {
 		labels[k] = val
 	}
 	labels["alertname"] = AlertName
+	switch v.Check {
+	case alert.CheckFailing:
+		labels["alertname"] = "CKafkaCollectionFailing"
+	case alert.CheckSilent:
+		labels["alertname"] = "CKafkaCollectorSilent"
+	}
 	labels["severity"] = severity
 	return labels
 }

@@ -1,0 +1,127 @@
+package ckafka_lag
+
+import (
+	"sync"
+	"time"
+)
+
+// RetentionFields are how close unread messages are to being deleted by the
+// topic's retention.
+type RetentionFields struct {
+	Retention Optional // seconds the topic keeps messages
+	// Headroom is retention − lag_seconds: how long until the oldest
+	// unread message is deleted if nothing moved; negative once retention
+	// has begun deleting unread messages.
+	Headroom Optional
+	// LossETA is when the oldest unread message is deleted at the current
+	// rates: the age of the oldest unread message grows by
+	// 1 − consume/produce a second, so headroom ÷ (1 − consume/produce);
+	// unknown while the consumer keeps up, 0 once loss has begun.
+	LossETA Optional
+}
+
+// CalculateRetention relates a topic's retention to a group's lag in
+// seconds and its rates. It is pure: the inputs are what one collection
+// measured.
+func CalculateRetention(retention, lagSeconds, produce, consume Optional) RetentionFields {
+	f := RetentionFields{Retention: retention}
+	if !retention.Known || !lagSeconds.Known {
+		return f
+	}
+	f.Headroom = known(retention.Value - lagSeconds.Value)
+	if !produce.Known || !consume.Known || produce.Value <= 0 || consume.Value >= produce.Value {
+		return f
+	}
+	f.LossETA = known(max(0, f.Headroom.Value) / (1 - consume.Value/produce.Value))
+	return f
+}
+
+// retentionCache keeps each topic's retention for retention_refresh: it
+// changes rarely, and asking costs a request (counted in the rate limit).
+// Callers asking for the same topic at once wait for one answer.
+type retentionCache struct {
+	mu      sync.Mutex
+	entries map[string]*retentionEntry
+}
+
+type retentionEntry struct {
+	done    chan struct{}
+	value   Optional
+	fetched time.Time
+}
+
+// get returns the retention of key, fetching it when it is older than
+// refresh; a failed fetch keeps what was known before.
+func (rc *retentionCache) get(key string, now time.Time, refresh time.Duration, fetch func() (Optional, error)) Optional {
+	rc.mu.Lock()
+	if rc.entries == nil {
+		rc.entries = map[string]*retentionEntry{}
+	}
+	old := rc.entries[key]
+	if old != nil && now.Sub(old.fetched) < refresh {
+		rc.mu.Unlock()
+		<-old.done
+		return old.value
+	}
+	e := &retentionEntry{done: make(chan struct{}), fetched: now}
+	rc.entries[key] = e
+	rc.mu.Unlock()
+	v, err := fetch()
+	if err != nil && old != nil {
+		<-old.done
+		v = old.value
+	}
+	e.value = v
+	close(e.done)
+	return v
+}
+
+// sweep drops what was not asked for in a refresh period: deleted topics.
+func (rc *retentionCache) sweep(now time.Time, refresh time.Duration) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	for k, e := range rc.entries {
+		if now.Sub(e.fetched) > 2*refresh {
+			delete(rc.entries, k)
+		}
+	}
+}
+
+// addRetention adds the retention fields of a topic or partition.
+func addRetention(fields map[string]interface{}, r RetentionFields) {
+	addOptional(fields, "retention_seconds", r.Retention)
+	addOptional(fields, "retention_headroom_seconds", r.Headroom)
+	addOptional(fields, "loss_eta_seconds", r.LossETA)
+}
+
+// fresh reports whether key was fetched within refresh.
+func (rc *retentionCache) fresh(key string, now time.Time, refresh time.Duration) bool {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	e := rc.entries[key]
+	return e != nil && now.Sub(e.fetched) < refresh
+}
+
+// put stores a value fetched at now (the Kafka source fetches in batches).
+func (rc *retentionCache) put(key string, v Optional, now time.Time) {
+	done := make(chan struct{})
+	close(done)
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if rc.entries == nil {
+		rc.entries = map[string]*retentionEntry{}
+	}
+	rc.entries[key] = &retentionEntry{done: done, value: v, fetched: now}
+}
+
+// peek returns what is known of key, fetching nothing.
+func (rc *retentionCache) peek(key string) Optional {
+	rc.mu.Lock()
+	e := rc.entries[key]
+	rc.mu.Unlock()
+	if e == nil {
+		return Optional{}
+	}
+	<-e.done
+	return e.value
+}

@@ -1,0 +1,288 @@
+// Package health watches the collectors through their ckafka_lag_gather
+// metrics: it raises an alert per collector whose collections fail or that
+// stopped reporting, and tells the alert state which firing alerts their
+// collector cannot see, so that silence is never taken for "resolved". It
+// does no I/O and keeps no clock: callers pass the time.
+package health
+
+import (
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/alert"
+)
+
+// Measurement is the collector's own metric, and AlertMeasurement the name
+// of the alerts about collectors.
+const (
+	Measurement      = "ckafka_lag_gather"
+	AlertMeasurement = "ckafka_lag_collector"
+)
+
+// Gather is one ckafka_lag_gather as the output received it.
+type Gather struct {
+	// Tags identify the collector: region and what Telegraf adds (host,
+	// [inputs.execd.tags]).
+	Tags         []alert.Tag
+	Time         time.Time // the collection's time
+	Groups       int64     // groups read
+	FailedGroups int64     // groups it could not read
+	Errors       int64     // failed requests (throttled and retried ones are not)
+	LastError    string    // the class of the latest failure
+}
+
+// Failed reports whether the collection failed in part or whole: a group
+// it could not read, or an error it named. A failed side request (a
+// topic's retention) counts in api_errors only: the lag was read.
+func (g Gather) Failed() bool { return g.FailedGroups > 0 || g.LastError != "" }
+
+// Policy is the part of the configuration the tracker needs.
+type Policy struct {
+	// FailingAfter consecutive failing collections raise the alert.
+	FailingAfter int
+	// SilentAfter without a collection makes a collector silent; 0 is
+	// three times its interval, learned from the gathers' timestamps.
+	SilentAfter time.Duration
+}
+
+// Collector is what the tracker knows of one collector; exported for the
+// state file.
+type Collector struct {
+	Tags     []alert.Tag   `json:"tags"`
+	Last     time.Time     `json:"last"` // the latest collection's time
+	Interval time.Duration `json:"interval,omitempty"`
+	// Failures counts consecutive failing collections, since Since.
+	Failures     int       `json:"failures,omitempty"`
+	Since        time.Time `json:"since,omitzero"`
+	LastError    string    `json:"last_error,omitempty"`
+	FailedGroups int64     `json:"failed_groups,omitempty"`
+	Groups       int64     `json:"groups"`
+	Silent       bool      `json:"silent,omitempty"`
+
+	// On the output's clock: when its latest collection arrived, and its
+	// latest clean one (what proves a missing series gone).
+	arrived, arrivedClean time.Time
+	gaps                  []time.Duration // the latest intervals, for Interval
+}
+
+// Tracker follows every collector that reports to the output.
+type Tracker struct {
+	policy     Policy
+	collectors map[string]*Collector // by identity key
+}
+
+// New returns a tracker with no collector.
+func New(p Policy) *Tracker {
+	if p.FailingAfter < 1 {
+		p.FailingAfter = 1
+	}
+	return &Tracker{policy: p, collectors: map[string]*Collector{}}
+}
+
+// gapsKept is how many intervals the learned one is the least of: a
+// collection that ran late does not stretch it, and a changed interval is
+// learned within as many collections.
+const gapsKept = 5
+
+// Observe takes one gather, received at now, and returns the observation
+// of the collector's "collection failing" alert (and the end of its
+// "collector silent" one if it was silent), to apply like any metric's.
+func (t *Tracker) Observe(g Gather, now time.Time) []alert.Observation {
+	id := identity(g.Tags)
+	c := t.collectors[id]
+	if c == nil {
+		c = &Collector{Tags: slices.Clone(g.Tags)}
+		t.collectors[id] = c
+	}
+	if gap := g.Time.Sub(c.Last); !c.Last.IsZero() && gap > 0 {
+		c.gaps = append(c.gaps, gap)
+		if len(c.gaps) > gapsKept {
+			c.gaps = c.gaps[1:]
+		}
+		c.Interval = slices.Min(c.gaps)
+	}
+	if g.Time.After(c.Last) {
+		c.Last = g.Time
+	}
+	c.arrived = now
+	c.Groups, c.FailedGroups, c.LastError = g.Groups, g.FailedGroups, g.LastError
+	if g.Failed() {
+		if c.Failures == 0 {
+			c.Since = g.Time
+		}
+		c.Failures++
+	} else {
+		c.Failures, c.Since = 0, time.Time{}
+		c.arrivedClean = now
+	}
+	out := []alert.Observation{t.failing(c)}
+	if c.Silent {
+		c.Silent = false
+		out = append(out, silent(c, alert.LevelOK))
+	}
+	return out
+}
+
+// Tick returns the observations of the collectors that fell silent at now.
+func (t *Tracker) Tick(now time.Time) []alert.Observation {
+	var out []alert.Observation
+	for _, id := range t.ids() {
+		c := t.collectors[id]
+		if !c.Silent && t.silent(c, now) {
+			c.Silent = true
+			out = append(out, silent(c, alert.LevelCritical))
+		}
+	}
+	return out
+}
+
+// Healthy reports whether the heartbeat may go: some collector reports and
+// every one known is collecting cleanly and on time.
+func (t *Tracker) Healthy(now time.Time) bool {
+	if len(t.collectors) == 0 {
+		return false
+	}
+	for _, c := range t.collectors {
+		if c.Failures > 0 || c.Silent || t.silent(c, now) {
+			return false
+		}
+	}
+	return true
+}
+
+// silent reports whether c has not reported for its silence bound; a
+// collector whose interval is not learned yet (one collection) cannot be.
+func (t *Tracker) silent(c *Collector, now time.Time) bool {
+	bound := t.policy.SilentAfter
+	if bound <= 0 {
+		bound = 3 * c.Interval
+	}
+	return bound > 0 && now.Sub(c.arrived) > bound
+}
+
+// Judge is the alert state's alert.Judge: what the collectors that may
+// report a firing alert's series know of it. A collector may report it
+// when every tag the two share has the same value.
+func (t *Tracker) Judge(key string, lastSeen time.Time) alert.Verdict {
+	name, tags := alert.ParseKey(key)
+	if name == AlertMeasurement {
+		return alert.Verdict{Coverage: alert.Managed}
+	}
+	v := alert.Verdict{Coverage: alert.Uncovered}
+	for _, id := range t.ids() {
+		c := t.collectors[id]
+		if !owns(c.Tags, tags) {
+			continue
+		}
+		switch {
+		case c.Silent:
+			return alert.Verdict{Coverage: alert.Blind, Since: c.Last, Reason: "collector silent"}
+		case c.Failures > 0 && lastSeen.Before(c.arrived):
+			// Its latest collection failed and did not report the series.
+			return alert.Verdict{Coverage: alert.Blind, Since: c.Since, Reason: "collection failing: " + c.LastError}
+		case c.arrivedClean.After(lastSeen):
+			if v.Coverage == alert.Uncovered {
+				v.Coverage = alert.Covered
+			}
+		default:
+			v.Coverage = alert.Waiting
+		}
+	}
+	return v
+}
+
+// owns reports whether a collector with tags may report a series with
+// series' tags.
+func owns(collector, series []alert.Tag) bool {
+	for _, ct := range collector {
+		for _, st := range series {
+			if st.Key == ct.Key && st.Value != ct.Value {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func (t *Tracker) failing(c *Collector) alert.Observation {
+	level := alert.LevelOK
+	if c.Failures >= t.policy.FailingAfter {
+		level = alert.LevelWarning
+		if c.Groups == 0 {
+			level = alert.LevelCritical // nothing answered
+		}
+	}
+	return alert.Observation{
+		Key:   alertKey(alert.CheckFailing, c.Tags),
+		At:    c.Last,
+		Level: level,
+		Details: alert.Details{Collector: &alert.Collector{Check: alert.CheckFailing, Error: c.LastError,
+			Since: c.Since, FailedGroups: c.FailedGroups, Groups: c.Groups}},
+	}
+}
+
+func silent(c *Collector, level alert.Level) alert.Observation {
+	return alert.Observation{
+		Key:     alertKey(alert.CheckSilent, c.Tags),
+		At:      c.Last,
+		Level:   level,
+		Details: alert.Details{Collector: &alert.Collector{Check: alert.CheckSilent, Since: c.Last, Groups: c.Groups}},
+	}
+}
+
+// alertKey is a collector alert's identity: the check and the collector's
+// tags, as a series key.
+func alertKey(check string, tags []alert.Tag) string {
+	return seriesKey(AlertMeasurement, append([]alert.Tag{{Key: "check", Value: check}}, tags...))
+}
+
+// identity is a collector's key: its gather's series key.
+func identity(tags []alert.Tag) string { return seriesKey(Measurement, tags) }
+
+func seriesKey(name string, tags []alert.Tag) string {
+	all := slices.Clone(tags)
+	sort.Slice(all, func(i, j int) bool { return all[i].Key < all[j].Key })
+	var b strings.Builder
+	alert.WriteEscaped(&b, name)
+	for _, t := range all {
+		b.WriteByte(',')
+		alert.WriteEscaped(&b, t.Key)
+		b.WriteByte('=')
+		alert.WriteEscaped(&b, t.Value)
+	}
+	return b.String()
+}
+
+// ids returns the collectors' keys in order, for deterministic results.
+func (t *Tracker) ids() []string {
+	ids := make([]string, 0, len(t.collectors))
+	for id := range t.collectors {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// Snapshot returns the collectors for the state file.
+func (t *Tracker) Snapshot() []Collector {
+	out := make([]Collector, 0, len(t.collectors))
+	for _, id := range t.ids() {
+		out = append(out, *t.collectors[id])
+	}
+	return out
+}
+
+// Restore loads collectors from a snapshot. Their silence counts from now:
+// the time the output was down is not theirs.
+func (t *Tracker) Restore(cs []Collector, now time.Time) {
+	for _, c := range cs {
+		c := c
+		c.arrived = now
+		if c.Interval > 0 {
+			c.gaps = []time.Duration{c.Interval}
+		}
+		t.collectors[identity(c.Tags)] = &c
+	}
+}

@@ -1,0 +1,61 @@
+package render
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/alert"
+)
+
+func TestCollectorAndUnknownLines(t *testing.T) {
+	now := time.Date(2026, 12, 4, 10, 30, 0, 0, time.UTC)
+	since := time.Date(2026, 12, 4, 10, 2, 0, 0, time.UTC)
+	collector := func(kind alert.Kind, level alert.Level, c alert.Collector) alert.Notification {
+		return alert.Notification{Kind: kind, At: now, Alert: alert.Alert{
+			Key:   "ckafka_lag_collector,check=" + c.Check + ",host=h1,region=ap-guangzhou",
+			Level: level, StartedAt: since, Details: alert.Details{Collector: &c}}}
+	}
+	revoked := alert.Collector{Check: alert.CheckFailing, Error: "AuthFailure.SecretIdNotFound", Since: since, FailedGroups: 12}
+	lag := alert.Notification{Kind: alert.KindRepeat, At: now, Alert: alert.Alert{
+		Key:   "ckafka_lag,group=billing,instance_id=ckafka-1,region=ap-guangzhou,topic=orders",
+		Level: alert.LevelCritical, Value: 3000, HasValue: true, StartedAt: since,
+		Unknown: &alert.Unknown{Since: since, Reason: "collection failing: AuthFailure.SecretIdNotFound"}}}
+	tests := []struct {
+		name, lang string
+		n          alert.Notification
+		wantLine   string
+		wantTitle  string
+	}{
+		{"failing en", "en", collector(alert.KindFiring, alert.LevelCritical, revoked),
+			"collection failing: AuthFailure.SecretIdNotFound since 10:02, all 12 groups unknown (host h1, region ap-guangzhou)", "CKafka collection failing"},
+		{"failing zh", "zh", collector(alert.KindFiring, alert.LevelCritical, revoked),
+			"CKafka 采集失败：AuthFailure.SecretIdNotFound，自 10:02 起，全部 12 个消费组积压未知（host h1, region ap-guangzhou）", "CKafka 采集失败"},
+		{"partial en", "en", collector(alert.KindFiring, alert.LevelWarning, alert.Collector{Check: alert.CheckFailing, Error: "InternalError", Since: since, FailedGroups: 1, Groups: 4}),
+			"collection failing: InternalError since 10:02, 1 group unknown (host h1, region ap-guangzhou)", "CKafka collection failing"},
+		{"recovered", "en", collector(alert.KindResolved, alert.LevelOK, revoked), "collection recovered (host h1, region ap-guangzhou)", "CKafka collection recovered"},
+		{"silent zh", "zh", collector(alert.KindFiring, alert.LevelCritical, alert.Collector{Check: alert.CheckSilent, Since: since}),
+			"CKafka 采集中断：自 10:02 起未收到采集结果（host h1, region ap-guangzhou）", "CKafka 采集中断"},
+		{"unknown lag en", "en", lag,
+			"instance ckafka-1 group billing topic orders: lag unknown since 10:02 (collection failing: AuthFailure.SecretIdNotFound); last known: lag 3000", "CKafka consumer lag alert"},
+		{"unknown lag zh", "zh", lag,
+			"实例 ckafka-1 消费组 billing Topic orders：积压未知（自 10:02 起采集失败：AuthFailure.SecretIdNotFound）；最后已知积压 3000", "CKafka 消费积压告警"},
+		{"gone en", "en", alert.Notification{Kind: alert.KindGone, At: now, Alert: alert.Alert{Key: lag.Alert.Key, Level: alert.LevelCritical, Value: 3000, HasValue: true}},
+			"instance ckafka-1 group billing topic orders: lag 3000, resolved (group no longer reported)", "CKafka consumer lag resolved"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tpls, err := Load(tt.lang)
+			require.NoError(t, err)
+			d := BuildDataIn([]alert.Notification{tt.n}, tt.lang, time.Minute, time.UTC)
+			line, err := tpls.RenderLine(d.Alerts[0])
+			require.NoError(t, err)
+			require.Contains(t, line, tt.wantLine)
+			require.Equal(t, tt.wantTitle, d.Title)
+			html, err := tpls.RenderHTML(d)
+			require.NoError(t, err)
+			require.NotEmpty(t, html)
+		})
+	}
+}

@@ -1,0 +1,170 @@
+package e2e
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/fakes/tcapi"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/fakes/wecom"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/sim"
+)
+
+// beats is a dead-man's-switch receiver: it records when each ping came.
+type beats struct {
+	mu sync.Mutex
+	at []time.Time
+}
+
+func (b *beats) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+	b.mu.Lock()
+	b.at = append(b.at, time.Now())
+	b.mu.Unlock()
+	w.WriteHeader(http.StatusOK)
+}
+
+func (b *beats) count() int { b.mu.Lock(); defer b.mu.Unlock(); return len(b.at) }
+
+// since returns when ping i came.
+func (b *beats) since(i int) time.Time { b.mu.Lock(); defer b.mu.Unlock(); return b.at[i] }
+
+// healthConfDir is etc/ with the heartbeat table pointing at url.
+func healthConfDir(t *testing.T, url string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, name := range []string{"ckafka_lag.conf", "wecom_sms_mail.conf"} {
+		raw, err := os.ReadFile(filepath.Join(root, "etc", name))
+		require.NoError(t, err)
+		if name == "wecom_sms_mail.conf" {
+			raw = append(raw, []byte("\n  [outputs.wecom_sms_mail.heartbeat]\n    urls = [\""+url+"/ping/0b1d-secret\"]\n    interval = \"2s\"\n")...)
+		}
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), raw, 0o600))
+	}
+	return dir
+}
+
+// binDirWith links the built binaries into a directory of the test's own,
+// so that the collector can be swapped for a broken one.
+func binDirWith(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, name := range []string{"ckafka_lag", "wecom_sms_mail"} {
+		require.NoError(t, os.Symlink(filepath.Join(binDir, name), filepath.Join(dir, name)))
+	}
+	return dir
+}
+
+// awaitLine reads robot messages until one contains want, and returns it
+// with every message read on the way.
+func awaitLine(t *testing.T, r *wecom.Robot, within time.Duration, want string) (wecom.Message, []wecom.Message) {
+	t.Helper()
+	var seen []wecom.Message
+	deadline := time.After(within)
+	for {
+		select {
+		case m := <-r.Received():
+			seen = append(seen, m)
+			if strings.Contains(m.Content, want) {
+				return m, seen
+			}
+		case <-deadline:
+			var got []string
+			for _, m := range seen {
+				got = append(got, m.Content)
+			}
+			t.Fatalf("no robot message with %q within %s; got:\n%s", want, within, strings.Join(got, "\n---\n"))
+		}
+	}
+}
+
+// TestCollectorHealth: the real Telegraf with sample.conf; the collector's
+// key is revoked mid-incident, one group fails, a group is deleted, and the
+// collector crash-loops. Each is told, no alert is resolved for lack of
+// data, and the heartbeat goes only while the collection is clean.
+func TestCollectorHealth(t *testing.T) {
+	hb := &beats{}
+	hbSrv := httptest.NewServer(hb)
+	defer hbSrv.Close()
+	bins := binDirWith(t)
+	p := startPipeline(t, sim.Settings{
+		Interval: "2s", FlushInterval: "1s", GroupWait: "1s", RepeatInterval: "6s",
+		StaleAfter: "8s", RestartDelay: "1s", Language: "en", BinDir: bins,
+		ConfDir: healthConfDir(t, hbSrv.URL),
+	}, nil, steadyGroups)
+	s := p.sim
+	robot := s.Robot
+
+	s.SetLag("billing", "payments", 3000)
+	awaitLine(t, robot, 30*time.Second, "group billing topic payments: lag 3000")
+	require.Eventually(t, func() bool { return hb.count() > 0 }, 20*time.Second, 100*time.Millisecond, "the heartbeat while healthy")
+
+	// The key is revoked mid-incident.
+	revoked := time.Now()
+	s.CKafka.Inject(tcapi.Fault{Code: "AuthFailure.SecretIdNotFound", Message: "The SecretId is not found.", Times: -1})
+	failing, _ := awaitLine(t, robot, 30*time.Second, "collection failing: AuthFailure.SecretIdNotFound")
+	toFailing := time.Since(revoked)
+	require.Contains(t, failing.Content, "CKafka collection failing")
+	require.Contains(t, failing.Content, "CRITICAL")
+	require.Contains(t, failing.Content, "region ap-guangzhou")
+	require.Contains(t, failing.Content, "groups unknown")
+	t.Logf("revocation → \"collection failing\" message: %s (interval 2s, collect_failing_after 2, flush 1s, group_wait 1s)", toFailing.Round(10*time.Millisecond))
+	beatsAtFailure := hb.count()
+
+	// Past stale_after (8s): the lag alert is not resolved; its reminder
+	// says the lag is unknown.
+	var seen []wecom.Message
+	for time.Since(failing.At) < 12*time.Second {
+		var got []wecom.Message
+		_, got = awaitLine(t, robot, 20*time.Second, "lag unknown since")
+		seen = append(seen, got...)
+	}
+	for _, m := range seen {
+		require.NotContains(t, m.Content, "RESOLVED", "nothing is resolved while the collector is blind")
+	}
+	require.Contains(t, seen[len(seen)-1].Content, "(collection failing: AuthFailure.SecretIdNotFound); last known: lag 3000")
+	require.LessOrEqual(t, hb.count(), beatsAtFailure+1, "no heartbeat while the collection fails (one may have been on its way)")
+	quietFrom := hb.count()
+
+	// The key comes back.
+	cleared := time.Now()
+	s.CKafka.ClearFaults()
+	awaitLine(t, robot, 30*time.Second, "collection recovered (")
+	require.Eventually(t, func() bool { return hb.count() > quietFrom }, 20*time.Second, 100*time.Millisecond, "the heartbeat again")
+	require.False(t, hb.since(quietFrom).Before(cleared), "no heartbeat until the key was back")
+
+	// One group fails: a warning naming the count.
+	s.CKafka.Inject(tcapi.Fault{Action: "DescribeGroupOffsets", BodyContains: `"Group":"search"`, Code: "InternalError", Message: "boom", Times: -1})
+	partial, _ := awaitLine(t, robot, 30*time.Second, "collection failing: InternalError")
+	require.Contains(t, partial.Content, "1 group unknown")
+	require.Contains(t, partial.Content, "WARNING")
+	s.CKafka.ClearFaults()
+	awaitLine(t, robot, 30*time.Second, "collection recovered (")
+
+	// billing is deleted while its alert fires: resolved as gone after
+	// stale_after, not as "no data".
+	s.CKafka.RemoveGroup(sim.InstanceID, "billing")
+	gone, _ := awaitLine(t, robot, 30*time.Second, "(group no longer reported)")
+	require.Contains(t, gone.Content, "group billing topic payments")
+
+	// The collector crash-loops: Telegraf restarts a binary that exits at once.
+	broken := filepath.Join(bins, "ckafka_lag")
+	require.NoError(t, os.Remove(broken))
+	require.NoError(t, os.WriteFile(broken, []byte("#!/bin/sh\necho 'E! broken build' >&2\nexit 1\n"), 0o755))
+	pid := p.child("ckafka_lag")
+	require.NotZero(t, pid)
+	killed := time.Now()
+	require.NoError(t, syscall.Kill(pid, syscall.SIGKILL))
+	silent, _ := awaitLine(t, robot, 40*time.Second, "collector silent: no collection since")
+	toSilent := time.Since(killed)
+	require.Contains(t, silent.Content, "CKafka collector silent")
+	t.Logf("collector crash loop → \"collector silent\" message: %s (bound: 3 × 2s learned interval + tick + group_wait 1s)", toSilent.Round(10*time.Millisecond))
+	require.Less(t, toSilent, 6*time.Second+2*time.Second+time.Second+5*time.Second, "within 3 × the interval, a tick, group_wait and a flush")
+}

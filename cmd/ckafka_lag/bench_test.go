@@ -88,6 +88,11 @@ func BenchmarkCollection(b *testing.B) {
 				b.ReportMetric(wall.Seconds()/floor.Seconds(), "wall/floor")
 				b.ReportMetric(float64(st.Requests), "requests")
 				b.ReportMetric(float64(st.Throttled), "throttled")
+				// One per topic and instance (40), not per group and topic.
+				if n := st.ByAction["DescribeTopicAttributes"]; n > instances*topics {
+					b.Fatalf("%d DescribeTopicAttributes for %d topics", n, instances*topics)
+				}
+				b.ReportMetric(float64(st.ByAction["DescribeTopicAttributes"]), "retention_requests")
 				b.ReportMetric(float64(rss)/(1<<20), "peak_rss_MB")
 			}
 		})

@@ -100,7 +100,7 @@ func TestOnce(t *testing.T) {
 	require.Len(t, testkit.Select(ms, "ckafka_group_lag"), 2)
 	gather := testkit.Select(ms, "ckafka_lag_gather")
 	require.Len(t, gather, 1)
-	require.Equal(t, int64(5), gather[0].Fields["api_requests"])
+	require.Equal(t, int64(7), gather[0].Fields["api_requests"]) // 5 for the lag, 2 for the topics' retention
 	for _, m := range lags {
 		require.NotContains(t, m.Fields, "produce_rate", "-once knows no rate")
 		require.Equal(t, "Stable", m.Fields["group_state"])

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/fakes/ckafka"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/fakes/sms"
@@ -122,7 +123,12 @@ func (s *Sim) SetLag(group, topic string, lag int64) {
 		parts[i] = ckafka.Partition{Committed: logEnd - share, LogEnd: logEnd}
 	}
 	s.CKafka.SetTopic(InstanceID, group, topic, parts)
+	s.CKafka.SetRetention(InstanceID, topic, Retention)
 }
+
+// Retention is what the simulator's topics keep: three days, CKafka's
+// common setting, far from the backlogs of the demo.
+const Retention = 72 * time.Hour
 
 // SetFlow makes a group's topic move: producers add produce messages a
 // second to each of its partitions, consumers commit consume a second

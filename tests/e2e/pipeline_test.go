@@ -271,18 +271,7 @@ func TestPipelineKafka(t *testing.T) {
 	}
 	commit(100) // lag 3 × 1000, appended ten minutes ago
 
-	confDir := t.TempDir()
-	wecomConf, err := os.ReadFile(filepath.Join(root, "etc", "wecom_sms_mail.conf"))
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(confDir, "wecom_sms_mail.conf"), wecomConf, 0o600))
-	_, err = testkit.WriteFile(confDir, "ckafka_lag.conf", `[[inputs.ckafka_lag]]
-  source = "kafka"
-  brokers = ["`+strings.Join(cluster.ListenAddrs(), `", "`)+`"]
-  instance_name = "self-built"
-  time_lag = "exact"
-  timeout = "2s"
-`)
-	require.NoError(t, err)
+	confDir := kafkaConfDir(t, cluster.ListenAddrs())
 
 	p := startPipeline(t, sim.Settings{
 		Interval: "2s", FlushInterval: "1s", GroupWait: "1s", RepeatInterval: "1h",
@@ -341,6 +330,25 @@ func dashboardQueries(t *testing.T) []string {
 			out = append(out, fill.Replace(v.Query))
 		}
 	}
-	require.Len(t, out, 15)
+	require.Len(t, out, 16)
 	return out
+}
+
+// kafkaConfDir is etc/ with ckafka_lag reading brokers over the Kafka
+// protocol (instance_name "self-built", exact time lag, timeout 2s).
+func kafkaConfDir(t *testing.T, brokers []string) string {
+	t.Helper()
+	confDir := t.TempDir()
+	wecomConf, err := os.ReadFile(filepath.Join(root, "etc", "wecom_sms_mail.conf"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(confDir, "wecom_sms_mail.conf"), wecomConf, 0o600))
+	_, err = testkit.WriteFile(confDir, "ckafka_lag.conf", `[[inputs.ckafka_lag]]
+  source = "kafka"
+  brokers = ["`+strings.Join(brokers, `", "`)+`"]
+  instance_name = "self-built"
+  time_lag = "exact"
+  timeout = "2s"
+`)
+	require.NoError(t, err)
+	return confDir
 }

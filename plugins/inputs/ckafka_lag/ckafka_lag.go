@@ -447,7 +447,7 @@ func authHint(code string) string {
 	case code == "AuthFailure.TokenFailure":
 		return "the STS token is invalid or expired; refresh token together with secret_id and secret_key"
 	case strings.HasPrefix(code, "UnauthorizedOperation"), code == "AuthFailure.UnauthorizedOperation":
-		return "the key lacks CAM permissions; grant ckafka:DescribeInstances, ckafka:DescribeGroup, ckafka:DescribeGroupOffsets and ckafka:DescribeGroupInfo"
+		return "the key lacks CAM permissions; grant ckafka:DescribeInstances, ckafka:DescribeGroup, ckafka:DescribeGroupOffsets, ckafka:DescribeGroupInfo and ckafka:DescribeTopicAttributes"
 	default:
 		return "check that the SecretId exists and is enabled and that the SecretKey belongs to it"
 	}

@@ -1,12 +1,12 @@
 package ckafka_lag
 
 import (
-	"strconv"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -224,10 +224,15 @@ func (c *CKafkaLag) gatherKafka(col *collection) (instanceInfo, int) {
 		topics = append(topics, t)
 	}
 	sort.Strings(topics)
+	// The retention requests go beside the end offsets: one more round
+	// trip per leader, not two.
+	startsc := make(chan kadm.ListedOffsets, 1)
+	go func() { startsc <- k.retention(ctx, col, topics) }()
 	var ends kadm.ListedOffsets
 	if len(topics) > 0 {
 		ends, err = k.admin.ListEndOffsets(ctx, topics...)
 		if err != nil && !isShardErr(err) {
+			<-startsc
 			col.kafkaError(err, "ListOffsets")
 			return in, 0
 		}
@@ -236,7 +241,7 @@ func (c *CKafkaLag) gatherKafka(col *collection) (instanceInfo, int) {
 	if err != nil {
 		col.kafkaError(err, "ListOffsets")
 	}
-	starts := k.retention(ctx, col, topics)
+	starts := <-startsc
 
 	var exact map[partitionAt]time.Time
 	var fallbacks int64

@@ -1,6 +1,7 @@
 // Package wecom_sms_mail turns metrics flagged with an alert level into
 // alerts (dedup, grouping, reminders, resolution) and delivers them to
-// WeCom group robots, Tencent Cloud SMS and email.
+// WeCom, DingTalk and Feishu robots, Tencent Cloud SMS, email, webhooks and
+// Alertmanager; it also watches the collectors (see package health).
 package wecom_sms_mail
 
 import (

@@ -17,15 +17,18 @@ import (
 // defaults are the constants of the drop-in sample.conf.
 func defaults() map[string]interface{} {
 	return map[string]interface{}{
-		"warning_lag":          int64(1000),
-		"critical_lag":         int64(2000),
-		"warning_lag_seconds":  int64(0),
-		"critical_lag_seconds": int64(0),
-		"stall_level":          "warning",
-		"for_intervals":        int64(2),
-		"recover_intervals":    int64(1),
-		"measurements":         []interface{}{"ckafka_lag"},
-		"overrides":            []interface{}{},
+		"warning_lag":                         int64(1000),
+		"critical_lag":                        int64(2000),
+		"warning_lag_seconds":                 int64(0),
+		"critical_lag_seconds":                int64(0),
+		"stall_level":                         "warning",
+		"warning_retention_headroom_seconds":  int64(21600),
+		"critical_retention_headroom_seconds": int64(3600),
+		"lost_messages_level":                 "critical",
+		"for_intervals":                       int64(2),
+		"recover_intervals":                   int64(1),
+		"measurements":                        []interface{}{"ckafka_lag"},
+		"overrides":                           []interface{}{},
 	}
 }
 
@@ -341,4 +344,64 @@ func TestOverridesSetSecondsAndStall(t *testing.T) {
 	require.Equal(t, int64(60), threshold)
 	level, _ = run(t, p, acc, timed(10, 0, true, 1))
 	require.Equal(t, "critical", level)
+}
+
+// TestRetentionAndLost: the headroom before unread messages are deleted
+// raises below its floors, messages already lost raise lost_messages_level.
+func TestRetentionAndLost(t *testing.T) {
+	type step struct {
+		lag       int64
+		headroom  any // nil: the field is absent
+		lost      any
+		level     string
+		reason    string
+		threshold int64
+	}
+	one := map[string]interface{}{"for_intervals": int64(1)}
+	tests := []struct {
+		name      string
+		constants map[string]interface{}
+		steps     []step
+	}{
+		{"headroom below the floors", one, []step{
+			{lag: 10, headroom: 30000.0, level: "ok", reason: "lag", threshold: 1000},
+			{lag: 10, headroom: 20000.0, level: "warning", reason: "retention", threshold: 21600},
+			{lag: 10, headroom: 3000.0, level: "critical", reason: "retention", threshold: 3600},
+			{lag: 10, headroom: -50.0, level: "critical", reason: "retention", threshold: 3600},
+			{lag: 10, level: "ok", reason: "lag", threshold: 1000}, // no retention known
+		}},
+		{"messages already lost", one, []step{
+			{lag: 10, lost: int64(0), level: "ok", reason: "lag", threshold: 1000},
+			{lag: 10, lost: int64(1204), level: "critical", reason: "lost", threshold: 0},
+		}},
+		{"lost_messages_level warning, retention off", map[string]interface{}{"for_intervals": int64(1), "lost_messages_level": "warning",
+			"warning_retention_headroom_seconds": int64(0), "critical_retention_headroom_seconds": int64(0)}, []step{
+			{lag: 10, headroom: -50.0, lost: int64(3), level: "warning", reason: "lost", threshold: 0},
+		}},
+		{"lost off", map[string]interface{}{"for_intervals": int64(1), "lost_messages_level": ""}, []step{
+			{lag: 10, lost: int64(3), level: "ok", reason: "lag", threshold: 1000},
+		}},
+		{"an override per topic", map[string]interface{}{"for_intervals": int64(1), "overrides": []interface{}{
+			map[string]interface{}{"topic": "orders", "critical_retention_headroom_seconds": int64(7200)}}}, []step{
+			{lag: 10, headroom: 5000.0, level: "critical", reason: "retention", threshold: 7200},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, acc := newProcessor(t, tt.constants)
+			for i, s := range tt.steps {
+				m := lag("billing", "orders", s.lag, i)
+				if s.headroom != nil {
+					m.AddField("retention_headroom_seconds", s.headroom)
+				}
+				if s.lost != nil {
+					m.AddField("lost_messages", s.lost)
+				}
+				level, threshold := run(t, p, acc, m)
+				require.Equal(t, s.level, level, "step %d", i)
+				require.Equal(t, s.reason, reasonOf(t, acc), "step %d", i)
+				require.Equal(t, s.threshold, threshold, "step %d", i)
+			}
+		})
+	}
 }

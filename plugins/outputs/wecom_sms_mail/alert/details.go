@@ -40,7 +40,12 @@ type Details struct {
 	Stalled      bool   `json:"stalled,omitempty"`
 	GroupState   string `json:"group_state,omitempty"`
 	GroupMembers Opt    `json:"group_members,omitzero"`
-	Reason       string `json:"reason,omitempty"` // lag, lag_seconds or stalled
+	Reason       string `json:"reason,omitempty"` // lag, lag_seconds, stalled, retention or lost
+	// Retention and what it means for the unread messages.
+	RetentionSeconds Opt `json:"retention_seconds,omitzero"`
+	HeadroomSeconds  Opt `json:"retention_headroom_seconds,omitzero"`
+	LossETASeconds   Opt `json:"loss_eta_seconds,omitzero"`
+	LostMessages     Opt `json:"lost_messages,omitzero"`
 	// Collector is set on the alerts about a collector itself.
 	Collector *Collector `json:"collector,omitempty"`
 }
@@ -74,6 +79,10 @@ const (
 	fieldGroupState   = "group_state"
 	fieldGroupMembers = "group_members"
 	fieldReason       = "alert_reason"
+	fieldRetention    = "retention_seconds"
+	fieldHeadroom     = "retention_headroom_seconds"
+	fieldLossETA      = "loss_eta_seconds"
+	fieldLost         = "lost_messages"
 )
 
 // HasLag reports whether the details know the lag in seconds.
@@ -81,17 +90,11 @@ func (d Details) HasLag() bool { return d.LagSeconds.Known }
 
 // Set takes one field of a metric if it is a detail.
 func (d *Details) Set(key string, v any) {
+	if o := d.numeric(key); o != nil {
+		o.Value, o.Known = Number(v)
+		return
+	}
 	switch key {
-	case fieldLagSeconds:
-		d.LagSeconds.Value, d.LagSeconds.Known = Number(v)
-	case fieldProduceRate:
-		d.ProduceRate.Value, d.ProduceRate.Known = Number(v)
-	case fieldConsumeRate:
-		d.ConsumeRate.Value, d.ConsumeRate.Known = Number(v)
-	case fieldDrainSeconds:
-		d.DrainSeconds.Value, d.DrainSeconds.Known = Number(v)
-	case fieldGroupMembers:
-		d.GroupMembers.Value, d.GroupMembers.Known = Number(v)
 	case fieldStalled:
 		d.Stalled, _ = v.(bool)
 	case fieldGroupState:
@@ -99,6 +102,31 @@ func (d *Details) Set(key string, v any) {
 	case fieldReason:
 		d.Reason, _ = v.(string)
 	}
+}
+
+// numeric is the detail a numeric field sets, nil for any other field.
+func (d *Details) numeric(key string) *Opt {
+	switch key {
+	case fieldLagSeconds:
+		return &d.LagSeconds
+	case fieldProduceRate:
+		return &d.ProduceRate
+	case fieldConsumeRate:
+		return &d.ConsumeRate
+	case fieldDrainSeconds:
+		return &d.DrainSeconds
+	case fieldGroupMembers:
+		return &d.GroupMembers
+	case fieldRetention:
+		return &d.RetentionSeconds
+	case fieldHeadroom:
+		return &d.HeadroomSeconds
+	case fieldLossETA:
+		return &d.LossETASeconds
+	case fieldLost:
+		return &d.LostMessages
+	}
+	return nil
 }
 
 // Number reads a metric's numeric field value.

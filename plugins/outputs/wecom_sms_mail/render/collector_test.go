@@ -59,3 +59,35 @@ func TestCollectorAndUnknownLines(t *testing.T) {
 		})
 	}
 }
+
+func TestRetentionLines(t *testing.T) {
+	now := time.Date(2026, 12, 4, 10, 30, 0, 0, time.UTC)
+	known := func(v float64) alert.Opt { return alert.Opt{Value: v, Known: true} }
+	firing := func(d alert.Details, threshold float64) alert.Notification {
+		return alert.Notification{Kind: alert.KindFiring, At: now, Alert: alert.Alert{
+			Key:   "ckafka_lag,group=billing,instance_id=ckafka-1,region=ap-guangzhou,topic=orders",
+			Level: alert.LevelCritical, Value: 90000, HasValue: true, Threshold: threshold, HasThreshold: true, Details: d}}
+	}
+	eta := alert.Details{Reason: "retention", RetentionSeconds: known(86400), HeadroomSeconds: known(3000), LossETASeconds: known(11520)}
+	lost := alert.Details{Reason: "lost", LostMessages: known(1204), RetentionSeconds: known(86400)}
+	tests := []struct {
+		name, lang string
+		n          alert.Notification
+		want       string
+	}{
+		{"eta zh", "zh", firing(eta, 3600), "（阈值 余量 1小时），预计 3小时12分 后开始丢失未消费消息（保留期 1天）"},
+		{"eta en", "en", firing(eta, 3600), "(threshold 1h before deletion), unread messages start being deleted in 3h12m (retention 1d)"},
+		{"lost zh", "zh", firing(lost, 0), "积压 90000，已丢失 1,204 条消息（已超出保留期）"},
+		{"lost en", "en", firing(lost, 0), "lag 90000, 1,204 messages already lost to retention"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tpls, err := Load(tt.lang)
+			require.NoError(t, err)
+			d := BuildDataIn([]alert.Notification{tt.n}, tt.lang, time.Minute, time.UTC)
+			line, err := tpls.RenderLine(d.Alerts[0])
+			require.NoError(t, err)
+			require.Contains(t, line, tt.want)
+		})
+	}
+}

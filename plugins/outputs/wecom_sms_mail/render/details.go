@@ -38,8 +38,53 @@ type DetailView struct {
 	// Trend is the localized outlook while firing: stalled, clears in ~6m,
 	// or consuming slower than producing; empty when nothing is known.
 	Trend string
+	// Retention says what retention means for the unread messages: lost
+	// already, or when they start being deleted; empty when no loss is
+	// known or ahead.
+	Retention string
 	// DashboardURL is dashboard_url rendered for this alert, or empty.
 	DashboardURL string
+}
+
+// retentionText is "1,204 messages already lost to retention" or "unread
+// messages start being deleted in 3h12m (retention 24h)".
+func retentionText(d alert.Details, lang string) string {
+	zh := lang == "zh"
+	if d.LostMessages.Known && d.LostMessages.Value > 0 {
+		n := groupDigits(int64(d.LostMessages.Value))
+		return pick(zh, "已丢失 "+n+" 条消息（已超出保留期）", n+" messages already lost to retention")
+	}
+	if !d.LossETASeconds.Known {
+		return ""
+	}
+	retention := ""
+	if d.RetentionSeconds.Known {
+		retention = humanSeconds(d.RetentionSeconds.Value, lang)
+	}
+	if d.LossETASeconds.Value <= 0 {
+		return pick(zh, "保留期 "+retention+" 已开始删除未消费消息", "retention ("+retention+") is deleting unread messages")
+	}
+	eta := humanSeconds(d.LossETASeconds.Value, lang)
+	return pick(zh, "预计 "+eta+" 后开始丢失未消费消息（保留期 "+retention+"）",
+		"unread messages start being deleted in "+eta+" (retention "+retention+")")
+}
+
+// groupDigits writes n with thousands separators: 1204 → "1,204".
+func groupDigits(n int64) string {
+	s := fmt.Sprint(n)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
 }
 
 func detailView(n alert.Notification, lang string, w Words) DetailView {
@@ -69,6 +114,7 @@ func detailView(n alert.Notification, lang string, w Words) DetailView {
 	if n.Resolved() {
 		return v // the outlook of an alert that ended is no news
 	}
+	v.Retention = retentionText(d, lang)
 	v.NoConsumer = d.GroupState == "Empty" && lagging
 	switch {
 	case v.Stalled:
@@ -91,8 +137,12 @@ func detailView(n alert.Notification, lang string, w Words) DetailView {
 
 // thresholdLabel names the threshold that fired, with its unit.
 func thresholdLabel(v AlertView, lang string, w Words) string {
-	if !v.HasThreshold || v.Reason == "stalled" {
+	if !v.HasThreshold || v.Reason == "stalled" || v.Reason == "lost" {
 		return ""
+	}
+	if v.Reason == "retention" {
+		headroom := humanSeconds(v.Threshold, lang)
+		return pick(lang == "zh", w.Threshold+" 余量 "+headroom, "threshold "+headroom+" before deletion")
 	}
 	if v.Reason == "lag_seconds" {
 		if lang == "zh" {

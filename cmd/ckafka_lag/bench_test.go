@@ -89,7 +89,7 @@ func BenchmarkCollection(b *testing.B) {
 				b.ReportMetric(float64(st.Requests), "requests")
 				b.ReportMetric(float64(st.Throttled), "throttled")
 				// One per topic and instance (40), not per group and topic.
-				if n := st.ByAction["DescribeTopicAttributes"]; n > instances*topics {
+				if n := st.ByAction["DescribeTopicAttributes"]; st.Throttled == 0 && n > instances*topics {
 					b.Fatalf("%d DescribeTopicAttributes for %d topics", n, instances*topics)
 				}
 				b.ReportMetric(float64(st.ByAction["DescribeTopicAttributes"]), "retention_requests")

@@ -81,7 +81,19 @@ func (a *cloudAPI) call(ctx context.Context, st *callStats, action string, param
 		return &apiError{action: action, err: ctx.Err()}
 	}
 	defer func() { <-a.slots }()
+	return a.send(ctx, st, action, params, resp)
+}
 
+// callAhead is call without waiting for a concurrency slot, still paced by
+// the rate: for the few requests that answered groups wait on (a topic's
+// retention), which must not queue behind the hundreds of groups still to
+// read while those that were read hold their offsets in memory.
+func (a *cloudAPI) callAhead(ctx context.Context, st *callStats, action string, params map[string]any, resp tchttp.Response) error {
+	return a.send(ctx, st, action, params, resp)
+}
+
+// send makes one call within the budget, retrying throttled answers.
+func (a *cloudAPI) send(ctx context.Context, st *callStats, action string, params map[string]any, resp tchttp.Response) error {
 	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, a.timeout)
 	defer cancel()
@@ -323,7 +335,7 @@ type describeTopicAttributesResponse struct {
 func (a *cloudAPI) describeTopicRetention(ctx context.Context, st *callStats, instanceID, topic string) (Optional, error) {
 	var resp describeTopicAttributesResponse
 	params := map[string]any{"InstanceId": instanceID, "TopicName": topic}
-	if err := a.call(ctx, st, "DescribeTopicAttributes", params, &resp); err != nil {
+	if err := a.callAhead(ctx, st, "DescribeTopicAttributes", params, &resp); err != nil {
 		return Optional{}, err
 	}
 	ms := resp.Response.Result.Config.Retention

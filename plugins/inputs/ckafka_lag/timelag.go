@@ -44,10 +44,15 @@ func (h *offsetHistory) observe(logEnd int64, at time.Time, window time.Duration
 		// Answers processed out of arrival order: the later sample already
 		// says at least as much.
 		return
-	case logEnd < h.samples[n-1].Offset:
-		// Offsets went back: the topic was recreated or truncated. The old
-		// samples describe other messages.
+	case logEnd < h.samples[0].Offset:
+		// Offsets went below everything seen: the topic was recreated or
+		// truncated. The old samples describe other messages.
 		h.samples = append(h.samples[:0], offsetSample{Offset: logEnd, First: now, Last: now})
+	case logEnd < h.samples[n-1].Offset:
+		// An answer read before the newest one but arriving after it (many
+		// groups' requests are in flight at once): it says nothing new, and
+		// it is no truncation.
+		return
 	case logEnd == h.samples[n-1].Offset:
 		h.samples[n-1].Last = now
 	default:

@@ -333,3 +333,24 @@ func BenchmarkTimeTracker(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N)/collections, "tracker_ms/collection")
 }
+
+// TestStaleAnswerIsNoTruncation: many groups' answers for one topic are in
+// flight at once, so one read before the newest may arrive after it with a
+// lower log end. That is no truncation: the history stays, and a committed
+// offset inside it keeps its age. (Before, the history was reset and a
+// quarter of a large collection lost lag_seconds.)
+func TestStaleAnswerIsNoTruncation(t *testing.T) {
+	t0 := time.Unix(1_800_000_000, 0)
+	var h offsetHistory
+	h.observe(100, t0, time.Hour, 64)
+	h.observe(200, t0.Add(10*time.Second), time.Hour, 64)
+	h.observe(150, t0.Add(11*time.Second), time.Hour, 64) // read at ~5 s, arrived late
+	require.Len(t, h.samples, 2)
+	age, ok := h.age(120, t0.Add(20*time.Second), t0.Add(15*time.Second))
+	require.True(t, ok)
+	require.InDelta(t, 17.9, age.Seconds(), 0.01, "appended 21/100 of the way from 0 s to 10 s")
+
+	// Below everything seen: the topic was recreated.
+	h.observe(5, t0.Add(30*time.Second), time.Hour, 64)
+	require.Len(t, h.samples, 1)
+}

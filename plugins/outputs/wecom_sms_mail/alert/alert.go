@@ -103,6 +103,9 @@ type Alert struct {
 	History       []Point   `json:"history,omitempty"` // for charts, see History
 	StartedAt     time.Time `json:"started_at"`
 	LastSeen      time.Time `json:"last_seen"`
+	// SeenAt is the metrics' own time of the latest observation (its
+	// collection's), LastSeen the output's clock when it arrived.
+	SeenAt time.Time `json:"seen_at,omitzero"`
 	// Unknown is set while the collector that reports the alert's series
 	// is failing or silent: the alert stays firing, its value unknown.
 	Unknown *Unknown `json:"unknown,omitempty"`
@@ -258,6 +261,10 @@ func (a *Alerts) update(al *Alert, o Observation, now time.Time) {
 func (al *Alert) update(o Observation, now time.Time) {
 	al.Level = o.Level
 	al.LastSeen = now
+	al.SeenAt = o.At
+	if al.SeenAt.IsZero() {
+		al.SeenAt = now
+	}
 	if o.HasValue {
 		al.Value, al.HasValue = o.Value, true
 	}
@@ -297,9 +304,10 @@ type Verdict struct {
 	Reason   string
 }
 
-// Judge tells, for a firing alert's key and when it was last seen, what
-// the collectors know. A nil Judge makes every alert Uncovered.
-type Judge func(key string, lastSeen time.Time) Verdict
+// Judge tells, for a firing alert's key and the time of the collection
+// that last reported it, what the collectors know. A nil Judge makes every
+// alert Uncovered.
+type Judge func(key string, seenAt time.Time) Verdict
 
 // Tick returns the resolutions that stale_after of silence makes due —
 // only where a clean collection proves the series gone, or where no
@@ -312,7 +320,7 @@ func (a *Alerts) Tick(now time.Time, judge Judge) []Notification {
 	for key, alert := range a.active {
 		v := Verdict{}
 		if judge != nil {
-			v = judge(key, alert.LastSeen)
+			v = judge(key, alert.SeenAt)
 		}
 		switch v.Coverage {
 		case Blind:

@@ -61,10 +61,11 @@ type Collector struct {
 	Groups       int64     `json:"groups"`
 	Silent       bool      `json:"silent,omitempty"`
 
-	// On the output's clock: when its latest collection arrived, and its
-	// latest clean one (what proves a missing series gone).
-	arrived, arrivedClean time.Time
-	gaps                  []time.Duration // the latest intervals, for Interval
+	// arrived is when its latest gather arrived, on the output's clock (for
+	// silence); lastClean the time of its latest clean collection, on the
+	// metrics' clock (what proves a missing series gone).
+	arrived, lastClean time.Time
+	gaps               []time.Duration // the latest intervals, for Interval
 }
 
 // Tracker follows every collector that reports to the output.
@@ -115,7 +116,7 @@ func (t *Tracker) Observe(g Gather, now time.Time) []alert.Observation {
 		c.Failures++
 	} else {
 		c.Failures, c.Since = 0, time.Time{}
-		c.arrivedClean = now
+		c.lastClean = g.Time
 	}
 	out := []alert.Observation{t.failing(c)}
 	if c.Silent {
@@ -163,9 +164,12 @@ func (t *Tracker) silent(c *Collector, now time.Time) bool {
 }
 
 // Judge is the alert state's alert.Judge: what the collectors that may
-// report a firing alert's series know of it. A collector may report it
-// when every tag the two share has the same value.
-func (t *Tracker) Judge(key string, lastSeen time.Time) alert.Verdict {
+// report a firing alert's series know of it, given the time of the last
+// collection that reported it (the metrics' own time: a collection's lag
+// metrics and its gather carry the same one, however Telegraf batches
+// them). A collector may report it when every tag the two share has the
+// same value.
+func (t *Tracker) Judge(key string, seenAt time.Time) alert.Verdict {
 	name, tags := alert.ParseKey(key)
 	if name == AlertMeasurement {
 		return alert.Verdict{Coverage: alert.Managed}
@@ -179,10 +183,10 @@ func (t *Tracker) Judge(key string, lastSeen time.Time) alert.Verdict {
 		switch {
 		case c.Silent:
 			return alert.Verdict{Coverage: alert.Blind, Since: c.Last, Reason: "collector silent"}
-		case c.Failures > 0 && lastSeen.Before(c.arrived):
+		case c.Failures > 0 && seenAt.Before(c.Last):
 			// Its latest collection failed and did not report the series.
 			return alert.Verdict{Coverage: alert.Blind, Since: c.Since, Reason: "collection failing: " + c.LastError}
-		case c.arrivedClean.After(lastSeen):
+		case c.lastClean.After(seenAt):
 			if v.Coverage == alert.Uncovered {
 				v.Coverage = alert.Covered
 			}

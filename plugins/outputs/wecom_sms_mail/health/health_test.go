@@ -158,3 +158,14 @@ func TestSnapshotRestore(t *testing.T) {
 	obs := b.Observe(clean(34), at(34))
 	require.Equal(t, alert.LevelOK, levels(obs)[alert.CheckFailing])
 }
+
+// TestJudgeByCollectionTime: a big collection reaches the output in
+// several batches, its gather last; the series it reported are known
+// although they arrived before it.
+func TestJudgeByCollectionTime(t *testing.T) {
+	tr := New(Policy{FailingAfter: 2})
+	tr.Observe(clean(0), at(0))
+	tr.Observe(partial(1), at(1).Add(20*time.Second)) // arrived 20 s after its lag metrics
+	require.Equal(t, alert.Waiting, tr.Judge(lagK, at(1)).Coverage, "reported by the failing collection: known")
+	require.Equal(t, alert.Blind, tr.Judge(lagK, at(0)).Coverage, "missing from it: unknown")
+}

@@ -127,9 +127,9 @@ func (c *Charts) Render(d *TemplateData) ([]byte, error) {
 		line.Width = vg.Points(2)
 		p.Add(line)
 		p.Legend.Add(legendName(a), line)
-		if a.HasThreshold && a.Threshold > 0 {
-			thresholds[a.Threshold] = level
-			p.Y.Max = math.Max(p.Y.Max, a.Threshold*1.1)
+		if y, ok := chartLimit(a); ok {
+			thresholds[y] = level
+			p.Y.Max = math.Max(p.Y.Max, y*1.1)
 		}
 		p.X.Min = math.Min(nonZero(p.X.Min, pts[0].X), pts[0].X)
 		p.X.Max = math.Max(p.X.Max, pts[len(pts)-1].X)
@@ -159,6 +159,22 @@ func (c *Charts) Render(d *TemplateData) ([]byte, error) {
 		return nil, err
 	}
 	return b.Bytes(), nil
+}
+
+// chartLimit is the dashed line an alert's chart draws, in messages like
+// the chart: the count threshold; for an alert on retention headroom, the
+// backlog whose oldest message is as old as the retention at the current
+// produce rate (produce_rate × retention): where unread messages start
+// being deleted. Thresholds in seconds have no place on a count axis.
+func chartLimit(a AlertView) (float64, bool) {
+	switch a.Reason {
+	case "", "lag":
+		return a.Threshold, a.HasThreshold && a.Threshold > 0
+	case "retention":
+		y := a.ProduceRate * a.RetentionSeconds
+		return y, a.HasProduceRate && a.HasRetention && y > 0
+	}
+	return 0, false
 }
 
 func nonZero(v, fallback float64) float64 {

@@ -115,3 +115,28 @@ func BenchmarkChart(b *testing.B) {
 		}
 	}
 }
+
+func TestChartLimit(t *testing.T) {
+	tests := []struct {
+		name   string
+		a      AlertView
+		want   float64
+		wantOK bool
+	}{
+		{"count threshold", AlertView{Threshold: 2000, HasThreshold: true, DetailView: DetailView{Reason: "lag"}}, 2000, true},
+		{"seconds threshold is not drawn on a count axis", AlertView{Threshold: 300, HasThreshold: true, DetailView: DetailView{Reason: "lag_seconds"}}, 0, false},
+		{"retention: where deletion starts at the produce rate", AlertView{Threshold: 3600, HasThreshold: true,
+			DetailView: DetailView{Reason: "retention", ProduceRate: 30, HasProduceRate: true, RetentionSeconds: 86400, HasRetention: true}}, 30 * 86400, true},
+		{"retention without a produce rate", AlertView{DetailView: DetailView{Reason: "retention", RetentionSeconds: 86400, HasRetention: true}}, 0, false},
+		{"lost: no line", AlertView{DetailView: DetailView{Reason: "lost"}}, 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := chartLimit(tt.a)
+			require.Equal(t, tt.wantOK, ok)
+			if ok {
+				require.Equal(t, tt.want, got)
+			}
+		})
+	}
+}

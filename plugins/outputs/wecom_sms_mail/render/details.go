@@ -38,6 +38,9 @@ type DetailView struct {
 	// Trend is the localized outlook while firing: stalled, clears in ~6m,
 	// or consuming slower than producing; empty when nothing is known.
 	Trend string
+	// RetentionSeconds is how long the topic keeps messages.
+	RetentionSeconds float64
+	HasRetention     bool
 	// Retention says what retention means for the unread messages: lost
 	// already, or when they start being deleted; empty when no loss is
 	// known or ahead.
@@ -96,7 +99,8 @@ func detailView(n alert.Notification, lang string, w Words) DetailView {
 		DrainSeconds: d.DrainSeconds.Value, HasDrain: d.DrainSeconds.Known,
 		Stalled: d.Stalled, GroupState: d.GroupState,
 		GroupMembers: int64(d.GroupMembers.Value), HasGroupMembers: d.GroupMembers.Known,
-		Reason: d.Reason,
+		Reason:           d.Reason,
+		RetentionSeconds: d.RetentionSeconds.Value, HasRetention: d.RetentionSeconds.Known,
 	}
 	if v.HasLagSeconds {
 		v.LagSecondsText = humanSeconds(v.LagSeconds, lang)

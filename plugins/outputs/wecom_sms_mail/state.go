@@ -91,3 +91,35 @@ func readState(path string, now time.Time) (s *savedState, quarantined string, e
 	}
 	return &savedState{}, aside, fmt.Errorf("state file %s is corrupt (%v); moved it to %s and started empty", path, decodeErr, aside)
 }
+
+// changed is the dispatcher's hook: after a delivery the state is saved at
+// once (a kill must not cause a duplicate); other changes within a tick.
+func (p *WeComSMSMail) changed(urgent bool) {
+	p.dirty.Store(true)
+	if urgent {
+		p.save()
+	}
+}
+
+func (p *WeComSMSMail) save() {
+	if p.StateFile == "" {
+		p.dirty.Store(false)
+		return
+	}
+	p.saveMu.Lock()
+	defer p.saveMu.Unlock()
+	p.dirty.Store(false)
+	mark := p.journal.mark()
+	s := &savedState{Version: stateVersion, SavedAt: time.Now()}
+	p.mu.Lock()
+	s.Alerts = p.alerts.Snapshot()
+	s.Collectors = p.health.Snapshot()
+	p.mu.Unlock()
+	s.State = p.dispatcher.Snapshot()
+	if err := writeState(p.StateFile, s); err != nil {
+		p.dirty.Store(true)
+		p.Log.Errorf("Saving state: %v", err)
+		return
+	}
+	p.journal.truncate(mark)
+}

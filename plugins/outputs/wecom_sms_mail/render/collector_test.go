@@ -46,11 +46,7 @@ func TestCollectorAndUnknownLines(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tpls, err := Load(tt.lang)
-			require.NoError(t, err)
-			d := BuildDataIn([]alert.Notification{tt.n}, tt.lang, time.Minute, time.UTC)
-			line, err := tpls.RenderLine(d.Alerts[0])
-			require.NoError(t, err)
+			tpls, d, line := renderOne(t, tt.lang, tt.n)
 			require.Contains(t, line, tt.wantLine)
 			require.Equal(t, tt.wantTitle, d.Title)
 			html, err := tpls.RenderHTML(d)
@@ -82,12 +78,20 @@ func TestRetentionLines(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tpls, err := Load(tt.lang)
-			require.NoError(t, err)
-			d := BuildDataIn([]alert.Notification{tt.n}, tt.lang, time.Minute, time.UTC)
-			line, err := tpls.RenderLine(d.Alerts[0])
-			require.NoError(t, err)
+			_, _, line := renderOne(t, tt.lang, tt.n)
 			require.Contains(t, line, tt.want)
 		})
 	}
+}
+
+// renderOne renders one notification's data and its alert line in lang,
+// times of day in UTC.
+func renderOne(t *testing.T, lang string, n alert.Notification) (*Templates, *TemplateData, string) {
+	t.Helper()
+	tpls, err := Load(lang)
+	require.NoError(t, err)
+	d := BuildDataIn([]alert.Notification{n}, lang, time.Minute, time.UTC)
+	line, err := tpls.RenderLine(d.Alerts[0])
+	require.NoError(t, err)
+	return tpls, d, line
 }

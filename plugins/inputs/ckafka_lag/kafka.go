@@ -16,10 +16,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sasl"
-	"github.com/twmb/franz-go/pkg/sasl/plain"
-	"github.com/twmb/franz-go/pkg/sasl/scram"
 
+	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/kafkaconn"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/secrets"
 )
 
@@ -109,7 +107,7 @@ func (c *CKafkaLag) initKafka() error {
 	if err != nil {
 		return fmt.Errorf("sasl_password: %w", err)
 	}
-	mech, err := saslMechanism(c.SASLMechanism, c.SASLUsername, password)
+	mech, err := kafkaconn.SASL(c.SASLMechanism, c.SASLUsername, password)
 	if err != nil {
 		return err
 	}
@@ -132,27 +130,6 @@ func (c *CKafkaLag) initKafka() error {
 	src.admin.SetTimeoutMillis(int32(time.Duration(c.Timeout).Milliseconds()))
 	c.kafka = src
 	return nil
-}
-
-func saslMechanism(name, user, password string) (sasl.Mechanism, error) {
-	if name == "" {
-		if user != "" || password != "" {
-			return nil, errors.New("sasl_username and sasl_password need sasl_mechanism (PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512)")
-		}
-		return nil, nil
-	}
-	if user == "" {
-		return nil, fmt.Errorf("sasl_mechanism %q needs sasl_username (CKafka: instanceId#user)", name)
-	}
-	switch name {
-	case "PLAIN":
-		return plain.Auth{User: user, Pass: password}.AsMechanism(), nil
-	case "SCRAM-SHA-256":
-		return scram.Auth{User: user, Pass: password}.AsSha256Mechanism(), nil
-	case "SCRAM-SHA-512":
-		return scram.Auth{User: user, Pass: password}.AsSha512Mechanism(), nil
-	}
-	return nil, fmt.Errorf("sasl_mechanism: %q is not PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", name)
 }
 
 // close releases the client.

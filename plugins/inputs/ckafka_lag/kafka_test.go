@@ -20,6 +20,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/kafkaconn"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/testkit"
 )
 
@@ -314,7 +315,7 @@ func TestKafkaSASL(t *testing.T) {
 }
 
 func saslOpt(t *testing.T, mech, user, password string) kgo.Opt {
-	m, err := saslMechanism(mech, user, password)
+	m, err := kafkaconn.SASL(mech, user, password)
 	require.NoError(t, err)
 	return kgo.SASL(m)
 }

@@ -54,16 +54,6 @@ func (s *savedState) migrate() {
 	s.Told, s.Version = nil, stateVersion
 }
 
-// writeState replaces path atomically: a crash leaves the old file or the
-// new one, never half of one.
-func writeState(path string, s *savedState) error {
-	data, err := json.Marshal(s)
-	if err != nil {
-		return fmt.Errorf("encoding state: %w", err)
-	}
-	return atomicfile.Write(path, data)
-}
-
 // readState loads path. A missing file is an empty state. A corrupt one
 // is moved aside (quarantined) and reported; the plugin starts empty.
 func readState(path string, now time.Time) (s *savedState, quarantined string, err error) {
@@ -102,24 +92,44 @@ func (p *WeComSMSMail) changed(urgent bool) {
 }
 
 func (p *WeComSMSMail) save() {
-	if p.StateFile == "" {
+	standalone := p.pair == nil
+	if (standalone && p.StateFile == "") || (!standalone && !p.pair.acting()) {
+		// Nothing to keep, or a standby's: its state file is the cache
+		// of the log (pair.tick).
 		p.dirty.Store(false)
 		return
 	}
 	p.saveMu.Lock()
 	defer p.saveMu.Unlock()
 	p.dirty.Store(false)
-	mark := p.journal.mark()
+	var mark, replicated uint64
+	if p.journal != nil {
+		mark = p.journal.mark()
+	}
+	if !standalone {
+		replicated = p.pair.deliveryMark()
+	}
 	s := &savedState{Version: stateVersion, SavedAt: time.Now()}
 	p.mu.Lock()
 	s.Alerts = p.alerts.Snapshot()
 	s.Collectors = p.health.Snapshot()
+	d := p.dispatcher
 	p.mu.Unlock()
-	s.State = p.dispatcher.Snapshot()
-	if err := writeState(p.StateFile, s); err != nil {
+	s.State = d.Snapshot()
+	data, err := json.Marshal(s)
+	if err == nil && p.StateFile != "" {
+		err = atomicfile.Write(p.StateFile, data)
+	}
+	if err != nil {
 		p.dirty.Store(true)
 		p.Log.Errorf("Saving state: %v", err)
-		return
 	}
-	p.journal.truncate(mark)
+	if !standalone {
+		// Replicated even when the local file failed: the log is what the
+		// other member takes over from.
+		p.pair.appendState(data, s.SavedAt, replicated)
+	}
+	if err == nil && p.journal != nil {
+		p.journal.truncate(mark)
+	}
 }

@@ -18,6 +18,16 @@ import (
 func (p *WeComSMSMail) TestNotify(ctx context.Context, out io.Writer) error {
 	data := render.SampleData(p.Language, time.Now())
 	failed := false
+	if p.pair != nil {
+		actx, cancel := context.WithTimeout(ctx, time.Duration(p.Cluster.SessionTimeout))
+		result, err := p.pair.status(actx)
+		cancel()
+		if err != nil {
+			failed = true
+			result = err.Error()
+		}
+		fmt.Fprintf(out, "cluster %s/%s: %s\n", p.Cluster.Topic, p.Cluster.Group, result)
+	}
 	for _, ch := range p.channels {
 		result := "ok"
 		if err := p.testChannel(ctx, ch, data); err != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/influxdata/telegraf/plugins/outputs"
 
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/alert"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/cluster"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/health"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/heartbeat"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify"
@@ -78,6 +79,7 @@ type WeComSMSMail struct {
 	Feishu               *feishu.Config       `toml:"feishu"`
 	Webhook              *webhook.Config      `toml:"webhook"`
 	Alertmanager         *alertmanager.Config `toml:"alertmanager"`
+	Cluster              *cluster.Config      `toml:"cluster"`
 	Log                  telegraf.Logger      `toml:"-"`
 
 	// retryBase is the first backoff step; tests shorten it.
@@ -89,6 +91,8 @@ type WeComSMSMail struct {
 	am         *alertmanager.Client
 	dashboard  *template.Template
 	charts     *render.Charts
+	location   *time.Location
+	pair       *pair // nil without [outputs.wecom_sms_mail.cluster]
 	dests      *destinations
 	silences   *silenceStore
 	tpls       *render.Templates
@@ -237,15 +241,12 @@ func (p *WeComSMSMail) Init() error {
 		p.tickEvery = time.Second
 	}
 	p.observer = newObserver(p.LevelKey, p.ValueField, p.KeyExcludeTags)
-	p.health = health.New(health.Policy{FailingAfter: p.CollectFailingAfter, SilentAfter: time.Duration(p.CollectorSilentAfter)})
 	p.beat = nil
 	if p.Heartbeat != nil {
 		if p.beat, err = heartbeat.New(p.Heartbeat, httpClient, p.Log); err != nil {
 			return err
 		}
 	}
-	p.alerts = alert.NewAlerts(alert.Policy{StaleAfter: time.Duration(p.StaleAfter),
-		History: alert.History{Window: time.Duration(p.ChartWindow), Max: chartPoints}})
 	loc := time.Local
 	if p.Timezone != "" && p.Timezone != "Local" {
 		if loc, err = time.LoadLocation(p.Timezone); err != nil {
@@ -259,25 +260,11 @@ func (p *WeComSMSMail) Init() error {
 	p.charts = charts
 	p.unleveled = map[string]bool{}
 	p.badLevel = map[string]bool{}
-	p.dispatcher = notify.New(p.channels, p.Log, notify.Options{
-		Lang:         p.Language,
-		Dashboard:    dashboard,
-		GroupWait:    time.Duration(p.GroupWait),
-		StaleAfter:   time.Duration(p.StaleAfter),
-		Repeat:       time.Duration(p.RepeatInterval),
-		SendResolved: p.SendResolved,
-		MaxRetries:   p.MaxRetries,
-		RetryBase:    p.retryBase,
-		Timeout:      timeout,
-		Route:        p.dests.routeOf,
-		Silenced:     p.silenced,
-		Quiet:        p.dests.quietOf,
-		Charts:       charts,
-		Location:     loc,
-		History:      p.history,
-		OnChange:     p.changed,
-		OnDelivered:  p.delivered,
-	})
+	p.location = loc
+	if p.pair, err = newPair(p); err != nil {
+		return err
+	}
+	p.newEngine()
 	if p.StateFile != "" {
 		p.journal = &journal{path: p.StateFile + ".journal", log: p.Log}
 	}
@@ -288,6 +275,9 @@ func (p *WeComSMSMail) Init() error {
 func (p *WeComSMSMail) delivered(r notify.Delivered) {
 	if p.journal != nil {
 		p.journal.append(r)
+	}
+	if p.pair != nil {
+		p.pair.appendDelivery(r)
 	}
 }
 
@@ -312,29 +302,9 @@ func setDefault(s *string, v string) {
 // Connect restores the state file and starts the workers.
 func (p *WeComSMSMail) Connect() error {
 	now := time.Now()
-	if p.StateFile != "" {
-		s, quarantined, err := readState(p.StateFile, now)
-		if err != nil && quarantined == "" {
+	if p.pair == nil {
+		if err := p.restoreFile(now); err != nil {
 			return err
-		}
-		if err != nil {
-			p.Log.Error(err)
-		}
-		p.mu.Lock()
-		p.alerts.Restore(s.Alerts, now)
-		p.health.Restore(s.Collectors, now)
-		p.mu.Unlock()
-		p.dispatcher.Restore(s.State)
-		records, err := readJournal(p.journal.path)
-		if err != nil {
-			return err
-		}
-		if len(records) > 0 {
-			p.dispatcher.Replay(records)
-			p.dirty.Store(true)
-		}
-		if len(s.Alerts) > 0 || len(s.Queues) > 0 {
-			p.Log.Infof("Restored %d firing alert(s) and %d channel queue(s) from %s", len(s.Alerts), len(s.Queues), p.StateFile)
 		}
 	}
 	if p.silences == nil {
@@ -343,7 +313,12 @@ func (p *WeComSMSMail) Connect() error {
 	p.silences.refresh(now)
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
-	p.dispatcher.Run(ctx, &p.wg)
+	if p.pair == nil {
+		p.dispatcher.Run(ctx, &p.wg)
+	} else if err := p.pair.begin(ctx, &p.wg); err != nil {
+		cancel()
+		return err
+	}
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
@@ -366,6 +341,10 @@ func (p *WeComSMSMail) Write(metrics []telegraf.Metric) error {
 	defer p.mu.Unlock()
 	for _, m := range metrics {
 		p.stats.Metrics++
+		if p.pair != nil && !p.pair.acting() {
+			p.standBy(m, now)
+			continue
+		}
 		if m.Name() == health.Measurement {
 			for _, obs := range p.health.Observe(gatherOf(m), now) {
 				p.observe(obs, now)
@@ -414,15 +393,23 @@ func (p *WeComSMSMail) tickLoop(ctx context.Context) {
 			return
 		case now := <-t.C:
 			p.silences.refresh(now)
+			if p.pair != nil {
+				p.pair.tick(ctx, now)
+			}
 			p.mu.Lock()
+			if p.pair != nil && !p.pair.acting() {
+				p.mu.Unlock()
+				continue
+			}
+			d := p.dispatcher
 			for _, obs := range p.health.Tick(now) {
 				p.observe(obs, now)
 			}
 			stale := p.alerts.Tick(now, p.health.Judge)
 			firing := p.alerts.Snapshot()
 			p.mu.Unlock()
-			p.dispatcher.Add(stale...)
-			p.dispatcher.Remind(firing, now)
+			d.Add(stale...)
+			d.Remind(firing, now)
 			if p.am != nil {
 				for _, n := range stale {
 					p.am.Resolve(n)
@@ -444,9 +431,15 @@ func (p *WeComSMSMail) Close() error {
 	if p.cancel == nil {
 		return nil
 	}
-	p.dispatcher.Flush()
+	p.mu.Lock()
+	d := p.dispatcher
+	p.mu.Unlock()
+	acting := p.pair == nil || p.pair.acting()
+	if acting {
+		d.Flush()
+	}
 	deadline := time.Now().Add(closeBudget)
-	for !p.dispatcher.Idle() && time.Now().Before(deadline) {
+	for acting && !d.Idle() && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	p.cancel()
@@ -462,7 +455,10 @@ func (p *WeComSMSMail) Close() error {
 		cancel()
 	}
 	p.save()
-	if !p.dispatcher.Idle() {
+	if p.pair != nil {
+		p.pair.close()
+	}
+	if acting && !d.Idle() {
 		if p.StateFile != "" {
 			p.Log.Warnf("Undelivered messages saved to %s; they are sent after the restart", p.StateFile)
 		} else {

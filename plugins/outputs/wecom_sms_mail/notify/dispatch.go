@@ -62,6 +62,10 @@ type Options struct {
 	// there closes most of the gap between a receiver accepting a message
 	// and the state file saying so (see Replay).
 	OnDelivered func(Delivered)
+	// MayDeliver, when set, is asked before each delivery attempt: the
+	// HA pair's fencing. While it says no, the worker holds its queue
+	// (no attempt is spent) and asks again.
+	MayDeliver func() bool
 }
 
 // Dispatcher groups due notifications for group_wait, routes them to the

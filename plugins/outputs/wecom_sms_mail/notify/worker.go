@@ -100,6 +100,9 @@ func (w *worker) deliver(ctx context.Context, j *Job) (delivered, stopped bool) 
 	d := w.d
 	for j.Next < len(j.Deliveries) {
 		for attempt := 1; ; attempt++ {
+			if !w.mayDeliver(ctx) {
+				return false, true
+			}
 			actx, cancel := context.WithTimeout(ctx, d.Timeout)
 			w.mu.Lock()
 			dl := j.Deliveries[j.Next]
@@ -151,6 +154,24 @@ func (w *worker) deliver(ctx context.Context, j *Job) (delivered, stopped bool) 
 		}
 	}
 	return true, false
+}
+
+// fencePoll is how often a fenced worker asks again.
+const fencePoll = 100 * time.Millisecond
+
+// mayDeliver waits until the dispatcher may deliver; false when ctx ended
+// first.
+func (w *worker) mayDeliver(ctx context.Context) bool {
+	for w.d.MayDeliver != nil && !w.d.MayDeliver() {
+		t := time.NewTimer(fencePoll)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return false
+		case <-t.C:
+		}
+	}
+	return true
 }
 
 // backoff is exponential with full jitter over its upper half:

@@ -24,11 +24,14 @@ type TemplateData struct {
 	Chart    []byte `json:"-"`
 	Language string
 	Test     bool
-	Title    string
-	Alerts   []AlertView // critical first, then warning, then resolved; larger values first
-	First    AlertView   // Alerts[0], for one-line channels such as SMS
-	Counts   Counts
-	Words    Words
+	// Notice, when set, is a message about the alerting itself (the HA
+	// pair's takeover) told above the alerts still firing.
+	Notice string
+	Title  string
+	Alerts []AlertView // critical first, then warning, then resolved; larger values first
+	First  AlertView   // Alerts[0], for one-line channels such as SMS
+	Counts Counts
+	Words  Words
 }
 
 // Counts of the alerts in a message.
@@ -221,7 +224,19 @@ func titleOf(d *TemplateData) string {
 	if d.Test {
 		title = d.Words.TestTag + title
 	}
+	if d.Notice != "" {
+		title = d.Notice
+	}
 	return title
+}
+
+// NoticeData is a message about the alerting itself: notice, then the
+// alerts still firing (as reminders).
+func NoticeData(notice string, firing []alert.Notification, lang string, staleAfter time.Duration, loc *time.Location) *TemplateData {
+	d := BuildDataIn(firing, lang, staleAfter, loc)
+	d.Notice = notice
+	d.Title = titleOf(d)
+	return d
 }
 
 func alertView(n alert.Notification, lang string, w Words, staleAfter time.Duration, loc *time.Location) AlertView {

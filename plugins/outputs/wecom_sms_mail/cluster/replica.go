@@ -1,0 +1,141 @@
+// Package cluster is the HA pair's replicated log: the active member
+// appends what a takeover needs to a compacted one-partition topic, and
+// every member reads it into a Replica. A takeover reads the log to its end
+// and restores the Replica exactly as a restart restores the state file
+// and its delivery journal: the state record *is* the state file's JSON,
+// the delivery records are the journal's lines.
+package cluster
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/route"
+)
+
+// Record keys. The topic is compacted, so each key's latest record is what
+// survives: one state, each silence, and the deliveries not yet covered by
+// a state (covered ones get a tombstone).
+const (
+	keyState    = "state"
+	keyDelivery = "delivery/" // + member + "/" + seq
+	keySilence  = "silence/"  // + silence ID
+)
+
+// StateRecord is a snapshot of the active member's state.
+type StateRecord struct {
+	Member     string    `json:"member"`
+	Generation int32     `json:"generation"`
+	At         time.Time `json:"at"`
+	// Covers is the last delivery sequence number of Member that State
+	// reflects: later deliveries still apply on top of it.
+	Covers uint64          `json:"covers"`
+	State  json.RawMessage `json:"state"` // the state file's content
+}
+
+// DeliveryRecord is one accepted delivery, as the journal records it.
+type DeliveryRecord struct {
+	Member     string           `json:"member"`
+	Generation int32            `json:"generation"`
+	Seq        uint64           `json:"seq"`
+	Delivered  notify.Delivered `json:"delivered"`
+}
+
+func deliveryKey(member string, seq uint64) string {
+	return keyDelivery + member + "/" + strconv.FormatUint(seq, 10)
+}
+
+// Replica is what a member knows from the log. It is pure: records in,
+// state out.
+type Replica struct {
+	// State is the latest snapshot; nil before the first.
+	State *StateRecord
+	// Deliveries are those not reflected in State, in log order.
+	Deliveries []DeliveryRecord
+	// Silences are every silence the log holds, by ID.
+	Silences map[string]route.Silence
+	// Offset is the next offset to read.
+	Offset int64
+}
+
+// Apply reads one record at offset. A tombstone (nil value) changes
+// nothing: it only lets compaction drop what a state already covers.
+func (r *Replica) Apply(key string, value []byte, offset int64) error {
+	r.Offset = offset + 1
+	if value == nil {
+		return nil
+	}
+	switch {
+	case key == keyState:
+		var s StateRecord
+		if err := json.Unmarshal(value, &s); err != nil {
+			return fmt.Errorf("state record at offset %d: %w", offset, err)
+		}
+		r.State = &s
+		// The writer read the log to its end before it wrote this (a
+		// takeover does), so it reflects every other member's
+		// deliveries; its own count up to Covers.
+		kept := r.Deliveries[:0]
+		for _, d := range r.Deliveries {
+			if d.Member == s.Member && d.Seq > s.Covers {
+				kept = append(kept, d)
+			}
+		}
+		r.Deliveries = kept
+	case strings.HasPrefix(key, keyDelivery):
+		var d DeliveryRecord
+		if err := json.Unmarshal(value, &d); err != nil {
+			return fmt.Errorf("delivery record at offset %d: %w", offset, err)
+		}
+		if r.State != nil && d.Member == r.State.Member && d.Seq <= r.State.Covers {
+			return nil // compaction kept it after its state: already in
+		}
+		r.Deliveries = append(r.Deliveries, d)
+	case strings.HasPrefix(key, keySilence):
+		var s route.Silence
+		if err := json.Unmarshal(value, &s); err != nil {
+			return fmt.Errorf("silence record at offset %d: %w", offset, err)
+		}
+		if r.Silences == nil {
+			r.Silences = map[string]route.Silence{}
+		}
+		r.Silences[s.ID] = MergeSilence(r.Silences[s.ID], s)
+	default:
+		return fmt.Errorf("record at offset %d: unknown key %q", offset, key)
+	}
+	return nil
+}
+
+// MergeSilence combines two versions of one silence: a silence only ever
+// changes by being expired early, so the earlier end wins, whatever order
+// the hosts heard of them in.
+func MergeSilence(old, s route.Silence) route.Silence {
+	if old.ID == "" || s.EndsAt.Before(old.EndsAt) {
+		return s
+	}
+	return old
+}
+
+// Journal returns the deliveries as the state file's journal records.
+func (r *Replica) Journal() []notify.Delivered {
+	out := make([]notify.Delivered, len(r.Deliveries))
+	for i, d := range r.Deliveries {
+		out[i] = d.Delivered
+	}
+	return out
+}
+
+// Clone copies the replica for a reader outside the log's lock.
+func (r *Replica) Clone() Replica {
+	c := Replica{Offset: r.Offset, State: r.State}
+	c.Deliveries = append([]DeliveryRecord(nil), r.Deliveries...)
+	c.Silences = make(map[string]route.Silence, len(r.Silences))
+	for id, s := range r.Silences {
+		c.Silences[id] = s
+	}
+	return c
+}

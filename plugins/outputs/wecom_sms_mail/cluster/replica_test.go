@@ -1,0 +1,116 @@
+package cluster
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/route"
+)
+
+type rec struct {
+	key   string
+	value any // nil: a tombstone
+}
+
+func state(member string, covers uint64) rec {
+	return rec{keyState, StateRecord{Member: member, Covers: covers, State: json.RawMessage(`{"version":2}`)}}
+}
+
+func delivery(member string, seq uint64) rec {
+	return rec{deliveryKey(member, seq), DeliveryRecord{Member: member, Seq: seq, Delivered: notify.Delivered{Dest: "wecom-1", Next: int(seq)}}}
+}
+
+func silence(id string, ends time.Time) rec {
+	return rec{keySilence + id, route.Silence{ID: id, EndsAt: ends}}
+}
+
+func TestReplicaApply(t *testing.T) {
+	t0 := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name       string
+		records    []rec
+		writer     string
+		deliveries []uint64 // seqs left to replay
+		silences   map[string]time.Time
+	}{
+		{name: "empty log"},
+		{
+			name:       "deliveries after the state are replayed",
+			records:    []rec{delivery("a", 1), state("a", 1), delivery("a", 2), delivery("a", 3)},
+			writer:     "a",
+			deliveries: []uint64{2, 3},
+		},
+		{
+			// Appended between the snapshot and its record: not in it.
+			name:       "a delivery the state does not cover survives it",
+			records:    []rec{delivery("a", 1), delivery("a", 2), state("a", 1)},
+			writer:     "a",
+			deliveries: []uint64{2},
+		},
+		{
+			name:    "a new writer's state covers the old writer's deliveries",
+			records: []rec{state("a", 0), delivery("a", 1), state("b", 0)},
+			writer:  "b",
+		},
+		{
+			name:       "tombstones change nothing",
+			records:    []rec{delivery("a", 1), state("a", 1), {deliveryKey("a", 1), nil}, delivery("a", 2)},
+			writer:     "a",
+			deliveries: []uint64{2},
+		},
+		{
+			name:    "a covered delivery kept by compaction after its state is skipped",
+			records: []rec{state("a", 5), delivery("a", 4)},
+			writer:  "a",
+		},
+		{
+			name:     "an expiry wins over the silence, in either order",
+			records:  []rec{silence("s1", t0.Add(time.Hour)), silence("s1", t0), silence("s2", t0), silence("s2", t0.Add(time.Hour))},
+			silences: map[string]time.Time{"s1": t0, "s2": t0},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var r Replica
+			for i, rc := range tt.records {
+				var value []byte
+				if rc.value != nil {
+					var err error
+					value, err = json.Marshal(rc.value)
+					require.NoError(t, err)
+				}
+				require.NoError(t, r.Apply(rc.key, value, int64(i)))
+			}
+			require.Equal(t, int64(len(tt.records)), r.Offset)
+			if tt.writer == "" {
+				require.Nil(t, r.State)
+			} else {
+				require.Equal(t, tt.writer, r.State.Member)
+			}
+			var seqs []uint64
+			for _, d := range r.Deliveries {
+				seqs = append(seqs, d.Seq)
+			}
+			require.Equal(t, tt.deliveries, seqs)
+			require.Len(t, r.Journal(), len(tt.deliveries))
+			for id, ends := range tt.silences {
+				require.True(t, r.Silences[id].EndsAt.Equal(ends), id)
+			}
+		})
+	}
+}
+
+func TestReplicaRejectsUnknownRecords(t *testing.T) {
+	var r Replica
+	require.ErrorContains(t, r.Apply("bogus", []byte(`{}`), 7), `unknown key "bogus"`)
+	require.ErrorContains(t, r.Apply(keyState, []byte(`{`), 8), "state record at offset 8")
+	require.Equal(t, int64(9), r.Offset, "a bad record is skipped, not re-read")
+}
+
+func TestSeqOf(t *testing.T) {
+	require.Equal(t, uint64(42), seqOf(deliveryKey("host/with/slash", 42)))
+}

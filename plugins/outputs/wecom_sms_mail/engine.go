@@ -1,0 +1,80 @@
+package wecom_sms_mail
+
+import (
+	"time"
+
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/alert"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/health"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify"
+)
+
+// newEngine builds the alert state, the collector tracker and the
+// dispatcher, empty. A takeover of the HA pair builds them afresh before it
+// restores the replicated state; p.mu is held or nothing runs yet.
+func (p *WeComSMSMail) newEngine() {
+	p.health = health.New(health.Policy{FailingAfter: p.CollectFailingAfter, SilentAfter: time.Duration(p.CollectorSilentAfter)})
+	p.alerts = alert.NewAlerts(alert.Policy{StaleAfter: time.Duration(p.StaleAfter),
+		History: alert.History{Window: time.Duration(p.ChartWindow), Max: chartPoints}})
+	var mayDeliver func() bool
+	if p.pair != nil {
+		mayDeliver = p.pair.mayDeliver
+	}
+	p.dispatcher = notify.New(p.channels, p.Log, notify.Options{
+		Lang:         p.Language,
+		Dashboard:    p.dashboard,
+		GroupWait:    time.Duration(p.GroupWait),
+		StaleAfter:   time.Duration(p.StaleAfter),
+		Repeat:       time.Duration(p.RepeatInterval),
+		SendResolved: p.SendResolved,
+		MaxRetries:   p.MaxRetries,
+		RetryBase:    p.retryBase,
+		Timeout:      time.Duration(p.Timeout),
+		Route:        p.dests.routeOf,
+		Silenced:     p.silenced,
+		Quiet:        p.dests.quietOf,
+		Charts:       p.charts,
+		Location:     p.location,
+		History:      p.history,
+		OnChange:     p.changed,
+		OnDelivered:  p.delivered,
+		MayDeliver:   mayDeliver,
+	})
+}
+
+// restoreFile loads the state file and its delivery journal.
+func (p *WeComSMSMail) restoreFile(now time.Time) error {
+	if p.StateFile == "" {
+		return nil
+	}
+	s, quarantined, err := readState(p.StateFile, now)
+	if err != nil && quarantined == "" {
+		return err
+	}
+	if err != nil {
+		p.Log.Error(err)
+	}
+	records, err := readJournal(p.journal.path)
+	if err != nil {
+		return err
+	}
+	p.restore(s, records, now)
+	if len(s.Alerts) > 0 || len(s.Queues) > 0 {
+		p.Log.Infof("Restored %d firing alert(s) and %d channel queue(s) from %s", len(s.Alerts), len(s.Queues), p.StateFile)
+	}
+	return nil
+}
+
+// restore loads a saved state and the deliveries recorded after it into
+// the engine, which has not run yet.
+func (p *WeComSMSMail) restore(s *savedState, records []notify.Delivered, now time.Time) {
+	p.mu.Lock()
+	p.alerts.Restore(s.Alerts, now)
+	p.health.Restore(s.Collectors, now)
+	d := p.dispatcher
+	p.mu.Unlock()
+	d.Restore(s.State)
+	if len(records) > 0 {
+		d.Replay(records)
+		p.dirty.Store(true)
+	}
+}

@@ -1,0 +1,165 @@
+package wecom_sms_mail
+
+import (
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/config"
+	"github.com/influxdata/telegraf/testutil"
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	fakewecom "github.com/ckafka-lag/telegraf-ckafka-lag/internal/fakes/wecom"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/kafkaconn"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/alert"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/cluster"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify/wecom"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/route"
+)
+
+// pairEnv is a kfake cluster and one robot that two members share.
+type pairEnv struct {
+	kafka *kfake.Cluster
+	robot *fakewecom.Robot
+	url   string
+}
+
+func newPairEnv(t *testing.T) *pairEnv {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.GroupMinSessionTimeout(100*time.Millisecond))
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	e := &pairEnv{kafka: c, robot: fakewecom.New(robotKey)}
+	srv := httptest.NewServer(e.robot)
+	t.Cleanup(srv.Close)
+	e.url = srv.URL + "/cgi-bin/webhook/send?key=" + robotKey
+	return e
+}
+
+// member starts a member named name with its own state directory.
+func (e *pairEnv) member(t *testing.T, name string) (*WeComSMSMail, *testutil.CaptureLogger) {
+	t.Helper()
+	log := &testutil.CaptureLogger{Name: name}
+	p := New()
+	p.Log = log
+	p.GroupWait = config.Duration(50 * time.Millisecond)
+	p.RepeatInterval = config.Duration(time.Second)
+	p.Timeout = config.Duration(2 * time.Second)
+	p.retryBase = 10 * time.Millisecond
+	p.tickEvery = 20 * time.Millisecond
+	p.StateFile = filepath.Join(t.TempDir(), "state.json")
+	p.WeCom = &wecom.Config{WebhookURLs: []string{e.url}}
+	p.Cluster = &cluster.Config{Config: kafkaconn.Config{Brokers: e.kafka.ListenAddrs()}, MemberName: name,
+		SessionTimeout: config.Duration(time.Second)}
+	require.NoError(t, p.Init())
+	require.NoError(t, p.Connect())
+	t.Cleanup(func() { _ = p.Close() })
+	return p, log
+}
+
+func writeBoth(t *testing.T, ms []telegraf.Metric, ps ...*WeComSMSMail) {
+	t.Helper()
+	for _, p := range ps {
+		require.NoError(t, p.Write(ms))
+	}
+}
+
+func count(msgs []fakewecom.Message, substr string) int {
+	n := 0
+	for _, m := range msgs {
+		if strings.Contains(m.Content, substr) {
+			n++
+		}
+	}
+	return n
+}
+
+func activeOf(ps map[string]*WeComSMSMail) []string {
+	var out []string
+	for name, p := range ps {
+		if p.pair.acting() {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// Two members fed the same metrics deliver each message once; when the
+// active one leaves, the other takes over, says so once, and neither
+// repeats the first message nor loses the reminders.
+func TestPairDeliversOnceAndHandsOver(t *testing.T) {
+	e := newPairEnv(t)
+	a, _ := e.member(t, "host-a")
+	b, logB := e.member(t, "host-b")
+	ps := map[string]*WeComSMSMail{"host-a": a, "host-b": b}
+	require.Eventually(t, func() bool { return len(activeOf(ps)) == 1 }, 20*time.Second, 10*time.Millisecond)
+
+	writeBoth(t, []telegraf.Metric{lagMetric("billing", "critical", 2500, 2000)}, a, b)
+	deadline := time.Now().Add(3500 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		require.LessOrEqual(t, len(activeOf(ps)), 1, "never two active")
+		writeBoth(t, []telegraf.Metric{lagMetric("billing", "critical", 2500, 2000)}, a, b)
+		time.Sleep(100 * time.Millisecond)
+	}
+	msgs := e.robot.Messages()
+	require.Equal(t, 1, count(msgs, "billing")-count(msgs, "持续"), "one first message: %v", msgs)
+	reminders := count(msgs, "持续")
+	require.GreaterOrEqual(t, reminders, 2, "reminders each second: %v", msgs)
+	require.LessOrEqual(t, reminders, 4, "no reminder twice: %v", msgs)
+
+	active := activeOf(ps)[0]
+	standby := "host-b"
+	if active == "host-b" {
+		standby = "host-a"
+	}
+	before := len(msgs)
+	require.NoError(t, ps[active].Close())
+	require.Eventually(t, func() bool { return ps[standby].pair.acting() }, 10*time.Second, 10*time.Millisecond)
+	notice := TakeoverNotice("zh", standby, active)
+	require.Eventually(t, func() bool { return count(e.robot.Messages(), notice) == 1 }, 10*time.Second, 10*time.Millisecond)
+	for range 20 {
+		writeBoth(t, []telegraf.Metric{lagMetric("billing", "critical", 2600, 2000)}, ps[standby])
+		time.Sleep(100 * time.Millisecond)
+	}
+	after := e.robot.Messages()[before:]
+	require.Zero(t, count(after, "billing")-count(after, "持续"), "the new active does not repeat the first message: %v", after)
+	require.GreaterOrEqual(t, count(after, "持续"), 1, "reminders go on: %v", after)
+	require.Equal(t, 1, count(e.robot.Messages(), notice), "the takeover is told once")
+	if standby == "host-b" {
+		require.NotEmpty(t, logB.Messages())
+	}
+}
+
+// A silence added on the standby's host silences the alert on the active.
+func TestPairSilenceOnStandbyReachesActive(t *testing.T) {
+	e := newPairEnv(t)
+	a, _ := e.member(t, "host-a")
+	b, _ := e.member(t, "host-b")
+	ps := map[string]*WeComSMSMail{"host-a": a, "host-b": b}
+	require.Eventually(t, func() bool { return len(activeOf(ps)) == 1 }, 20*time.Second, 10*time.Millisecond)
+	active := ps[activeOf(ps)[0]]
+	standby := a
+	if active == a {
+		standby = b
+	}
+	path, err := standby.SilencePath()
+	require.NoError(t, err)
+	matchers, err := route.ParseMatcherArgs([]string{"group=billing"})
+	require.NoError(t, err)
+	_, err = route.AddSilence(path, route.Silence{Matchers: matchers,
+		StartsAt: time.Now(), EndsAt: time.Now().Add(time.Hour), CreatedBy: "test"}, time.Now())
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		obs, _, err := active.observer.observe(lagMetric("billing", "critical", 2500, 2000))
+		return err == nil && active.silences.silenced(alert.Alert{Key: obs.Key}, time.Now())
+	}, 10*time.Second, 20*time.Millisecond, "the active member learns the silence")
+	for range 10 {
+		writeBoth(t, []telegraf.Metric{lagMetric("billing", "critical", 2500, 2000)}, a, b)
+		time.Sleep(100 * time.Millisecond)
+	}
+	require.Zero(t, count(e.robot.Messages(), "billing"), "silenced on the active member: %v", e.robot.Messages())
+}

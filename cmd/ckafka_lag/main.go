@@ -80,7 +80,10 @@ func run() int {
 	if *pollDisabled {
 		interval = shim.PollIntervalDisabled
 	}
-	if err := s.Run(interval); err != nil {
+	err := s.Run(interval)
+	// Leaving the HA pair's group hands collection over at once.
+	plugin.Stop()
+	if err != nil {
 		log.Errorf("Running: %v", err)
 		return 1
 	}

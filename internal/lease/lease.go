@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -36,12 +37,12 @@ type Lease struct {
 	client *kgo.Client
 	now    func() time.Time
 
-	mu       sync.Mutex
-	assigned bool
+	mu         sync.Mutex
+	assigned   bool
 	lastAnswer time.Time // the coordinator's last answer to this member
 	suspended  bool      // a late answer came; held again after the next
 	dropped    int       // late answers, for tests
-	changes  chan struct{}
+	changes    chan struct{}
 }
 
 // Start joins the group; the lease is not held until the coordinator
@@ -179,6 +180,9 @@ func Holder(ctx context.Context, client *kgo.Client, group, topic string) (strin
 	g, ok := groups[group]
 	if !ok {
 		return "", nil
+	}
+	if errors.Is(g.Err, kerr.GroupIDNotFound) {
+		return "", nil // no member ever joined
 	}
 	if g.Err != nil {
 		return "", g.Err

@@ -67,7 +67,16 @@ type CKafkaLag struct {
 	TimeLag       string        `toml:"time_lag"`
 	common_tls.ClientConfig
 
+	// The HA pair (see cluster.go).
+	ClusterBrokers        []string        `toml:"cluster_brokers"`
+	ClusterGroup          string          `toml:"cluster_group"`
+	ClusterTopic          string          `toml:"cluster_topic"`
+	ClusterMemberName     string          `toml:"cluster_member_name"`
+	ClusterSessionTimeout config.Duration `toml:"cluster_session_timeout"`
+
 	Log telegraf.Logger `toml:"-"`
+
+	pair *collectorLease // nil without cluster_brokers
 
 	api         *cloudAPI
 	kafka       *kafkaSource
@@ -112,6 +121,9 @@ func (c *CKafkaLag) Init() error {
 		c.clock = time.Now
 	}
 	if err := c.initCommon(); err != nil {
+		return err
+	}
+	if err := c.initCluster(); err != nil {
 		return err
 	}
 	switch c.Source {
@@ -217,7 +229,9 @@ type collection struct {
 	acc   telegraf.Accumulator
 	now   time.Time // the metrics' timestamp
 	since time.Time // when the collection began, on the answers' clock
-	stats callStats
+	// role and active, with cluster_brokers: "active" and this member.
+	role, active string
+	stats        callStats
 	// fallbacks counts exact time lags that fell back to the estimate.
 	fallbacks atomic.Int64
 
@@ -243,6 +257,22 @@ func (c *CKafkaLag) Gather(acc telegraf.Accumulator) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	col := &collection{c: c, acc: acc, now: start, since: c.clock(), ctx: ctx, abort: cancel}
+	role, active := "", ""
+	if c.pair != nil {
+		var err error
+		role, active, err = c.role(ctx)
+		if err != nil {
+			// Unknown: collect rather than go quiet (the output's HA pair
+			// still sends once); say so.
+			acc.AddError(fmt.Errorf("cluster: %w; collecting as if active", err))
+			role = roleActive
+		}
+		if role == roleStandby {
+			c.gatherStandby(acc, active, start)
+			return nil
+		}
+	}
+	col.role, col.active = role, active
 	if c.Source == sourceKafka {
 		in, groups := c.gatherKafka(col)
 		col.mu.Lock()
@@ -302,6 +332,12 @@ func (c *CKafkaLag) Gather(acc telegraf.Accumulator) error {
 
 // addHealth adds failed_groups, and last_error when something failed.
 func (col *collection) addHealth(fields map[string]interface{}) {
+	if col.role != "" {
+		fields["role"] = col.role
+		if col.active != "" {
+			fields["active"] = col.active
+		}
+	}
 	failed, lastError := col.health()
 	fields["failed_groups"] = failed
 	if lastError != "" {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"sort"
 	"strconv"
 	"strings"
@@ -52,12 +53,19 @@ func (c *CKafkaLag) cloudOnlyKeys() map[string]bool {
 
 // kafkaOnlyKeys are set keys of the kafka source, by name.
 func (c *CKafkaLag) kafkaOnlyKeys() map[string]bool {
-	return map[string]bool{
+	keys := map[string]bool{
 		"brokers": len(c.Brokers) > 0, "instance_id": c.InstanceID != "", "instance_name": c.InstanceName != "",
-		"sasl_mechanism": c.SASLMechanism != "", "sasl_username": c.SASLUsername != "", "sasl_password": !c.SASLPassword.Empty(),
-		"tls_enable": c.ClientConfig.Enable != nil, "tls_ca": c.TLSCA != "", "tls_cert": c.TLSCert != "", "tls_key": c.TLSKey != "",
-		"insecure_skip_verify": c.InsecureSkipVerify, "time_lag": c.TimeLag != "" && c.TimeLag != timeLagEstimate,
+		"time_lag": c.TimeLag != "" && c.TimeLag != timeLagEstimate,
 	}
+	// The connection keys serve cluster_brokers too.
+	if len(c.ClusterBrokers) == 0 {
+		maps.Copy(keys, map[string]bool{
+			"sasl_mechanism": c.SASLMechanism != "", "sasl_username": c.SASLUsername != "", "sasl_password": !c.SASLPassword.Empty(),
+			"tls_enable": c.ClientConfig.Enable != nil, "tls_ca": c.TLSCA != "", "tls_cert": c.TLSCert != "", "tls_key": c.TLSKey != "",
+			"insecure_skip_verify": c.InsecureSkipVerify,
+		})
+	}
+	return keys
 }
 
 // firstSet names the first set key, in a stable order.

@@ -43,6 +43,10 @@ func (o *observer) observe(m telegraf.Metric) (obs alert.Observation, ok bool, e
 			obs.Value, obs.HasValue = alert.Number(f.Value)
 		case "alert_threshold":
 			obs.Threshold, obs.HasThreshold = alert.Number(f.Value)
+		case "alert_pending":
+			if s, ok := f.Value.(string); ok {
+				obs.Pending, _ = alert.ParseLevel(s)
+			}
 		default:
 			obs.Details.Set(f.Key, f.Value)
 		}
@@ -105,5 +109,7 @@ func gatherOf(m telegraf.Metric) health.Gather {
 	}
 	g.Groups, g.FailedGroups, g.Errors = num("groups"), num("failed_groups"), num("api_errors")
 	g.LastError, _ = m.Fields()["last_error"].(string)
+	role, _ := m.Fields()["role"].(string)
+	g.Standby = role == "standby"
 	return g
 }

@@ -405,3 +405,18 @@ func TestRetentionAndLost(t *testing.T) {
 		})
 	}
 }
+
+// TestPendingRise: while a rise waits for for_intervals the metric says the
+// level it is rising to, so that an output whose alert fires (an HA
+// takeover: this host's state is cold) does not read "ok" as its end.
+func TestPendingRise(t *testing.T) {
+	p, acc := newProcessor(t, nil)
+	var pending []any
+	for i, l := range []int64{2500, 2500, 1500, 10} {
+		acc.ClearMetrics()
+		require.NoError(t, p.Add(lag("billing", "orders", l, i), acc))
+		v, _ := acc.GetTelegrafMetrics()[0].GetField("alert_pending")
+		pending = append(pending, v)
+	}
+	require.Equal(t, []any{"critical", nil, nil, nil}, pending)
+}

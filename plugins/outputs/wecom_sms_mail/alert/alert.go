@@ -88,6 +88,9 @@ type Observation struct {
 	Threshold    float64
 	HasThreshold bool
 	Details      Details
+	// Pending is the level the processor sees the series rising to but
+	// has not confirmed (for_intervals); Level is still the lower one.
+	Pending Level
 }
 
 // Alert is the state of one firing alert.
@@ -164,6 +167,14 @@ func NewAlerts(p Policy) *Alerts {
 // Observe applies one observation and returns the notification it makes
 // due, if any: first firing, escalation to critical, or resolution.
 func (a *Alerts) Observe(o Observation, now time.Time) (Notification, bool) {
+	if o.Level < o.Pending {
+		// A rise not yet confirmed says nothing against a firing alert:
+		// after an HA takeover the new host's processor starts cold and
+		// says "ok" for a while where the alert still breaches.
+		if al, firing := a.active[o.Key]; firing && o.Level < al.Level {
+			o.Level = min(al.Level, o.Pending)
+		}
+	}
 	if o.Level == LevelOK {
 		// The common case, one map look-up: a series that is not firing.
 		if r := a.quiet[a.hash(o.Key)]; r != nil {

@@ -184,3 +184,26 @@ func TestTickNeverResolvesWhatItCannotSee(t *testing.T) {
 		})
 	}
 }
+
+// TestPendingRiseKeepsTheAlert: after an HA takeover the new host's
+// processor says "ok, rising to critical" for for_intervals collections;
+// the firing alert neither resolves nor escalates on it.
+func TestPendingRiseKeepsTheAlert(t *testing.T) {
+	t0 := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+	as := NewAlerts(Policy{})
+	key := "ckafka_lag,group=billing"
+	_, due := as.Observe(Observation{Key: key, Level: LevelWarning, Value: 1500, HasValue: true}, t0)
+	require.True(t, due)
+	_, due = as.Observe(Observation{Key: key, Level: LevelOK, Pending: LevelCritical, Value: 2500, HasValue: true}, t0.Add(time.Second))
+	require.False(t, due, "not resolved, not escalated")
+	require.Len(t, as.Snapshot(), 1)
+	require.Equal(t, LevelWarning, as.Snapshot()[0].Level)
+	require.Equal(t, 2500.0, as.Snapshot()[0].Value)
+	_, due = as.Observe(Observation{Key: key, Level: LevelOK, Pending: LevelWarning}, t0.Add(2*time.Second))
+	require.False(t, due)
+	n, due := as.Observe(Observation{Key: key, Level: LevelOK}, t0.Add(3*time.Second))
+	require.True(t, due)
+	require.True(t, n.Resolved(), "a plain ok still resolves")
+	_, due = as.Observe(Observation{Key: "ckafka_lag,group=quiet", Level: LevelOK, Pending: LevelCritical}, t0)
+	require.False(t, due, "a pending rise of a quiet series is nothing yet")
+}

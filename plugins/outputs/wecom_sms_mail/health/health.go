@@ -31,6 +31,9 @@ type Gather struct {
 	FailedGroups int64     // groups it could not read
 	Errors       int64     // failed requests (throttled and retried ones are not)
 	LastError    string    // the class of the latest failure
+	// Standby: the collector is the standby of an HA pair; it is alive
+	// but collects nothing, so it reports no series.
+	Standby bool
 }
 
 // Failed reports whether the collection failed in part or whole: a group
@@ -60,6 +63,7 @@ type Collector struct {
 	FailedGroups int64     `json:"failed_groups,omitempty"`
 	Groups       int64     `json:"groups"`
 	Silent       bool      `json:"silent,omitempty"`
+	Standby      bool      `json:"standby,omitempty"`
 
 	// arrived is when its latest gather arrived, on the output's clock (for
 	// silence); lastClean the time of its latest clean collection, on the
@@ -108,7 +112,7 @@ func (t *Tracker) Observe(g Gather, now time.Time) []alert.Observation {
 		c.Last = g.Time
 	}
 	c.arrived = now
-	c.Groups, c.FailedGroups, c.LastError = g.Groups, g.FailedGroups, g.LastError
+	c.Groups, c.FailedGroups, c.LastError, c.Standby = g.Groups, g.FailedGroups, g.LastError, g.Standby
 	if g.Failed() {
 		if c.Failures == 0 {
 			c.Since = g.Time
@@ -175,12 +179,24 @@ func (t *Tracker) Judge(key string, seenAt time.Time) alert.Verdict {
 		return alert.Verdict{Coverage: alert.Managed}
 	}
 	v := alert.Verdict{Coverage: alert.Uncovered}
+	// An owner that collects cleanly and reported the series in its latest
+	// collection speaks for it: the HA pair's new active collector, while
+	// the dead one is silent.
+	reported := false
 	for _, id := range t.ids() {
 		c := t.collectors[id]
-		if !owns(c.Tags, tags) {
+		if owns(c.Tags, tags) && !c.Standby && !c.Silent && c.Failures == 0 && !seenAt.Before(c.Last) {
+			reported = true
+		}
+	}
+	for _, id := range t.ids() {
+		c := t.collectors[id]
+		if !owns(c.Tags, tags) || c.Standby {
 			continue
 		}
 		switch {
+		case reported && (c.Silent || c.Failures > 0):
+			continue
 		case c.Silent:
 			return alert.Verdict{Coverage: alert.Blind, Since: c.Last, Reason: "collector silent"}
 		case c.Failures > 0 && seenAt.Before(c.Last):

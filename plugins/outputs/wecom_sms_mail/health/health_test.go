@@ -146,6 +146,30 @@ func TestTwoCollectorsOneRegion(t *testing.T) {
 	require.False(t, tr.Healthy(at(1)))
 }
 
+// TestPairTakeover: host h1 of an HA pair died (silent) and h2 took over;
+// h2 reports the series, so it is known, not blind. A standby's gathers
+// own nothing: alone it neither covers nor blinds a series.
+func TestPairTakeover(t *testing.T) {
+	h2 := []alert.Tag{{Key: "host", Value: "h2"}, {Key: "region", Value: "ap-guangzhou"}}
+	standby := func(sec int) Gather { return Gather{Tags: h2, Time: at(sec), Standby: true} }
+	active := func(sec int) Gather { return Gather{Tags: h2, Time: at(sec), Groups: 5} }
+
+	tr := New(Policy{FailingAfter: 2})
+	for sec := range 3 {
+		tr.Observe(clean(sec), at(sec))
+		tr.Observe(standby(sec), at(sec))
+	}
+	require.Equal(t, alert.Waiting, tr.Judge(lagK, at(2)).Coverage, "the standby's clean gathers do not prove the series gone")
+	require.Equal(t, alert.Covered, tr.Judge(lagK, at(1)).Coverage, "the active's do")
+	for sec := 3; sec <= 6; sec++ {
+		tr.Observe(standby(sec), at(sec))
+	}
+	require.Len(t, tr.Tick(at(6).Add(time.Second)), 1, "h1 fell silent, the standby did not")
+	tr.Observe(active(7), at(7))
+	require.Equal(t, alert.Waiting, tr.Judge(lagK, at(7)).Coverage, "h2 reported it in its latest collection: known")
+	require.Equal(t, alert.Blind, tr.Judge(lagK, at(2)).Coverage, "a series h2 did not report stays blind while h1 is silent")
+}
+
 func TestSnapshotRestore(t *testing.T) {
 	tr := New(Policy{FailingAfter: 2})
 	tr.Observe(clean(0), at(0))

@@ -242,6 +242,7 @@ func (pr *pair) takeOver(ctx context.Context) error {
 	if !pr.lease.Held() {
 		return nil // lost it while reading; the loop decides again
 	}
+	pr.clog.Baseline(rep)
 	p.mu.Lock()
 	p.newEngine()
 	p.mu.Unlock()
@@ -321,9 +322,13 @@ func (pr *pair) stateToRestore(rep cluster.Replica, now time.Time) (*savedState,
 		}
 		return s, local, "", nil
 	}
+	data, err := rep.StateJSON()
+	if err != nil {
+		return nil, nil, "", err
+	}
 	s := &savedState{}
-	if err := json.Unmarshal(rep.State.State, s); err != nil {
-		return nil, nil, "", fmt.Errorf("the log's state record from %s: %w", rep.State.Member, err)
+	if err := json.Unmarshal(data, s); err != nil {
+		return nil, nil, "", fmt.Errorf("the log's state from %s: %w", rep.State.Member, err)
 	}
 	s.migrate()
 	return s, append(rep.Journal(), local...), rep.State.Member, nil
@@ -398,7 +403,11 @@ func (pr *pair) tick(ctx context.Context, now time.Time) {
 			pr.log.Infof("Cluster: %s", pr.describe())
 		}
 		if fresh && pr.p.StateFile != "" {
-			if err := atomicfile.Write(pr.p.StateFile, rep.State.State); err != nil {
+			data, err := rep.StateJSON()
+			if err == nil {
+				err = atomicfile.Write(pr.p.StateFile, data)
+			}
+			if err != nil {
 				pr.log.Errorf("Cluster: caching the log's state in %s: %v", pr.p.StateFile, err)
 			}
 		}

@@ -1,8 +1,10 @@
 package wecom_sms_mail
 
 import (
+	"net"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +26,7 @@ import (
 // pairEnv is a kfake cluster and one robot that two members share.
 type pairEnv struct {
 	kafka *kfake.Cluster
+	ports map[int32]int // by node ID
 	robot *fakewecom.Robot
 	url   string
 }
@@ -33,7 +36,13 @@ func newPairEnv(t *testing.T) *pairEnv {
 	c, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.GroupMinSessionTimeout(100*time.Millisecond))
 	require.NoError(t, err)
 	t.Cleanup(c.Close)
-	e := &pairEnv{kafka: c, robot: fakewecom.New(robotKey)}
+	e := &pairEnv{kafka: c, robot: fakewecom.New(robotKey), ports: map[int32]int{}}
+	for node, addr := range c.ListenAddrs() { // node IDs are 0..n-1 in order at start
+		_, port, err := net.SplitHostPort(addr)
+		require.NoError(t, err)
+		e.ports[int32(node)], err = strconv.Atoi(port)
+		require.NoError(t, err)
+	}
 	srv := httptest.NewServer(e.robot)
 	t.Cleanup(srv.Close)
 	e.url = srv.URL + "/cgi-bin/webhook/send?key=" + robotKey
@@ -78,6 +87,27 @@ func count(msgs []fakewecom.Message, substr string) int {
 	return n
 }
 
+// awaitOneActive waits until exactly one member delivers and returns it.
+func awaitOneActive(t *testing.T, ps map[string]*WeComSMSMail) string {
+	t.Helper()
+	require.Eventually(t, func() bool { return len(activeOf(ps)) == 1 }, 20*time.Second, 10*time.Millisecond)
+	return activeOf(ps)[0]
+}
+
+// requireSpaced fails when two reminders of the alert came closer than half
+// the repeat interval (1 s here): one of them was sent twice.
+func requireSpaced(t *testing.T, msgs []fakewecom.Message, when string) {
+	t.Helper()
+	var last time.Time
+	for _, m := range msgs {
+		if !strings.Contains(m.Content, "持续") {
+			continue
+		}
+		require.False(t, !last.IsZero() && m.At.Sub(last) < 500*time.Millisecond, "%s: two reminders %s apart: %v", when, m.At.Sub(last), msgs)
+		last = m.At
+	}
+}
+
 func activeOf(ps map[string]*WeComSMSMail) []string {
 	var out []string
 	for name, p := range ps {
@@ -96,7 +126,7 @@ func TestPairDeliversOnceAndHandsOver(t *testing.T) {
 	a, _ := e.member(t, "host-a")
 	b, logB := e.member(t, "host-b")
 	ps := map[string]*WeComSMSMail{"host-a": a, "host-b": b}
-	require.Eventually(t, func() bool { return len(activeOf(ps)) == 1 }, 20*time.Second, 10*time.Millisecond)
+	awaitOneActive(t, ps)
 
 	writeBoth(t, []telegraf.Metric{lagMetric("billing", "critical", 2500, 2000)}, a, b)
 	deadline := time.Now().Add(3500 * time.Millisecond)
@@ -111,6 +141,7 @@ func TestPairDeliversOnceAndHandsOver(t *testing.T) {
 	require.GreaterOrEqual(t, reminders, 2, "reminders each second: %v", msgs)
 	require.LessOrEqual(t, reminders, 4, "no reminder twice: %v", msgs)
 
+	requireSpaced(t, msgs, "steady state")
 	active := activeOf(ps)[0]
 	standby := "host-b"
 	if active == "host-b" {
@@ -140,8 +171,7 @@ func TestPairSilenceOnStandbyReachesActive(t *testing.T) {
 	a, _ := e.member(t, "host-a")
 	b, _ := e.member(t, "host-b")
 	ps := map[string]*WeComSMSMail{"host-a": a, "host-b": b}
-	require.Eventually(t, func() bool { return len(activeOf(ps)) == 1 }, 20*time.Second, 10*time.Millisecond)
-	active := ps[activeOf(ps)[0]]
+	active := ps[awaitOneActive(t, ps)]
 	standby := a
 	if active == a {
 		standby = b
@@ -162,4 +192,41 @@ func TestPairSilenceOnStandbyReachesActive(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	require.Zero(t, count(e.robot.Messages(), "billing"), "silenced on the active member: %v", e.robot.Messages())
+}
+
+// A broker restart (the group's coordinator and the log's leader go away
+// and come back) neither repeats nor loses a message, whichever member
+// ends up active.
+func TestPairSurvivesBrokerRestart(t *testing.T) {
+	e := newPairEnv(t)
+	a, _ := e.member(t, "host-a")
+	b, _ := e.member(t, "host-b")
+	ps := map[string]*WeComSMSMail{"host-a": a, "host-b": b}
+	awaitOneActive(t, ps)
+	feed := func(d time.Duration) {
+		for end := time.Now().Add(d); time.Now().Before(end); {
+			writeBoth(t, []telegraf.Metric{lagMetric("billing", "critical", 2500, 2000)}, a, b)
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	feed(2 * time.Second)
+	restarted := map[int32]bool{}
+	for _, node := range []int32{e.kafka.CoordinatorFor(cluster.DefaultName), e.kafka.LeaderFor(cluster.DefaultName, 0)} {
+		if restarted[node] {
+			continue
+		}
+		restarted[node] = true
+		port := e.ports[node]
+		require.NoError(t, e.kafka.RemoveNode(node))
+		feed(time.Second)
+		_, _, err := e.kafka.AddNode(node, port)
+		require.NoError(t, err)
+	}
+	feed(4 * time.Second)
+	awaitOneActive(t, ps)
+	msgs := e.robot.Messages()
+	require.Equal(t, 1, count(msgs, "billing")-count(msgs, "持续")-count(msgs, "告警主机切换"), "one first message: %v", msgs)
+	requireSpaced(t, msgs, "across the restart")
+	last := msgs[len(msgs)-1].At
+	require.Less(t, time.Since(last), 2500*time.Millisecond, "reminders go on after the restart: %v", msgs)
 }

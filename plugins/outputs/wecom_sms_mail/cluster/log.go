@@ -31,10 +31,11 @@ type Log struct {
 
 	mu       sync.Mutex
 	replica  Replica
-	applied  chan struct{} // closed and replaced after each batch
-	seq      uint64        // deliveries this process appended
-	uncover  []string      // delivery keys not yet covered by a state
-	written  int64         // bytes appended, for the figures
+	applied  chan struct{}     // closed and replaced after each batch
+	seq      uint64            // deliveries this process appended
+	uncover  []string          // delivery keys not yet covered by a state
+	parts    map[string][]byte // the parts as last appended (or read, at takeover)
+	written  int64             // bytes appended, for the figures
 	readErrs int
 }
 
@@ -118,34 +119,74 @@ func (l *Log) Replica() Replica {
 	return l.replica.Clone()
 }
 
-// AppendState writes a snapshot of the state file's content, with
-// tombstones for the deliveries it covers, so compaction can drop them.
+// AppendState appends a save: the parts that changed since the last one,
+// tombstones for those gone, then the StateRecord that commits them, and
+// tombstones for the deliveries it covers, all in one produce request.
 // mark is DeliveryMark taken before the state was snapshotted.
 func (l *Log) AppendState(ctx context.Context, generation int32, state []byte, savedAt time.Time, mark uint64) error {
-	rec := StateRecord{Member: l.member, Generation: generation, At: savedAt, Covers: mark, State: state}
+	parts, err := Split(state)
+	if err != nil {
+		return err
+	}
+	rec := StateRecord{Member: l.member, Generation: generation, At: savedAt, Covers: mark}
 	value, err := json.Marshal(rec)
 	if err != nil {
 		return err
 	}
 	l.mu.Lock()
+	changed, gone := diff(l.parts, parts)
 	covered := 0
 	for covered < len(l.uncover) && seqOf(l.uncover[covered]) <= mark {
 		covered++
 	}
 	tombs := slices.Clone(l.uncover[:covered])
 	l.mu.Unlock()
-	records := []*kgo.Record{{Topic: l.topic, Key: []byte(keyState), Value: value}}
+	records := make([]*kgo.Record, 0, len(changed)+len(gone)+1+len(tombs))
+	keys := make([]string, 0, len(changed))
+	for k := range changed {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		records = append(records, &kgo.Record{Topic: l.topic, Key: []byte(keyPart + k), Value: changed[k]})
+	}
+	for _, k := range gone {
+		records = append(records, &kgo.Record{Topic: l.topic, Key: []byte(keyPart + k)})
+	}
+	records = append(records, &kgo.Record{Topic: l.topic, Key: []byte(keyState), Value: value})
 	for _, k := range tombs {
 		records = append(records, &kgo.Record{Topic: l.topic, Key: []byte(k)})
 	}
 	if err := l.produce(ctx, records...); err != nil {
-		return fmt.Errorf("appending a state of %d bytes: %w", len(value), err)
+		return fmt.Errorf("appending a save of %d part(s): %w", len(changed)+len(gone), err)
 	}
 	l.mu.Lock()
+	l.parts = parts
 	l.uncover = l.uncover[min(covered, len(l.uncover)):]
 	l.mu.Unlock()
 	return nil
 }
+
+// Baseline sets what the log holds, so that the next save appends only
+// what differs: a member taking over passes the replica's. Parts a dead
+// member appended without their StateRecord would be committed by the
+// next save's: the next save rewrites or removes each of them.
+func (l *Log) Baseline(r Replica) {
+	parts := make(map[string][]byte, len(r.Parts)+len(r.pending))
+	for k, v := range r.Parts {
+		parts[k] = v
+	}
+	for k := range r.pending {
+		parts[k] = orphan
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.parts = parts
+}
+
+// orphan marks a part whose value in the log is unknown: never equal to a
+// part's JSON, so it is always rewritten.
+var orphan = []byte{0}
 
 // DeliveryMark is the sequence number of the last delivery appended.
 func (l *Log) DeliveryMark() uint64 {

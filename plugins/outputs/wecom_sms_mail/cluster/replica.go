@@ -22,19 +22,20 @@ import (
 // a state (covered ones get a tombstone).
 const (
 	keyState    = "state"
+	keyPart     = "s/"        // + part key (see Split)
 	keyDelivery = "delivery/" // + member + "/" + seq
 	keySilence  = "silence/"  // + silence ID
 )
 
-// StateRecord is a snapshot of the active member's state.
+// StateRecord ends a save: the parts appended before it (since the last
+// one) are the state as the active member saved it at At.
 type StateRecord struct {
 	Member     string    `json:"member"`
 	Generation int32     `json:"generation"`
 	At         time.Time `json:"at"`
-	// Covers is the last delivery sequence number of Member that State
+	// Covers is the last delivery sequence number of Member that the state
 	// reflects: later deliveries still apply on top of it.
-	Covers uint64          `json:"covers"`
-	State  json.RawMessage `json:"state"` // the state file's content
+	Covers uint64 `json:"covers"`
 }
 
 // DeliveryRecord is one accepted delivery, as the journal records it.
@@ -52,8 +53,12 @@ func deliveryKey(member string, seq uint64) string {
 // Replica is what a member knows from the log. It is pure: records in,
 // state out.
 type Replica struct {
-	// State is the latest snapshot; nil before the first.
+	// State is the latest save; nil before the first.
 	State *StateRecord
+	// Parts are the state as of State; pending are parts of a save whose
+	// StateRecord has not come (a member died mid-save: never applied).
+	Parts   map[string][]byte
+	pending map[string][]byte
 	// Deliveries are those not reflected in State, in log order.
 	Deliveries []DeliveryRecord
 	// Silences are every silence the log holds, by ID.
@@ -62,10 +67,18 @@ type Replica struct {
 	Offset int64
 }
 
-// Apply reads one record at offset. A tombstone (nil value) changes
-// nothing: it only lets compaction drop what a state already covers.
+// Apply reads one record at offset. A tombstone (nil value) of a part
+// removes it with the next save; others change nothing: they only let
+// compaction drop what a state already covers.
 func (r *Replica) Apply(key string, value []byte, offset int64) error {
 	r.Offset = offset + 1
+	if part, ok := strings.CutPrefix(key, keyPart); ok {
+		if r.pending == nil {
+			r.pending = map[string][]byte{}
+		}
+		r.pending[part] = value // nil: the part is gone
+		return nil
+	}
 	if value == nil {
 		return nil
 	}
@@ -76,6 +89,17 @@ func (r *Replica) Apply(key string, value []byte, offset int64) error {
 			return fmt.Errorf("state record at offset %d: %w", offset, err)
 		}
 		r.State = &s
+		if r.Parts == nil {
+			r.Parts = map[string][]byte{}
+		}
+		for k, v := range r.pending {
+			if v == nil {
+				delete(r.Parts, k)
+			} else {
+				r.Parts[k] = v
+			}
+		}
+		r.pending = nil
 		// The writer read the log to its end before it wrote this (a
 		// takeover does), so it reflects every other member's
 		// deliveries; its own count up to Covers.
@@ -129,9 +153,22 @@ func (r *Replica) Journal() []notify.Delivered {
 	return out
 }
 
-// Clone copies the replica for a reader outside the log's lock.
+// StateJSON is the state as of State, as the state file holds it.
+func (r *Replica) StateJSON() ([]byte, error) { return Join(r.Parts) }
+
+// Clone copies the replica for a reader outside the log's lock. Parts'
+// values are never modified, only replaced, so they are shared.
 func (r *Replica) Clone() Replica {
-	c := Replica{Offset: r.Offset, State: r.State}
+	c := Replica{Offset: r.Offset, State: r.State, Parts: make(map[string][]byte, len(r.Parts))}
+	for k, v := range r.Parts {
+		c.Parts[k] = v
+	}
+	if len(r.pending) > 0 {
+		c.pending = make(map[string][]byte, len(r.pending))
+		for k, v := range r.pending {
+			c.pending[k] = v
+		}
+	}
 	c.Deliveries = append([]DeliveryRecord(nil), r.Deliveries...)
 	c.Silences = make(map[string]route.Silence, len(r.Silences))
 	for id, s := range r.Silences {

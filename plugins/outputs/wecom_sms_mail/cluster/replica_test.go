@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"encoding/json"
+	"slices"
 	"testing"
 	"time"
 
@@ -17,7 +18,7 @@ type rec struct {
 }
 
 func state(member string, covers uint64) rec {
-	return rec{keyState, StateRecord{Member: member, Covers: covers, State: json.RawMessage(`{"version":2}`)}}
+	return rec{keyState, StateRecord{Member: member, Covers: covers}}
 }
 
 func delivery(member string, seq uint64) rec {
@@ -113,4 +114,72 @@ func TestReplicaRejectsUnknownRecords(t *testing.T) {
 
 func TestSeqOf(t *testing.T) {
 	require.Equal(t, uint64(42), seqOf(deliveryKey("host/with/slash", 42)))
+}
+
+func TestSplitJoin(t *testing.T) {
+	state := []byte(`{"version":2,"saved_at":"2026-12-04T10:00:00Z","alerts":[{"key":"ckafka_lag,group=a","level":2},{"key":"ckafka_lag,group=b/c","level":1}],` +
+		`"sent":{"ckafka_lag,group=a":{"wecom-1":{"level":2}}},"pending":[],"queues":{"wecom-1":[{"next":0}]},"paced":{"wecom-1":["2026-12-04T10:00:00Z"]}}`)
+	parts, err := Split(state)
+	require.NoError(t, err)
+	require.Contains(t, parts, "alerts/ckafka_lag,group=b/c", "a key with a slash stays whole")
+	require.Contains(t, parts, "sent/ckafka_lag,group=a")
+	require.Contains(t, parts, "queues/wecom-1")
+	require.Contains(t, parts, "field/version")
+	joined, err := Join(parts)
+	require.NoError(t, err)
+	require.JSONEq(t, string(state), string(joined))
+
+	empty, err := Join(nil)
+	require.NoError(t, err)
+	require.JSONEq(t, `{"alerts":[]}`, string(empty))
+}
+
+func TestDiff(t *testing.T) {
+	prev := map[string][]byte{"alerts/a": []byte(`1`), "alerts/b": []byte(`2`), "alerts/c": []byte(`3`)}
+	next := map[string][]byte{"alerts/a": []byte(`1`), "alerts/b": []byte(`20`), "alerts/d": []byte(`4`)}
+	changed, gone := diff(prev, next)
+	require.Equal(t, map[string][]byte{"alerts/b": []byte(`20`), "alerts/d": []byte(`4`)}, changed)
+	require.Equal(t, []string{"alerts/c"}, gone)
+}
+
+// Parts count only once their save's StateRecord is read: a member that
+// died mid-save left parts nobody applies, and the next writer rewrites
+// them (Baseline marks them).
+func TestPartsCommitWithTheirState(t *testing.T) {
+	var r Replica
+	apply := func(key string, value string) {
+		var v []byte
+		if value != "" {
+			v = []byte(value)
+		}
+		require.NoError(t, r.Apply(key, v, r.Offset))
+	}
+	stateRec, err := json.Marshal(StateRecord{Member: "a"})
+	require.NoError(t, err)
+	apply(keyPart+"alerts/x", `{"key":"x"}`)
+	apply(keyPart+"alerts/y", `{"key":"y"}`)
+	require.Nil(t, r.State)
+	require.Empty(t, r.Parts, "not before the StateRecord")
+	apply(keyState, string(stateRec))
+	require.Len(t, r.Parts, 2)
+	apply(keyPart+"alerts/y", "") // resolved
+	apply(keyState, string(stateRec))
+	require.Equal(t, []string{"alerts/x"}, keysOf(r.Parts))
+	apply(keyPart+"alerts/z", `{"key":"z"}`) // the writer died here
+	require.Equal(t, []string{"alerts/x"}, keysOf(r.Parts))
+
+	var l Log
+	l.Baseline(r.Clone())
+	changed, gone := diff(l.parts, map[string][]byte{"alerts/x": []byte(`{"key":"x"}`)})
+	require.Empty(t, changed)
+	require.Equal(t, []string{"alerts/z"}, gone, "the orphan part is removed by the next save")
+}
+
+func keysOf(m map[string][]byte) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
 }

@@ -115,6 +115,13 @@ func main() {
 	add("wecom_sms_mail: receiver accepted → delivery durable in the journal (state file on; 200 messages)", "as short as the store allows",
 		"p50 %.2f ms, p99 %.2f ms, max %.2f ms", [2]string{"BenchmarkAcceptToDurable", "p50_ms"},
 		[2]string{"BenchmarkAcceptToDurable", "p99_ms"}, [2]string{"BenchmarkAcceptToDurable", "max_ms"})
+	add("HA pair: SIGKILL of the active member → the new active's first delivery (takeover notice), 10 kills, session_timeout 2 s",
+		"≤ session_timeout + group_wait", "median %.2f s, worst %.2f s", [2]string{"BenchmarkFailover", "median_s"}, [2]string{"BenchmarkFailover", "worst_s"})
+	add("HA pair: what replication adds to a delivery (line → webhook request, 200 messages, against stand-alone in the same run)", "",
+		"p50 %+.1f ms, p99 %+.1f ms (stand-alone p50 %.1f ms, p99 %.1f ms)", [2]string{"BenchmarkReplication", "added_p50_ms"},
+		[2]string{"BenchmarkReplication", "added_p99_ms"}, [2]string{"BenchmarkReplication", "alone_p50_ms"}, [2]string{"BenchmarkReplication", "alone_p99_ms"})
+	add("HA pair: cluster topic bytes per delivery (keys and values, before compression)", "", "%.0f B",
+		[2]string{"BenchmarkReplication", "topic_bytes/delivery"})
 	add("real Telegraf: breaching collection → webhook request (flush 1 s, group_wait 1 s)", "",
 		"%.0f ms mean, %.0f ms worst", [2]string{"BenchmarkPipelineLatency", "mean_ms"}, [2]string{"BenchmarkPipelineLatency", "worst_ms"})
 

@@ -3,6 +3,7 @@ package ckafka_lag
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"sync/atomic"
@@ -92,16 +93,29 @@ func (a *cloudAPI) callAhead(ctx context.Context, st *callStats, action string, 
 	return a.send(ctx, st, action, params, resp)
 }
 
+// errPaceBudget: waiting for the rate limit would outlast the request's
+// budget.
+var errPaceBudget = errors.New("no room left in the request budget at rate_limit")
+
 // send makes one call within the budget, retrying throttled answers.
 func (a *cloudAPI) send(ctx context.Context, st *callStats, action string, params map[string]any, resp tchttp.Response) error {
 	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, a.timeout)
 	defer cancel()
 	backoff := 100 * time.Millisecond
+	throttled := false
+	stillThrottled := func(err error) error {
+		st.errors.Add(1)
+		return &apiError{action: action, note: "still throttled when the " + a.timeout.String() + " request budget ran out: ", err: err}
+	}
 	for {
 		err := a.attempt(ctx, st, action, params, resp)
 		if err == nil {
 			return nil
+		}
+		if errors.Is(err, errPaceBudget) && throttled && parent.Err() == nil {
+			// The pace left no room in the budget for another attempt.
+			return stillThrottled(err)
 		}
 		if parent.Err() != nil {
 			// The collection was stopped (an auth failure elsewhere):
@@ -113,12 +127,12 @@ func (a *cloudAPI) send(ctx context.Context, st *callStats, action string, param
 			return &apiError{action: action, err: err}
 		}
 		st.throttled.Add(1)
+		throttled = true
 		wait := backoff/2 + rand.N(backoff/2+1)
 		backoff = min(2*backoff, 2*time.Second)
 		select {
 		case <-ctx.Done():
-			st.errors.Add(1)
-			return &apiError{action: action, note: "still throttled when the " + a.timeout.String() + " request budget ran out: ", err: err}
+			return stillThrottled(err)
 		case <-time.After(wait):
 		}
 	}
@@ -126,7 +140,7 @@ func (a *cloudAPI) send(ctx context.Context, st *callStats, action string, param
 
 func (a *cloudAPI) attempt(ctx context.Context, st *callStats, action string, params map[string]any, resp tchttp.Response) error {
 	if err := a.limiter.Wait(ctx); err != nil {
-		return err
+		return fmt.Errorf("%w: %w", errPaceBudget, err)
 	}
 	st.requests.Add(1)
 	return a.client.Call(ctx, action, params, resp)

@@ -1,0 +1,53 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os/exec"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/testkit"
+)
+
+// -test-notify names the member's role without joining the group.
+func TestTestNotifySaysTheClusterRole(t *testing.T) {
+	kafka := pairCluster(t)
+	brokers := kafka.ListenAddrs()
+	a := startMember(t, "host-a", memberConfig(t, "host-a", brokers, webhookDest(t)))
+	defer a.stop()
+	a.await(t, "Cluster: active", 30*time.Second)
+
+	cmd := exec.Command(binary, "-config", memberConfig(t, "host-b", brokers, webhookDest(t)), "-test-notify")
+	out, err := cmd.Output()
+	require.NoError(t, err, string(out))
+	require.Contains(t, string(out), "cluster ckafka_lag_alerting/ckafka_lag_alerting: member host-b: standby (active: host-a)\n")
+}
+
+// Brokers that do not answer at start stop the output with an error naming
+// cluster.brokers; with fallback_after it runs stand-alone after it.
+func TestUnreachableBrokers(t *testing.T) {
+	conf := memberConfig(t, "host-a", []string{"127.0.0.1:1"}, webhookDest(t))
+	cmd := exec.Command(binary, "-config", conf)
+	out, err := cmd.CombinedOutput()
+	require.Error(t, err)
+	require.Contains(t, string(out), "cluster.brokers [127.0.0.1:1]")
+
+	fallback, err := testkit.WriteFile(t.TempDir(), "fallback.conf",
+		fmt.Sprintf("[[outputs.wecom_sms_mail]]\n%s  [outputs.wecom_sms_mail.cluster]\n    brokers = [\"127.0.0.1:1\"]\n    session_timeout = \"1s\"\n    fallback_after = \"2s\"\n", webhookDest(t)))
+	require.NoError(t, err)
+	m := startMember(t, "fallback", fallback)
+	defer m.stop()
+	m.await(t, "running STAND-ALONE", 30*time.Second)
+}
+
+// webhookDest is a webhook table whose receiver accepts everything.
+func webhookDest(t *testing.T) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	t.Cleanup(srv.Close)
+	return fmt.Sprintf("  [outputs.wecom_sms_mail.webhook]\n    urls = [%q]\n", srv.URL+"/alerts")
+}

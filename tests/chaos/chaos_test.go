@@ -1,7 +1,9 @@
 package chaos
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -14,8 +16,11 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/fakes/tcapi"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/lease"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/sim"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/testkit"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail"
@@ -43,6 +48,7 @@ var settings = Settings{
 	RestartDelay:   time.Second,
 	Timeout:        10 * time.Second, // wecom_sms_mail.conf's
 	MaxBackoff:     16 * time.Second, // 1 s doubled up to max_retries = 5
+	Session:        2 * time.Second,  // with CHAOS_HOSTS=2
 	ForIntervals:   2,                // sample.conf's
 	Phones:         []string{"+8613800000001", "+8613800000002"},
 }
@@ -79,11 +85,18 @@ func TestChaos(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the fault-injection run takes minutes")
 	}
+	settings.Hosts = 1
+	if v := os.Getenv("CHAOS_HOSTS"); v != "" {
+		n, err := strconv.Atoi(v)
+		require.NoError(t, err, "CHAOS_HOSTS")
+		require.Contains(t, []int{1, 2}, n, "CHAOS_HOSTS is 1 or 2")
+		settings.Hosts = n
+	}
 	telegraf := testkit.TelegrafBinary(t, root)
 	seed, d := chaosSeed(t), chaosDuration(t)
 	plan := NewPlan(seed, d, settings)
-	t.Logf("chaos: seed %d, %s, plan %s: %d alert identities, %d faults (replay: CHAOS_SEED=%d CHAOS_DURATION=%s make chaos)",
-		seed, d, plan.Digest(), len(plan.Episodes), len(plan.Faults), seed, d)
+	t.Logf("chaos: seed %d, %s, %d host(s), plan %s: %d alert identities, %d faults (replay: CHAOS_SEED=%d CHAOS_DURATION=%s CHAOS_HOSTS=%d make chaos)",
+		seed, d, settings.Hosts, plan.Digest(), len(plan.Episodes), len(plan.Faults), seed, d, settings.Hosts)
 
 	dir := t.TempDir()
 	state, err := newStateDir(dir, os.Getenv("CHAOS_STATE_BLOCK"))
@@ -96,29 +109,50 @@ func TestChaos(t *testing.T) {
 	for _, e := range plan.Episodes {
 		s.SetLag(e.Group, e.Topic, lagOK)
 	}
-	confDir := writeConfigs(t, dir)
-
-	log := testkit.NewSyncBuffer()
-	cmd := exec.Command(telegraf, "--strict-env-handling", "--config", filepath.Join(confDir, "sample.conf"))
-	cmd.Env = s.Env(root, sim.Settings{
-		Interval: settings.Interval.String(), FlushInterval: "1s", GroupWait: settings.GroupWait.String(),
-		RepeatInterval: settings.RepeatInterval.String(), StaleAfter: "10m", RestartDelay: settings.RestartDelay.String(),
-		Language: "en", BinDir: binDir, ConfDir: confDir, StateDir: state.path,
-	})
-	cmd.Stdout, cmd.Stderr = log, log
-	require.NoError(t, cmd.Start())
+	var brokers []string
+	if settings.Hosts == 2 {
+		kafka, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.GroupMinSessionTimeout(500*time.Millisecond))
+		require.NoError(t, err)
+		t.Cleanup(kafka.Close)
+		brokers = kafka.ListenAddrs()
+	}
+	var hosts []*host
+	for i := range settings.Hosts {
+		h := &host{name: fmt.Sprintf("host-%c", 'a'+i), telegraf: telegraf, log: testkit.NewSyncBuffer()}
+		hostDir := filepath.Join(dir, h.name)
+		require.NoError(t, os.Mkdir(hostDir, 0o700))
+		stateDir := hostDir
+		if i == 0 {
+			stateDir = state.path // the state directory faults hit the first host
+		}
+		confDir := writeConfigs(t, hostDir, h.name, brokers)
+		h.confDir = confDir
+		h.env = append(s.Env(root, sim.Settings{
+			Interval: settings.Interval.String(), FlushInterval: "1s", GroupWait: settings.GroupWait.String(),
+			RepeatInterval: settings.RepeatInterval.String(), StaleAfter: "10m", RestartDelay: settings.RestartDelay.String(),
+			Language: "en", BinDir: binDir, ConfDir: confDir, StateDir: stateDir,
+		}), "CKAFKA_LAG_HOSTNAME="+h.name)
+		require.NoError(t, h.start())
+		hosts = append(hosts, h)
+		if settings.Hosts == 2 && i == 0 {
+			require.Eventually(t, func() bool { return strings.Contains(h.log.String(), "Cluster: active") }, 30*time.Second,
+				100*time.Millisecond, "host-a takes the lease")
+		}
+	}
 	t.Cleanup(func() {
-		stop(cmd)
-		path := filepath.Join(os.TempDir(), fmt.Sprintf("chaos-%d-telegraf.log", seed))
-		if os.WriteFile(path, []byte(log.String()), 0o600) == nil {
-			t.Logf("Telegraf's log: %s", path)
+		for _, h := range hosts {
+			h.stop()
+			path := filepath.Join(os.TempDir(), fmt.Sprintf("chaos-%d-%s-telegraf.log", seed, h.name))
+			if os.WriteFile(path, []byte(h.log.String()), 0o600) == nil {
+				t.Logf("%s's Telegraf log: %s", h.name, path)
+			}
 		}
 	})
 	require.Eventually(t, func() bool {
-		return testkit.ChildPID(cmd.Process.Pid, "wecom_sms_mail") != 0 && s.CKafka.Stats().ByAction["DescribeGroupOffsets"] > 0
+		return testkit.ChildPID(hosts[0].cmd.Process.Pid, "wecom_sms_mail") != 0 && s.CKafka.Stats().ByAction["DescribeGroupOffsets"] > 0
 	}, 30*time.Second, 100*time.Millisecond, "the pipeline starts")
 
-	drv := driver{t: t, sim: s, state: state, telegraf: cmd.Process.Pid, start: time.Now()}
+	drv := driver{t: t, sim: s, state: state, hosts: hosts, brokers: brokers, start: time.Now()}
 	drv.run(plan)
 	t.Logf("chaos: timeline done; faults lifted; draining")
 
@@ -130,7 +164,7 @@ func TestChaos(t *testing.T) {
 	deadline := time.Now().Add(90 * time.Second)
 	var settled time.Time
 	for ; time.Now().Before(deadline); time.Sleep(time.Second) {
-		rows, findings = Reconcile(plan, settings, dests, drv.deliveries(), drv.killedOutput, drv.records(log.String()))
+		rows, findings = Reconcile(plan, settings, dests, drv.deliveries(), drv.killedOutput, drv.records(drv.logs()))
 		if slices.ContainsFunc(rows, func(r Row) bool { return r.Lost > 0 }) {
 			settled = time.Time{}
 			continue
@@ -146,7 +180,7 @@ func TestChaos(t *testing.T) {
 	t.Logf("chaos: seed %d, %s, plan %s; faults injected: %s; state directory made unwritable by %s",
 		seed, d, plan.Digest(), drv.summary(plan), state.How())
 	t.Logf("ledger:\n%s", Table(rows))
-	t.Logf("%s", AcceptToDurable(drv.deliveries(), drv.records(log.String())))
+	t.Logf("%s", AcceptToDurable(drv.deliveries(), drv.records(drv.logs())))
 	for _, f := range findings {
 		t.Logf("  %s", f)
 	}
@@ -154,6 +188,10 @@ func TestChaos(t *testing.T) {
 		explain(t, plan, findings, drv.deliveries())
 	}
 	require.GreaterOrEqual(t, drv.kills[KillOutput], 20, "SIGKILLs of wecom_sms_mail")
+	if settings.Hosts == 2 {
+		require.Positive(t, drv.kills[HostKill], "host kills")
+		require.Positive(t, drv.kills[HostPause], "host pauses")
+	}
 	for _, r := range rows {
 		if r.Failed() {
 			t.Errorf("%s: %d lost, %d duplicated, %d spurious (replay: CHAOS_SEED=%d CHAOS_DURATION=%s make chaos)",
@@ -162,7 +200,7 @@ func TestChaos(t *testing.T) {
 	}
 	// Hundreds of failures were logged; none may carry a secret.
 	for _, secret := range []string{sim.CKafkaSecretKey, sim.SMSSecretKey, sim.SMTPPassword, sim.RobotKey} {
-		require.NotContains(t, log.String(), secret, "a secret in Telegraf's log")
+		require.NotContains(t, drv.logs(), secret, "a secret in Telegraf's log")
 	}
 }
 
@@ -204,7 +242,7 @@ func destinations() []Destination {
 // debug log on (its "Delivery recorded" lines are the ledger's evidence)
 // and the SMS channel sending to two numbers a one-variable template that
 // lists every alert (the ledger reads it), and returns the directory.
-func writeConfigs(t *testing.T, dir string) string {
+func writeConfigs(t *testing.T, dir, member string, brokers []string) string {
 	confDir := filepath.Join(dir, "etc")
 	require.NoError(t, os.Mkdir(confDir, 0o700))
 	raw, err := os.ReadFile(filepath.Join(root, "sample.conf"))
@@ -215,6 +253,10 @@ func writeConfigs(t *testing.T, dir string) string {
 	require.NoError(t, os.WriteFile(filepath.Join(confDir, "sample.conf"), raw, 0o600))
 	raw, err = os.ReadFile(filepath.Join(root, "etc", "ckafka_lag.conf"))
 	require.NoError(t, err)
+	list := `["` + strings.Join(brokers, `", "`) + `"]`
+	if len(brokers) > 0 {
+		raw = fmt.Appendf(raw, "  cluster_brokers = %s\n  cluster_member_name = %q\n  cluster_session_timeout = %q\n", list, member, settings.Session)
+	}
 	require.NoError(t, os.WriteFile(filepath.Join(confDir, "ckafka_lag.conf"), raw, 0o600))
 	raw, err = os.ReadFile(filepath.Join(root, "etc", "wecom_sms_mail.conf"))
 	require.NoError(t, err)
@@ -231,6 +273,10 @@ func writeConfigs(t *testing.T, dir string) string {
 	i := slices.IndexFunc(lines, func(l string) bool { return strings.HasPrefix(strings.TrimSpace(l), "template_params = ") })
 	require.GreaterOrEqual(t, i, 0, "etc/wecom_sms_mail.conf has no template_params")
 	lines[i] = "    template_params = ['" + SMSTemplate + "']"
+	if len(brokers) > 0 {
+		lines = append(lines, fmt.Sprintf("  [outputs.wecom_sms_mail.cluster]\n    brokers = %s\n    member_name = %q\n    session_timeout = %q\n",
+			list, member, settings.Session))
+	}
 	require.NoError(t, os.WriteFile(filepath.Join(confDir, "wecom_sms_mail.conf"), []byte(strings.Join(lines, "\n")), 0o600))
 	return confDir
 }
@@ -249,12 +295,13 @@ func stop(cmd *exec.Cmd) {
 
 // driver plays a plan against the running pipeline.
 type driver struct {
-	t        *testing.T
-	sim      *sim.Sim
-	state    *stateDir
-	telegraf int
-	start    time.Time
-	kills    map[FaultKind]int
+	t       *testing.T
+	sim     *sim.Sim
+	state   *stateDir
+	hosts   []*host
+	brokers []string // the pair's cluster, with two hosts
+	start   time.Time
+	kills   map[FaultKind]int
 	// killedOutput are when wecom_sms_mail was killed, from the start.
 	killedOutput []time.Duration
 	skipped      []string
@@ -311,6 +358,33 @@ func (d *driver) fault(f Fault) (begin, end func() error) {
 		return func() error { return d.kill(f.Kind, "wecom_sms_mail") }, nil
 	case KillCollector:
 		return func() error { return d.kill(f.Kind, "ckafka_lag") }, nil
+	case HostKill:
+		var h *host
+		return func() error {
+				h = d.active()
+				d.kills[f.Kind]++
+				d.killedOutput = append(d.killedOutput, time.Since(d.start))
+				h.kill()
+				return nil
+			}, func() error {
+				return h.start()
+			}
+	case HostPause:
+		var pid int
+		return func() error {
+				pid = testkit.ChildPID(d.active().cmd.Process.Pid, "wecom_sms_mail")
+				if pid == 0 {
+					return errors.New("the active host runs no wecom_sms_mail")
+				}
+				d.kills[f.Kind]++
+				// A delivery past the fence when it froze may land after
+				// the takeover: in flight, as at a kill.
+				d.killedOutput = append(d.killedOutput, time.Since(d.start))
+				return syscall.Kill(pid, syscall.SIGSTOP)
+			}, func() error {
+				d.killedOutput = append(d.killedOutput, time.Since(d.start))
+				return syscall.Kill(pid, syscall.SIGCONT)
+			}
 	case RobotDown:
 		return func() error { s.Robot.Down(-1); return nil }, func() error { s.Robot.Up(); return nil }
 	case RobotHang:
@@ -371,8 +445,9 @@ func (d *driver) apiFault(f tcapi.Fault) (begin, end func() error) {
 // kill SIGKILLs Telegraf's child running name, waiting up to ten seconds
 // for Telegraf to have restarted it after an earlier kill.
 func (d *driver) kill(kind FaultKind, name string) error {
+	h := d.active()
 	for wait := time.Now().Add(10 * time.Second); time.Now().Before(wait); time.Sleep(50 * time.Millisecond) {
-		if pid := testkit.ChildPID(d.telegraf, name); pid != 0 {
+		if pid := testkit.ChildPID(h.cmd.Process.Pid, name); pid != 0 {
 			d.kills[kind]++
 			// Taken before the signal: a record stamped earlier was
 			// durable before the kill.
@@ -436,14 +511,20 @@ func (d *driver) records(log string) []Record {
 	return out
 }
 
-// deliveries reads every alert line the fakes accepted.
+// deliveries reads every alert line the fakes accepted. A takeover notice
+// lists what still fires; it is news about the alerting, not a message
+// about those alerts.
 func (d *driver) deliveries() []Delivery {
 	var out []Delivery
 	for _, m := range d.sim.Robot.Messages() {
-		out = append(out, ParseLines("wecom", m.Content, m.At.Sub(d.start))...)
+		if !strings.Contains(m.Content, takeoverNotice) {
+			out = append(out, ParseLines("wecom", m.Content, m.At.Sub(d.start))...)
+		}
 	}
 	for _, m := range d.sim.SMTP.Messages() {
-		out = append(out, ParseLines("email", m.Text, m.At.Sub(d.start))...)
+		if !strings.Contains(m.Text, takeoverNotice) {
+			out = append(out, ParseLines("email", m.Text, m.At.Sub(d.start))...)
+		}
 	}
 	for _, m := range d.sim.SMS.Messages() {
 		out = append(out, ParseSMS("sms "+m.Phone, strings.Join(m.Params, ""), m.At.Sub(d.start))...)
@@ -469,4 +550,73 @@ func (d *driver) summary(p Plan) string {
 		parts = append(parts, "skipped: "+strings.Join(slices.Compact(d.skipped), "; "))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// takeoverNotice is in the HA pair's takeover message (English).
+const takeoverNotice = "Alerting host changed: "
+
+// host is one Telegraf of the run; the pair's second host with
+// CHAOS_HOSTS=2. Its log survives restarts.
+type host struct {
+	name     string
+	telegraf string
+	confDir  string
+	env      []string
+	log      *testkit.SyncBuffer
+	cmd      *exec.Cmd
+}
+
+func (h *host) start() error {
+	h.cmd = exec.Command(h.telegraf, "--strict-env-handling", "--config", filepath.Join(h.confDir, "sample.conf"))
+	h.cmd.Env = h.env
+	h.cmd.Stdout, h.cmd.Stderr = h.log, h.log
+	return h.cmd.Start()
+}
+
+// kill is the host's death: its children and Telegraf, SIGKILL.
+func (h *host) kill() {
+	for _, child := range []string{"wecom_sms_mail", "ckafka_lag"} {
+		if pid := testkit.ChildPID(h.cmd.Process.Pid, child); pid != 0 {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	_ = h.cmd.Process.Kill()
+	_ = h.cmd.Wait()
+}
+
+func (h *host) stop() {
+	if h.cmd.ProcessState == nil {
+		stop(h.cmd)
+	}
+}
+
+// active is the host whose output holds the lease (the only host without
+// a pair); while nobody does (a takeover), a live host.
+func (d *driver) active() *host {
+	if len(d.hosts) == 1 {
+		return d.hosts[0]
+	}
+	live := slices.IndexFunc(d.hosts, func(h *host) bool { return h.cmd.ProcessState == nil })
+	cl, err := kgo.NewClient(kgo.SeedBrokers(d.brokers...))
+	if err == nil {
+		defer cl.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		holder, err := lease.Holder(ctx, cl, "ckafka_lag_alerting", "ckafka_lag_alerting")
+		for _, h := range d.hosts {
+			if err == nil && h.name == holder && h.cmd.ProcessState == nil {
+				return h
+			}
+		}
+	}
+	return d.hosts[max(live, 0)]
+}
+
+// logs is every host's Telegraf log.
+func (d *driver) logs() string {
+	var b strings.Builder
+	for _, h := range d.hosts {
+		b.WriteString(h.log.String())
+	}
+	return b.String()
 }

@@ -59,6 +59,11 @@ const (
 	APIThrottle   FaultKind = "ckafka API throttled"
 	API5xx        FaultKind = "ckafka API 502"
 	APISlow       FaultKind = "ckafka API slow"
+	// With two hosts (CHAOS_HOSTS=2): the active host dies (Telegraf and
+	// its children, SIGKILL; restarted after For), or its output is paused
+	// (SIGSTOP for For, then SIGCONT).
+	HostKill  FaultKind = "kill the active host"
+	HostPause FaultKind = "pause the active output"
 )
 
 // Fault is one injection. Kills are instants (For = 0); the others last For.
@@ -83,6 +88,9 @@ type Settings struct {
 	MaxBackoff     time.Duration // the longest wait between two attempts
 	ForIntervals   int           // the script's for_intervals
 	Phones         []string
+	// Hosts is 1, or 2 for the HA pair; Session its session_timeout.
+	Hosts   int
+	Session time.Duration
 }
 
 // Plan is one seeded run.
@@ -197,6 +205,22 @@ func drawFaults(rng *rand.Rand, d time.Duration, st Settings) []Fault {
 	}
 	outputKills := kills(max(20, int(d/(5*time.Second))), KillOutput, nil)
 	kills(max(4, int(d/(25*time.Second))), KillCollector, outputKills)
+	if st.Hosts == 2 {
+		// Host faults apart from each other by the time a takeover and a
+		// restart take, so the pair is whole again before the next.
+		var hostAt []Fault
+		for tries := 0; len(hostAt) < 4*scale && tries < 10000; tries++ {
+			f := Fault{Kind: HostKill, For: 3 * st.Session}
+			if len(hostAt)%2 == 1 {
+				f.Kind = HostPause
+			}
+			f.At = begin + time.Duration(rng.Int64N(int64(end-begin-f.For)))
+			if !slices.ContainsFunc(hostAt, func(o Fault) bool { return (f.At - o.At).Abs() < 6*st.Session+10*time.Second }) {
+				hostAt = append(hostAt, f)
+			}
+		}
+		out = append(out, hostAt...)
+	}
 	slices.SortStableFunc(out, func(a, b Fault) int { return int(a.At - b.At) })
 	return out
 }

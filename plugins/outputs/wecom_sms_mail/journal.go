@@ -27,6 +27,11 @@ type journal struct {
 	path string
 	log  telegraf.Logger
 
+	// replicated: the HA pair's log, not this file, is what makes a
+	// delivery durable against this host's death: the pair logs the
+	// "recorded" line once the log has it.
+	replicated bool
+
 	mu       sync.Mutex
 	appended uint64 // lines appended by this process
 	failing  bool   // an append failed; logged once until one works
@@ -54,13 +59,15 @@ func (j *journal) append(r notify.Delivered) {
 		j.log.Errorf("Delivery journal: %v (the state file still records deliveries)", err)
 	case err == nil:
 		j.failing = false
-		j.logRecorded(r, time.Now())
+		if !j.replicated {
+			logRecorded(j.log, r, time.Now())
+		}
 	}
 }
 
-// Recorded is the debug line the journal logs once a delivery is durable
-// against a kill: when the receiver's answer arrived and when the append
-// returned. The chaos run reads it as evidence (a repeat of a recorded
+// Recorded is the debug line logged once a delivery is durable against a
+// kill: when the receiver's answer arrived and when the journal append
+// (with the HA pair: the cluster log's) returned. The chaos run reads it as evidence (a repeat of a recorded
 // delivery is a duplicate, however close the kill) and for the accept →
 // durable window.
 type Recorded struct {
@@ -75,10 +82,10 @@ type Recorded struct {
 // RecordedPrefix starts the debug line; JSON of a Recorded follows.
 const RecordedPrefix = "Delivery recorded: "
 
-func (j *journal) logRecorded(r notify.Delivered, now time.Time) {
+func logRecorded(log telegraf.Logger, r notify.Delivered, now time.Time) {
 	line, err := json.Marshal(Recorded{Dest: r.Dest, Accepted: r.At, Recorded: now, Alerts: r.Refs, Phones: r.Phones})
 	if err == nil {
-		j.log.Debug(RecordedPrefix + string(line))
+		log.Debug(RecordedPrefix + string(line))
 	}
 }
 

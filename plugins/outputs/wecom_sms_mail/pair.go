@@ -432,7 +432,11 @@ func (pr *pair) appendDelivery(d notify.Delivered) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(pr.cfg.SessionTimeout)/2)
 	defer cancel()
-	pr.report(pr.clog.AppendDelivery(ctx, pr.generation(), d))
+	err := pr.clog.AppendDelivery(ctx, pr.generation(), d)
+	pr.report(err)
+	if err == nil {
+		logRecorded(pr.log, d, time.Now())
+	}
 }
 
 func (pr *pair) deliveryMark() uint64 { return pr.clog.DeliveryMark() }

@@ -24,7 +24,7 @@ func TakeoverNotice(lang, member, previous string) string {
 }
 
 // announce tells the default destinations, once, that this member took
-// over, with the alerts still firing. A failed attempt is retried a few
+// over, with the counts of the alerts still firing. A failed attempt is retried a few
 // times; a lost lease ends it.
 func (pr *pair) announce(ctx context.Context, previous string) {
 	p := pr.p

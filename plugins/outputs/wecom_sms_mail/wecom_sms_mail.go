@@ -266,7 +266,7 @@ func (p *WeComSMSMail) Init() error {
 	}
 	p.newEngine()
 	if p.StateFile != "" {
-		p.journal = &journal{path: p.StateFile + ".journal", log: p.Log}
+		p.journal = &journal{path: p.StateFile + ".journal", log: p.Log, replicated: p.pair != nil}
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package alert
 
 import (
+	"errors"
 	"fmt"
 	"hash/maphash"
 	"sort"
@@ -71,6 +72,9 @@ const (
 	// KindGone resolves an alert whose series a clean collection of its
 	// collector no longer reports (a deleted group or topic).
 	KindGone Kind = "gone"
+	// KindClaimed tells the destinations that heard of an alert that
+	// someone took it (a signed link); its reminders stop.
+	KindClaimed Kind = "claimed"
 )
 
 // Ends reports whether a notification of this kind ends the alert.
@@ -112,6 +116,10 @@ type Alert struct {
 	// Unknown is set while the collector that reports the alert's series
 	// is failing or silent: the alert stays firing, its value unknown.
 	Unknown *Unknown `json:"unknown,omitempty"`
+	// ClaimedBy is who took the alert through its claim link, and when:
+	// reminders stop; messages say so.
+	ClaimedBy string    `json:"claimed_by,omitempty"`
+	ClaimedAt time.Time `json:"claimed_at,omitzero"`
 }
 
 // Unknown says since when and why a firing alert's value is not known.
@@ -372,6 +380,34 @@ func (a *Alerts) sweep(now time.Time) {
 			delete(a.quiet, key)
 		}
 	}
+}
+
+// ErrNotFiring is Claim's answer for an alert that is not firing, or fires
+// in an episode other than the link's.
+var ErrNotFiring = errors.New("the alert is not firing (any more)")
+
+// Claim records that by took the firing alert with key whose episode began
+// at since (Unix seconds), and returns the notification that tells its
+// destinations. A second claim changes nothing and says who was first.
+func (a *Alerts) Claim(key string, since int64, by string, now time.Time) (Notification, error) {
+	al, ok := a.active[key]
+	if !ok || al.StartedAt.Unix() != since {
+		return Notification{}, ErrNotFiring
+	}
+	if al.ClaimedBy != "" {
+		return Notification{}, fmt.Errorf("already claimed by %s", al.ClaimedBy)
+	}
+	al.ClaimedBy, al.ClaimedAt = by, now
+	return Notification{Kind: KindClaimed, Alert: al.copy(), At: now}, nil
+}
+
+// Get returns the firing alert with key.
+func (a *Alerts) Get(key string) (Alert, bool) {
+	al, ok := a.active[key]
+	if !ok {
+		return Alert{}, false
+	}
+	return al.copy(), true
 }
 
 // History returns a copy of a firing alert's chart history.

@@ -62,6 +62,9 @@ type Options struct {
 	// there closes most of the gap between a receiver accepting a message
 	// and the state file saying so (see Replay).
 	OnDelivered func(Delivered)
+	// Links, when set, returns the action links of a firing alert for a
+	// destination (robots and email; SMS messages carry none).
+	Links func(dest string, v render.AlertView) []render.Link
 	// MayDeliver, when set, is asked before each delivery attempt: the
 	// HA pair's fencing. While it says no, the worker holds its queue
 	// (no attempt is spent) and asks again.
@@ -153,8 +156,8 @@ func (d *Dispatcher) Remind(alerts []alert.Alert, now time.Time) {
 		pending[n.Alert.Key] = true
 	}
 	for _, a := range alerts {
-		if pending[a.Key] || d.silenced(a, now) {
-			continue
+		if pending[a.Key] || d.silenced(a, now) || a.ClaimedBy != "" {
+			continue // a claimed alert is someone's: no reminders
 		}
 		for _, dest := range d.destinations(a) {
 			if d.quiet(dest).Holds(a.Level, now) {
@@ -220,6 +223,7 @@ func (d *Dispatcher) Flush() {
 			}
 		}
 		data := render.BuildDataIn(batch, d.Lang, d.StaleAfter, d.location())
+		d.link(w.ch, data)
 		if err := data.LinkDashboards(d.Dashboard); err != nil {
 			d.log.Errorf("Rendering dashboard_url: %v", err)
 		}
@@ -280,8 +284,10 @@ func (d *Dispatcher) route(notes []alert.Notification, now time.Time) map[string
 		}
 	}
 	configured := map[string]bool{}
+	kinds := map[string]string{}
 	for _, w := range d.workers {
 		configured[w.ch.ID()] = true
+		kinds[w.ch.ID()] = w.ch.Kind()
 	}
 	perDest := map[string]map[string]alert.Notification{}
 	put := func(dest string, n alert.Notification) {
@@ -302,6 +308,13 @@ func (d *Dispatcher) route(notes []alert.Notification, now time.Time) map[string
 		case unheardResolved[n.Alert.Key]:
 			if n.Resolved() {
 				d.holdResolution(n) // it may have fired in quiet hours
+			}
+		case n.Kind == alert.KindClaimed:
+			// Told once to the destinations that heard of the alert.
+			for _, dest := range d.sent.told(n.Alert.Key, n.Alert.StartedAt) {
+				if kinds[dest] != "sms" {
+					put(dest, n)
+				}
 			}
 		case n.Dest != "" && silenced:
 			d.sent.unreserve(n, n.Dest)
@@ -354,6 +367,22 @@ func (d *Dispatcher) route(notes []alert.Notification, now time.Time) map[string
 		}
 	}
 	return out
+}
+
+// link adds the action links to the firing alerts of a message for ch.
+func (d *Dispatcher) link(ch Channel, data *render.TemplateData) {
+	if d.Links == nil || ch.Kind() == "sms" {
+		return
+	}
+	for i := range data.Alerts {
+		v := &data.Alerts[i]
+		if !v.Resolved && v.Kind != string(alert.KindClaimed) && v.Collector == "" && v.ClaimedBy == "" {
+			v.Links = d.Links(ch.ID(), *v)
+		}
+	}
+	if len(data.Alerts) > 0 {
+		data.First = data.Alerts[0]
+	}
 }
 
 // chart draws the message's chart; a failure is logged once and the

@@ -102,6 +102,19 @@ func (l Log) resolve(n alert.Notification) []string {
 	return dests
 }
 
+// told returns the destinations that were delivered a message about the
+// alert's episode that began at since.
+func (l Log) told(key string, since time.Time) []string {
+	var out []string
+	for dest, e := range l[key] {
+		if e.Since.Equal(since) && !e.Delivered.IsZero() {
+			out = append(out, dest)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
 // forget drops what was told about the alert with key: it resolved and
 // send_resolved is off.
 func (l Log) forget(key string) { delete(l, key) }

@@ -124,5 +124,6 @@ func (v AlertView) Escaped(esc func(string) string) AlertView {
 	v.Group = esc(v.Group)
 	v.Topic = esc(v.Topic)
 	v.Subject = esc(v.Subject)
+	v.ClaimedBy = esc(v.ClaimedBy) // typed into a form by whoever opened a link
 	return v
 }

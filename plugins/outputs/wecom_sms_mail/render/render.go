@@ -1,6 +1,7 @@
 package render
 
 import (
+	"slices"
 	"bytes"
 	"embed"
 	"fmt"
@@ -41,6 +42,7 @@ type Counts struct {
 
 // AlertView is one alert as templates see it.
 type AlertView struct {
+	Key           string // the alert's identity (see alert.Key)
 	Name          string
 	Tags          map[string]string
 	Level         string // ok, warning, critical
@@ -76,27 +78,35 @@ type AlertView struct {
 	DetailView
 	// History is what the alert received while firing, for charts.
 	History []alert.Point
+	// ClaimedBy is who took the alert through its claim link.
+	ClaimedBy string
+	// Links are the signed action links of a firing alert (claim,
+	// silence, view) for the destination the message goes to.
+	Links []Link
 }
+
+// Link is one action link in a message.
+type Link struct{ Label, URL string }
 
 // Words are localized labels for templates.
 type Words struct {
 	Critical, Warning, Resolved, NoData, Gone                      string
 	Level, Instance, Group, Topic, Lag, Threshold, Since, TestNote string
-	TestTag, TitleAlert, TitleResolved                             string
-	Behind, Trend, Dashboard, NoConsumer, Stalled                  string
+	TestTag, TitleAlert, TitleResolved, TitleClaimed               string
+	Behind, Trend, Dashboard, NoConsumer, Stalled, Actions         string
 }
 
 var words = map[string]Words{
 	"zh": {Critical: "严重", Warning: "警告", Resolved: "恢复", NoData: "恢复（无数据）", Gone: "恢复（已不存在）",
 		Level: "级别", Instance: "实例", Group: "消费组", Topic: "Topic", Lag: "积压", Threshold: "阈值", Since: "开始时间",
 		TestNote: "这是一条测试消息，用于验证告警通道配置，无需处理。",
-		TestTag:  "【测试】", TitleAlert: "CKafka 消费积压告警", TitleResolved: "CKafka 消费积压恢复",
-		Behind: "落后", Trend: "趋势", Dashboard: "看板", NoConsumer: "消费组无在线成员", Stalled: "消费停滞"},
+		TestTag:  "【测试】", TitleAlert: "CKafka 消费积压告警", TitleResolved: "CKafka 消费积压恢复", TitleClaimed: "CKafka 告警已认领",
+		Behind: "落后", Trend: "趋势", Dashboard: "看板", NoConsumer: "消费组无在线成员", Stalled: "消费停滞", Actions: "处理"},
 	"en": {Critical: "CRITICAL", Warning: "WARNING", Resolved: "RESOLVED", NoData: "RESOLVED (no data)", Gone: "RESOLVED (gone)",
 		Level: "Level", Instance: "Instance", Group: "Group", Topic: "Topic", Lag: "Lag", Threshold: "Threshold", Since: "Since",
 		TestNote: "This is a test message checking the alert channel; no action needed.",
-		TestTag:  "[TEST] ", TitleAlert: "CKafka consumer lag alert", TitleResolved: "CKafka consumer lag resolved",
-		Behind: "Behind", Trend: "Trend", Dashboard: "dashboard", NoConsumer: "no consumer online", Stalled: "stalled"},
+		TestTag:  "[TEST] ", TitleAlert: "CKafka consumer lag alert", TitleResolved: "CKafka consumer lag resolved", TitleClaimed: "CKafka alert claimed",
+		Behind: "Behind", Trend: "Trend", Dashboard: "dashboard", NoConsumer: "no consumer online", Stalled: "stalled", Actions: "Act"},
 }
 
 // templates holds the parsed default templates of one language.
@@ -218,6 +228,9 @@ func titleOf(d *TemplateData) string {
 	if d.Counts.Firing > 0 {
 		title = d.Words.TitleAlert
 	}
+	if len(d.Alerts) > 0 && !slices.ContainsFunc(d.Alerts, func(v AlertView) bool { return v.Kind != string(alert.KindClaimed) }) {
+		title = d.Words.TitleClaimed
+	}
 	if t := collectorTitle(d); t != "" {
 		title = t
 	}
@@ -230,10 +243,12 @@ func titleOf(d *TemplateData) string {
 	return title
 }
 
-// NoticeData is a message about the alerting itself: notice, then the
-// alerts still firing (as reminders).
+// NoticeData is a message about the alerting itself: the notice and the
+// counts of the alerts still firing, not their lines (a long list would be
+// split into messages that read as reminders).
 func NoticeData(notice string, firing []alert.Notification, lang string, staleAfter time.Duration, loc *time.Location) *TemplateData {
 	d := BuildDataIn(firing, lang, staleAfter, loc)
+	d.Alerts, d.First = nil, AlertView{}
 	d.Notice = notice
 	d.Title = titleOf(d)
 	return d
@@ -246,6 +261,8 @@ func alertView(n alert.Notification, lang string, w Words, staleAfter time.Durat
 		tags[t.Key] = t.Value
 	}
 	v := AlertView{
+		Key:           n.Alert.Key,
+		ClaimedBy:     n.Alert.ClaimedBy,
 		Name:          name,
 		Tags:          tags,
 		Level:         n.Alert.Level.String(),

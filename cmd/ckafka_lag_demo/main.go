@@ -9,9 +9,12 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -106,6 +109,10 @@ func run(root string, duration time.Duration) error {
 	if err != nil {
 		return err
 	}
+	pageURL, secret, err := writePageConfig(root, dir, &settings)
+	if err != nil {
+		return err
+	}
 	scenario[0].apply(s)
 
 	logPath := filepath.Join(dir, "telegraf.log")
@@ -117,7 +124,7 @@ func run(root string, duration time.Duration) error {
 	// sample.conf puts environment variables in strings only, so it works
 	// with the strict handling that becomes Telegraf's default in 1.38.
 	cmd := exec.Command(telegraf, "--strict-env-handling", "--config", conf)
-	cmd.Env = s.Env(root, settings)
+	cmd.Env = append(s.Env(root, settings), "ALERT_LINK_SECRET="+secret)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return err
@@ -127,7 +134,8 @@ func run(root string, duration time.Duration) error {
 	fmt.Printf("CKafka lag demo: real Telegraf %s with sample.conf, collecting every %s, for %s.\n", telegrafVersion(telegraf), settings.Interval, duration)
 	fmt.Printf("Thresholds: warning > 1000 messages or > 15s behind, critical > 2000; a stalled consumer is critical;\n")
 	fmt.Printf("raised after 2 collections; reminders every %s.\n", settings.RepeatInterval)
-	fmt.Printf("Telegraf log: %s\n\n", logPath)
+	fmt.Printf("Telegraf log: %s\n", logPath)
+	fmt.Printf("Alert page: %s (the claim / silence / view links in the messages open it)\n\n", pageURL)
 	if err := cmd.Start(); err != nil {
 		return err
 	}
@@ -301,4 +309,39 @@ func indent(s string) string {
 		lines[i] = "        " + l
 	}
 	return strings.Join(lines, "\n")
+}
+
+// writePageConfig copies etc/ into dir with the output's page turned on
+// (a free port on 127.0.0.1), points settings at it, and returns the
+// page's address and a fresh link secret.
+func writePageConfig(root, dir string, settings *sim.Settings) (pageURL, secret string, err error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", "", err
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return "", "", err
+	}
+	confDir := filepath.Join(dir, "etc")
+	if err := os.MkdirAll(confDir, 0o700); err != nil {
+		return "", "", err
+	}
+	for _, name := range []string{"ckafka_lag.conf", "wecom_sms_mail.conf"} {
+		data, err := os.ReadFile(filepath.Join(root, "etc", name))
+		if err != nil {
+			return "", "", err
+		}
+		if name == "wecom_sms_mail.conf" {
+			data = fmt.Appendf(data, "\n  [outputs.wecom_sms_mail.web]\n    listen = %q\n    external_url = %q\n    link_secret = \"${ALERT_LINK_SECRET}\"\n",
+				addr, "http://"+addr)
+		}
+		if err := os.WriteFile(filepath.Join(confDir, name), data, 0o600); err != nil {
+			return "", "", err
+		}
+	}
+	settings.ConfDir = confDir
+	return "http://" + addr + "/", hex.EncodeToString(raw), nil
 }

@@ -96,6 +96,7 @@ var sectionNames = map[string]string{
 	"Install into a fleet":             "部署",
 	"When the collector fails":         "采集失败时",
 	"Two hosts":                        "两台主机",
+	"Acting on an alert":               "在聊天中处理告警",
 	"The threshold script's constants": "阈值脚本的常量",
 	"Upgrade notes":                    "升级说明",
 	"Configuration keys":               "配置键一览",

@@ -6,6 +6,7 @@ import (
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/alert"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/health"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/render"
 )
 
 // newEngine builds the alert state, the collector tracker and the
@@ -18,6 +19,10 @@ func (p *WeComSMSMail) newEngine() {
 	var mayDeliver func() bool
 	if p.pair != nil {
 		mayDeliver = p.pair.mayDeliver
+	}
+	var links func(string, render.AlertView) []render.Link
+	if p.web != nil {
+		links = p.links
 	}
 	p.dispatcher = notify.New(p.channels, p.Log, notify.Options{
 		Lang:         p.Language,
@@ -38,6 +43,7 @@ func (p *WeComSMSMail) newEngine() {
 		OnChange:     p.changed,
 		OnDelivered:  p.delivered,
 		MayDeliver:   mayDeliver,
+		Links:        links,
 	})
 }
 
@@ -70,6 +76,10 @@ func (p *WeComSMSMail) restore(s *savedState, records []notify.Delivered, now ti
 	p.mu.Lock()
 	p.alerts.Restore(s.Alerts, now)
 	p.health.Restore(s.Collectors, now)
+	p.usedLinks = map[string]usedLink{}
+	for id, u := range s.UsedLinks {
+		p.usedLinks[id] = u
+	}
 	d := p.dispatcher
 	p.mu.Unlock()
 	d.Restore(s.State)

@@ -24,6 +24,8 @@ type savedState struct {
 	// Collectors are what the output knows of its collectors, so that one
 	// that stays silent across a restart is still noticed.
 	Collectors []health.Collector `json:"collectors,omitempty"`
+	// UsedLinks are the signed links that acted, until they expire.
+	UsedLinks map[string]usedLink `json:"used_links,omitempty"`
 	notify.State
 
 	Told map[string][]string `json:"told,omitempty"` // version 1 only
@@ -113,6 +115,7 @@ func (p *WeComSMSMail) save() {
 	p.mu.Lock()
 	s.Alerts = p.alerts.Snapshot()
 	s.Collectors = p.health.Snapshot()
+	s.UsedLinks = p.liveLinks(s.SavedAt)
 	d := p.dispatcher
 	p.mu.Unlock()
 	s.State = d.Snapshot()

@@ -47,6 +47,16 @@ func (p *WeComSMSMail) TestNotify(ctx context.Context, out io.Writer) error {
 			fmt.Fprintf(out, "default alertmanager %s: %s\n", p.am.Shown(u), result)
 		}
 	}
+	if p.web != nil {
+		result := "ok"
+		actx, cancel := context.WithTimeout(ctx, time.Duration(p.Timeout))
+		if err := p.checkWeb(actx); err != nil {
+			failed = true
+			result = err.Error()
+		}
+		cancel()
+		fmt.Fprintf(out, "web %s: %s\n", p.Web.ExternalURL, result)
+	}
 	if p.beat != nil {
 		for _, u := range p.beat.URLs() {
 			result := "ok"

@@ -33,6 +33,7 @@ import (
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify/wecom"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/render"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/route"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/web"
 )
 
 //go:embed sample.conf
@@ -80,6 +81,7 @@ type WeComSMSMail struct {
 	Webhook              *webhook.Config      `toml:"webhook"`
 	Alertmanager         *alertmanager.Config `toml:"alertmanager"`
 	Cluster              *cluster.Config      `toml:"cluster"`
+	Web                  *WebConfig           `toml:"web"`
 	Log                  telegraf.Logger      `toml:"-"`
 
 	// retryBase is the first backoff step; tests shorten it.
@@ -92,7 +94,8 @@ type WeComSMSMail struct {
 	dashboard  *template.Template
 	charts     *render.Charts
 	location   *time.Location
-	pair       *pair // nil without [outputs.wecom_sms_mail.cluster]
+	pair       *pair       // nil without [outputs.wecom_sms_mail.cluster]
+	web        *web.Server // nil without [outputs.wecom_sms_mail.web] listen
 	dests      *destinations
 	silences   *silenceStore
 	tpls       *render.Templates
@@ -105,6 +108,7 @@ type WeComSMSMail struct {
 	beat      *heartbeat.Sender
 	unleveled map[string]bool
 	badLevel  map[string]bool
+	usedLinks map[string]usedLink // by link ID
 	stats     Stats
 
 	journal *journal // nil without a state file
@@ -264,6 +268,10 @@ func (p *WeComSMSMail) Init() error {
 	if p.pair, err = newPair(p); err != nil {
 		return err
 	}
+	p.usedLinks = map[string]usedLink{}
+	if err := p.initWeb(); err != nil {
+		return err
+	}
 	p.newEngine()
 	if p.StateFile != "" {
 		p.journal = &journal{path: p.StateFile + ".journal", log: p.Log, replicated: p.pair != nil}
@@ -311,6 +319,12 @@ func (p *WeComSMSMail) Connect() error {
 		p.Log.Info("Silences are off: set silence_file or state_file to use wecom_sms_mail -silence")
 	}
 	p.silences.refresh(now)
+	if p.web != nil {
+		if err := p.web.Start(); err != nil {
+			return err
+		}
+		p.Log.Infof("Alert page and links: %s (listening on %s)", p.Web.ExternalURL, p.Web.Listen)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
 	if p.pair == nil {
@@ -455,6 +469,11 @@ func (p *WeComSMSMail) Close() error {
 		cancel()
 	}
 	p.save()
+	if p.web != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_ = p.web.Shutdown(sctx)
+		cancel()
+	}
 	if p.pair != nil {
 		p.pair.close()
 	}

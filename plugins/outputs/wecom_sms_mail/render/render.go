@@ -1,11 +1,11 @@
 package render
 
 import (
-	"slices"
 	"bytes"
 	"embed"
 	"fmt"
 	htmltemplate "html/template"
+	"slices"
 	"sort"
 	"strings"
 	"text/template"

@@ -151,3 +151,15 @@ func TestSilenceFile(t *testing.T) {
 	_, err = AddSilence(path, Silence{Matchers: ms, StartsAt: t0, EndsAt: t0.Add(time.Hour)}, t0)
 	require.NoError(t, err, "a new file after the corrupt one was moved aside")
 }
+
+func TestLiteralMatchesOnlyItself(t *testing.T) {
+	for _, name := range []string{"orders", "pay*", "a?b", "x[1]", "{a,b}", `back\slash`, "-!"} {
+		m, err := NewMatcher("group", Literal(name))
+		require.NoError(t, err, name)
+		require.True(t, Silences{{Matchers: []Matcher{m}, EndsAt: time.Unix(2, 0)}}.Silenced(map[string]string{"group": name}, time.Unix(1, 0)), name)
+		require.False(t, Silences{{Matchers: []Matcher{m}, EndsAt: time.Unix(2, 0)}}.Silenced(map[string]string{"group": name + "x"}, time.Unix(1, 0)), name)
+	}
+	m, err := NewMatcher("group", Literal("pay*"))
+	require.NoError(t, err)
+	require.False(t, Silences{{Matchers: []Matcher{m}, EndsAt: time.Unix(2, 0)}}.Silenced(map[string]string{"group": "payments"}, time.Unix(1, 0)))
+}

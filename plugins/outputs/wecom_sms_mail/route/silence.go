@@ -168,3 +168,20 @@ func ExpireSilence(path, id string, now time.Time) error {
 	}
 	return fmt.Errorf("no silence with ID %q in %s", id, path)
 }
+
+// Literal is a glob that matches s and nothing else. Telegraf compares a
+// pattern without * ? [ literally; one with them is a glob, whose special
+// characters are escaped.
+func Literal(s string) string {
+	if !strings.ContainsAny(s, "*?[") {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[]{}\,-!`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}

@@ -27,6 +27,7 @@ import (
 // Alert is a firing alert as the pages show it.
 type Alert struct {
 	Key, Level, Subject, Lag, Behind, Trend string
+	LevelText                               string // localized
 	Since                                   time.Time
 	ClaimedBy                               string
 	SilencedUntil                           time.Time
@@ -64,6 +65,10 @@ type Config struct {
 	UsersFile   string // htpasswd, bcrypt; empty: the list is open
 	Lang        string
 	Location    *time.Location
+	// Ready, when set, says whether this host acts: a standby of the HA
+	// pair answers /healthz with 503, so the proxy in front of the pair
+	// sends the links to the active host.
+	Ready func() bool
 }
 
 // Server serves the links and the list.
@@ -163,7 +168,13 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /{$}", s.auth(s.list))
 	mux.HandleFunc("GET /chart", s.auth(s.chart))
 	mux.HandleFunc("POST /silences/{id}/expire", s.auth(s.expire))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if s.cfg.Ready != nil && !s.cfg.Ready() {
+			http.Error(w, "standby", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ok\n"))
+	})
 	return securityHeaders(mux)
 }
 
@@ -182,7 +193,7 @@ func (s *Server) Start() error {
 	return nil
 }
 
-// Addr is where the server listens (after Start).
+// Shutdown stops the server.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	srv := s.srv

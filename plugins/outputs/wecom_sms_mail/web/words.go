@@ -3,7 +3,7 @@ package web
 // words are the pages' texts in one language.
 type words struct {
 	Lang, Error, Expired, Invalid, Used, NotFiring, BadName, TooMany string
-	Done, Claimed, Silenced, ListTitle, NamePrompt, Confirm         string
+	Done, Claimed, Silenced, ListTitle, NamePrompt, Confirm          string
 	Level, Subject, Lag, Behind, Trend, Since, ClaimedBy, Silenced2  string
 	Silences, Matchers, Until, By, Expire, NoAlerts, NoSilences      string
 	Actions                                                          map[Action]string

@@ -31,7 +31,7 @@ const (
 // brokers, 200 topics × 50 partitions of 10 records, 500 groups reading 20
 // topics each (500,000 group-partition lags). One partition in ten lags by
 // 5 records; the rest are caught up.
-func benchKafka(b *testing.B) (*kfake.Cluster, []string) {
+func benchKafka(b *testing.B, groups int) (*kfake.Cluster, []string) {
 	b.Helper()
 	topics := make([]string, benchTopics)
 	for i := range topics {
@@ -63,7 +63,7 @@ func benchKafka(b *testing.B) (*kfake.Cluster, []string) {
 		b.Fatal(err)
 	}
 	adm := kadm.NewClient(cl)
-	for g := range benchGroups {
+	for g := range groups {
 		var os kadm.Offsets
 		for i := range benchTopicsPerGroup {
 			t := (g*benchTopicsPerGroup + i) % benchTopics
@@ -75,7 +75,7 @@ func benchKafka(b *testing.B) (*kfake.Cluster, []string) {
 				os.AddOffset(topics[t], p, at, -1)
 			}
 		}
-		resp, err := adm.CommitOffsets(ctx, fmt.Sprintf("group-%03d", g), os)
+		resp, err := adm.CommitOffsets(ctx, fmt.Sprintf("group-%04d", g), os)
 		if err == nil {
 			err = resp.Error()
 		}
@@ -109,7 +109,7 @@ func kadmLag(b *testing.B, adm *kadm.Client) time.Duration {
 // client in the same run; the tenth collection under the shim against a
 // warm kadm.Lag; and what time_lag = "exact" and the retention fields add.
 func BenchmarkKafkaCollection(b *testing.B) {
-	cluster, brokers := benchKafka(b)
+	cluster, brokers := benchKafka(b, benchGroups)
 	defer cluster.Close()
 	conf := func(extra string) string {
 		p, err := testkit.WriteFile(b.TempDir(), "ckafka_lag.conf", `[[inputs.ckafka_lag]]
@@ -131,22 +131,22 @@ func BenchmarkKafkaCollection(b *testing.B) {
 		warm := kadmLag(b, kadm.NewClient(cold))
 		cold.Close()
 
-		wall, rss, _ := runKafkaOnce(b, conf(""))
+		wall, rss, _ := runKafkaOnce(b, conf(""), benchGroups)
 		// Retention (DescribeConfigs, earliest ListOffsets) is on by
 		// default; what it adds is measured against it off, the best of
 		// three runs each: one run of 0.6 s moves by ±0.1 s here.
 		bareWall, withWall := time.Duration(math.MaxInt64), wall
 		for range 3 {
-			w, _, _ := runKafkaOnce(b, conf(`  retention_refresh = "0s"`+"\n"))
+			w, _, _ := runKafkaOnce(b, conf(`  retention_refresh = "0s"`+"\n"), benchGroups)
 			bareWall = min(bareWall, w)
-			w, _, _ = runKafkaOnce(b, conf(""))
+			w, _, _ = runKafkaOnce(b, conf(""), benchGroups)
 			withWall = min(withWall, w)
 		}
-		exactWall, _, out := runKafkaOnce(b, conf(`  time_lag = "exact"`+"\n"))
+		exactWall, _, out := runKafkaOnce(b, conf(`  time_lag = "exact"`+"\n"), benchGroups)
 		if !strings.Contains(out, "time_lag_fallbacks=0i") {
 			b.Fatal(`time_lag = "exact" fell back to the estimate`)
 		}
-		tenth := tenthShimCollection(b, conf(""))
+		tenth, shimRSS := tenthShimCollection(b, conf(""))
 
 		b.ReportMetric(ceiling.Seconds(), "kadm_lag_cold_s")
 		b.ReportMetric(wall.Seconds(), "once_s")
@@ -155,6 +155,7 @@ func BenchmarkKafkaCollection(b *testing.B) {
 		b.ReportMetric(warm.Seconds(), "kadm_lag_warm_s")
 		b.ReportMetric(tenth.Seconds(), "shim_10th_s")
 		b.ReportMetric(tenth.Seconds()/warm.Seconds(), "shim10th/kadm_warm")
+		b.ReportMetric(float64(shimRSS)/(1<<20), "shim_peak_rss_MB")
 		b.ReportMetric(exactWall.Seconds()-wall.Seconds(), "exact_extra_s")
 		b.ReportMetric(bareWall.Seconds(), "no_retention_s")
 		b.ReportMetric((withWall.Seconds()-bareWall.Seconds())/bareWall.Seconds(), "retention_extra")
@@ -162,7 +163,7 @@ func BenchmarkKafkaCollection(b *testing.B) {
 }
 
 // runKafkaOnce runs `ckafka_lag -once` and checks it saw every group.
-func runKafkaOnce(b *testing.B, conf string) (time.Duration, int64, string) {
+func runKafkaOnce(b *testing.B, conf string, groups int) (time.Duration, int64, string) {
 	b.Helper()
 	cmd := exec.Command(binary, "-config", conf, "-once")
 	var stdout, stderr strings.Builder
@@ -188,16 +189,16 @@ func runKafkaOnce(b *testing.B, conf string) (time.Duration, int64, string) {
 			n++
 		}
 	}
-	if n != benchGroups*benchTopicsPerGroup {
-		b.Fatalf("got %d ckafka_lag lines, want %d", n, benchGroups*benchTopicsPerGroup)
+	if n != groups*benchTopicsPerGroup {
+		b.Fatalf("got %d ckafka_lag lines, want %d", n, groups*benchTopicsPerGroup)
 	}
 	return wall, rss, stdout.String()
 }
 
 // tenthShimCollection drives the binary under the shim for ten
 // collections and times the tenth, from the stdin line to its health
-// metric.
-func tenthShimCollection(b *testing.B, conf string) time.Duration {
+// metric, and measures the process's peak RSS over the ten.
+func tenthShimCollection(b *testing.B, conf string) (time.Duration, int64) {
 	b.Helper()
 	cmd := exec.Command(binary, "-config", conf, "-poll_interval_disabled")
 	stdin, err := cmd.StdinPipe()
@@ -214,6 +215,8 @@ func tenthShimCollection(b *testing.B, conf string) time.Duration {
 		b.Fatal(err)
 	}
 	defer func() { _ = stdin.Close(); _ = cmd.Wait() }()
+	done := make(chan struct{})
+	peak := testkit.PeakRSS(cmd.Process.Pid, done)
 	lines := bufio.NewScanner(stdout)
 	lines.Buffer(make([]byte, 1<<20), 1<<20)
 	var last time.Duration
@@ -229,5 +232,29 @@ func tenthShimCollection(b *testing.B, conf string) time.Duration {
 		}
 		last = time.Since(start)
 	}
-	return last
+	close(done)
+	return last, <-peak
+}
+
+// BenchmarkKafkaCollection2M: 2,000 groups (2,000,000 group-partition
+// lags) through ckafka_lag -once, for its peak RSS against the 500,000 of
+// BenchmarkKafkaCollection: the collection holds a batch of groups'
+// commits at a time, so memory should not grow with the groups.
+func BenchmarkKafkaCollection2M(b *testing.B) {
+	const groups = 4 * benchGroups
+	cluster, brokers := benchKafka(b, groups)
+	defer cluster.Close()
+	conf, err := testkit.WriteFile(b.TempDir(), "ckafka_lag.conf", `[[inputs.ckafka_lag]]
+  source = "kafka"
+  brokers = ["`+strings.Join(brokers, `", "`)+`"]
+  timeout = "60s"
+`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for range b.N {
+		wall, rss, _ := runKafkaOnce(b, conf, groups)
+		b.ReportMetric(wall.Seconds(), "once_s")
+		b.ReportMetric(float64(rss)/(1<<20), "once_peak_rss_MB")
+	}
 }

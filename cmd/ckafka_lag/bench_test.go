@@ -18,12 +18,15 @@ import (
 
 // BenchmarkCollection measures one `ckafka_lag -once` over 500 groups × 20
 // topics × 16 partitions on 2 instances, against the fake answering after
-// 20 ms and enforcing 20 requests/s, the plugin's default rate_limit.
+// 20 ms.
 //
-//   - concurrent: the defaults (max_concurrency 8, rate_limit 20).
+//   - concurrent: max_concurrency 8, rate_limit = 20, the fake enforcing 20
+//     requests/s.
 //   - sequential: one request at a time, paced at the same rate.
 //   - sequential-unpaced: one request at a time as fast as answers come,
 //     as the 2019 function did; the fake throttles it and we retry.
+//   - auto-N: the default rate_limit = "auto", the fake enforcing N
+//     requests/s per action; the floor is the answered requests ÷ N.
 func BenchmarkCollection(b *testing.B) {
 	const (
 		instances  = 2
@@ -39,18 +42,31 @@ func BenchmarkCollection(b *testing.B) {
 	cases := []struct {
 		name        string
 		concurrency int
-		rate        int
+		rate        string // rate_limit
+		perAction   int    // the fake's limit per action, unknown to the plugin; 0: rateLimit for all
 	}{
-		{"concurrent", 8, rateLimit},
-		{"sequential", 1, rateLimit},
-		{"sequential-unpaced", 1, 100000},
+		{"concurrent", 8, "20", 0},
+		{"sequential", 1, "20", 0},
+		{"sequential-unpaced", 1, "100000", 0},
+		// rate_limit = "auto" finding a per-action limit it is not told.
+		{"auto-20", 8, `"auto"`, 20},
+		{"auto-50", 8, `"auto"`, 50},
+		{"auto-100", 8, `"auto"`, 100},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
-			conf := writeConfig(b, fmt.Sprintf("  max_concurrency = %d\n  rate_limit = %d\n  timeout = \"60s\"\n", c.concurrency, c.rate))
+			conf := writeConfig(b, fmt.Sprintf("  max_concurrency = %d\n  rate_limit = %s\n  timeout = \"60s\"\n", c.concurrency, c.rate))
+			limit := float64(rateLimit)
 			for range b.N {
 				fake.SetLatency(20 * time.Millisecond)
-				fake.SetRateLimit(rateLimit)
+				if c.perAction > 0 {
+					fake.SetRateLimit(0)
+					fake.SetActionRateLimit(c.perAction)
+					limit = float64(c.perAction)
+				} else {
+					fake.SetActionRateLimit(0)
+					fake.SetRateLimit(rateLimit)
+				}
 				fake.ResetStats()
 				cmd := exec.Command(binary, "-config", conf, "-once")
 				cmd.Env = append(cmd.Environ(), "TEST_CKAFKA_ENDPOINT="+srv.URL, "TEST_CKAFKA_SECRET_KEY="+secretKey)
@@ -82,12 +98,13 @@ func BenchmarkCollection(b *testing.B) {
 				st := fake.Stats()
 				// The floor counts answered requests: throttled ones are the
 				// price of not pacing, not work the rate limit must allow.
-				floor := time.Duration(float64(st.Requests-st.Throttled) / rateLimit * float64(time.Second))
+				floor := time.Duration(float64(st.Requests-st.Throttled) / limit * float64(time.Second))
 				b.ReportMetric(wall.Seconds(), "wall_s")
 				b.ReportMetric(floor.Seconds(), "floor_s")
 				b.ReportMetric(wall.Seconds()/floor.Seconds(), "wall/floor")
 				b.ReportMetric(float64(st.Requests), "requests")
 				b.ReportMetric(float64(st.Throttled), "throttled")
+				b.ReportMetric(100*float64(st.Throttled)/float64(st.Requests), "throttled_%")
 				// One per topic and instance (40), not per group and topic.
 				if n := st.ByAction["DescribeTopicAttributes"]; st.Throttled == 0 && n > instances*topics {
 					b.Fatalf("%d DescribeTopicAttributes for %d topics", n, instances*topics)

@@ -57,6 +57,7 @@ func run() int {
 			return 1
 		}
 		out := bufio.NewWriterSize(os.Stdout, 64<<10)
+		plugin.CollectOnce()
 		errs, err := execd.GatherOnce(plugin, out, log)
 		if ferr := out.Flush(); err == nil {
 			err = ferr

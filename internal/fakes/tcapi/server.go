@@ -63,9 +63,13 @@ type Server struct {
 	rateLimit  int
 	tokens     float64
 	lastRefill time.Time
-	faults     []*Fault
-	stats      Stats
-	onAnswer   func(action string, body []byte, at time.Time)
+	// perAction: each action has its own bucket of actionLimit a second,
+	// as Tencent Cloud limits each action per sub-account.
+	actionLimit int
+	actions     map[string]*bucket
+	faults      []*Fault
+	stats       Stats
+	onAnswer    func(action string, body []byte, at time.Time)
 }
 
 // OnAnswer registers a hook called after every successful answer, with the
@@ -125,6 +129,48 @@ func (s *Server) SetRateLimit(perSecond int) {
 	s.rateLimit = perSecond
 	s.tokens = float64(perSecond)
 	s.lastRefill = s.now()
+}
+
+// SetActionRateLimit makes the fake answer RequestLimitExceeded above
+// perSecond requests per second of each action (its own token bucket
+// holding one second of requests), on top of SetRateLimit's; 0 disables
+// it. The client is not told the limit.
+func (s *Server) SetActionRateLimit(perSecond int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.actionLimit = perSecond
+	s.actions = map[string]*bucket{}
+}
+
+// bucket is one token bucket.
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+// take takes a token from a bucket of perSecond refilled up to one second
+// of requests; false when empty.
+func (b *bucket) take(perSecond int, now time.Time) bool {
+	b.tokens = min(b.tokens+now.Sub(b.last).Seconds()*float64(perSecond), float64(perSecond))
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
+
+// allowAction applies the per-action limit; s.mu is held.
+func (s *Server) allowAction(action string) bool {
+	if s.actionLimit <= 0 {
+		return true
+	}
+	b := s.actions[action]
+	if b == nil {
+		b = &bucket{tokens: float64(s.actionLimit), last: s.now()}
+		s.actions[action] = b
+	}
+	return b.take(s.actionLimit, s.now())
 }
 
 // SetClock replaces the server clock (for signature expiry tests).
@@ -259,7 +305,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if failure != nil {
 		s.stats.AuthFailures++
 	}
-	throttled := failure == nil && !s.allow()
+	throttled := failure == nil && (!s.allow() || !s.allowAction(r.Header.Get("X-TC-Action")))
 	if throttled {
 		s.stats.Throttled++
 	}
@@ -269,7 +315,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case failure != nil:
 		writeError(w, requestID, &Error{failure.Code, failure.Message})
 	case throttled:
-		writeError(w, requestID, &Error{"RequestLimitExceeded", "Your current request times equals to `" + fmt.Sprint(s.rateLimit) + "` in a second, which exceeds the frequency limit."})
+		writeError(w, requestID, &Error{"RequestLimitExceeded", "Your current request times exceeds the frequency limit of this action."})
 	case fault != nil && fault.Status != 0:
 		w.WriteHeader(fault.Status)
 		_, _ = io.WriteString(w, fault.Body)

@@ -68,3 +68,21 @@ func TestRateLimiterHoldsOneSecondOfRequests(t *testing.T) {
 	require.True(t, s.allow(), "one token back after 1/rate")
 	require.False(t, s.allow())
 }
+
+// Each action has its own bucket: one action at its limit does not throttle
+// another.
+func TestActionRateLimit(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	s := New("ckafka", map[string]string{})
+	s.SetClock(func() time.Time { return now })
+	s.SetActionRateLimit(3)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range 3 {
+		require.True(t, s.allowAction("DescribeGroupOffsets"), "request %d within the burst", i)
+	}
+	require.False(t, s.allowAction("DescribeGroupOffsets"), "the fourth in the same instant is throttled")
+	require.True(t, s.allowAction("DescribeGroup"), "another action has its own bucket")
+	now = now.Add(400 * time.Millisecond)
+	require.True(t, s.allowAction("DescribeGroupOffsets"), "one token back after 1/rate")
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/influxdata/telegraf/filter"
 	common_tls "github.com/influxdata/telegraf/plugins/common/tls"
 	"github.com/influxdata/telegraf/plugins/inputs"
+	"golang.org/x/time/rate"
 
 	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/secrets"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/tcloud"
@@ -48,7 +49,8 @@ type CKafkaLag struct {
 	PartitionMetrics bool            `toml:"partition_metrics"`
 	Timeout          config.Duration `toml:"timeout"`
 	MaxConcurrency   int             `toml:"max_concurrency"`
-	RateLimit        float64         `toml:"rate_limit"`
+	RateLimit        RateLimit       `toml:"rate_limit"`
+	RateLimitMax     float64         `toml:"rate_limit_max"`
 	GroupInfo        bool            `toml:"group_info"`
 	StallIntervals   int             `toml:"stall_intervals"`
 	HistoryWindow    config.Duration `toml:"history_window"`
@@ -181,14 +183,20 @@ func (c *CKafkaLag) initCloudAPI() error {
 		// An unset ${VAR} expands to "": treat it as the default.
 		c.Endpoint = defaultEndpoint
 	}
-	if c.RateLimit == 0 {
-		c.RateLimit = defaultRateLimit
+	if c.RateLimit == (RateLimit{}) {
+		c.RateLimit.Auto = true
+	}
+	if c.RateLimitMax == 0 {
+		c.RateLimitMax = defaultRateLimitMax
 	}
 	if c.RetentionRefresh < 0 {
 		return errors.New("retention_refresh must not be negative (0s turns the retention fields off)")
 	}
-	if c.RateLimit < 0 {
-		return fmt.Errorf("rate_limit must be positive, got %v", c.RateLimit)
+	if c.RateLimit.Fixed < 0 {
+		return fmt.Errorf("rate_limit must be positive or \"auto\", got %v", c.RateLimit.Fixed)
+	}
+	if c.RateLimitMax < 1 {
+		return fmt.Errorf("rate_limit_max must be at least 1, got %v", c.RateLimitMax)
 	}
 	for _, id := range c.InstanceIDs {
 		if strings.TrimSpace(id) == "" {
@@ -217,7 +225,11 @@ func (c *CKafkaLag) initCloudAPI() error {
 		return fmt.Errorf("creating CKafka API client: %w", err)
 	}
 	c.credSource = client.CredentialSource
-	c.api = newCloudAPI(client, c.RateLimit, c.MaxConcurrency, time.Duration(c.Timeout))
+	var pace pacer = newAutoPacer(c.RateLimitMax)
+	if !c.RateLimit.Auto {
+		pace = fixedPacer{rate.NewLimiter(rate.Limit(c.RateLimit.Fixed), 1)}
+	}
+	c.api = newCloudAPI(client, pace, c.MaxConcurrency, time.Duration(c.Timeout))
 	c.api.now = func() time.Time { return c.clock() }
 	c.infoBatch.Store(groupInfoBatch)
 	return nil
@@ -323,11 +335,20 @@ func (c *CKafkaLag) Gather(acc telegraf.Accumulator) error {
 		"api_requests": col.stats.requests.Load(),
 		"api_errors":   col.stats.errors.Load(),
 		"throttled":    col.stats.throttled.Load(),
+		"rate_limit":   c.api.pace.Rate(paceAction),
 		"duration_ms":  time.Since(start).Milliseconds(),
 	}
 	col.addHealth(fields)
 	acc.AddFields("ckafka_lag_gather", fields, map[string]string{"region": c.Region}, start)
 	return nil
+}
+
+// CollectOnce tells the plugin that it will collect once and exit
+// (ckafka_lag -once): what only the next collection would use is not kept.
+func (c *CKafkaLag) CollectOnce() {
+	c.trackerMu.Lock()
+	defer c.trackerMu.Unlock()
+	c.tracker.settings.Once = true
 }
 
 // addHealth adds failed_groups, and last_error when something failed.
@@ -489,9 +510,13 @@ func authHint(code string) string {
 	}
 }
 
-// defaultRateLimit is the cloud API's requests per second, set in Init so
-// that rate_limit with source = "kafka" is a config error.
-const defaultRateLimit = 20
+// defaultRateLimitMax caps rate_limit = "auto": Tencent Cloud documents
+// 100 requests/s per action and sub-account for the group and offset reads.
+const defaultRateLimitMax = 100
+
+// paceAction is the action whose pace ckafka_lag_gather reports as
+// rate_limit: the one a collection is made of.
+const paceAction = "DescribeGroupOffsets"
 
 // New returns the plugin with its defaults (the cloud API's endpoint and
 // rate limit are set by Init: with source = "kafka" they are errors).

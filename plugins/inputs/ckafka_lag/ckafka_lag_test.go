@@ -40,7 +40,7 @@ func newPlugin(t *testing.T, endpoint string, modify ...func(*CKafkaLag)) *CKafk
 	p.SecretID = testSecretID
 	p.SecretKey = config.NewSecret([]byte(testSecretKey))
 	p.Timeout = config.Duration(2 * time.Second)
-	p.RateLimit = 1000
+	p.RateLimit = RateLimit{Fixed: 1000}
 	p.Log = testutil.Logger{}
 	for _, m := range modify {
 		m(p)
@@ -372,7 +372,7 @@ func TestGatherRespectsRateLimit(t *testing.T) {
 	}
 	fake.SetRateLimit(40)
 	fake.SetLatency(5 * time.Millisecond)
-	p := newPlugin(t, url, func(p *CKafkaLag) { p.RateLimit = 40 })
+	p := newPlugin(t, url, func(p *CKafkaLag) { p.RateLimit = RateLimit{Fixed: 40} })
 	acc := gather(t, p)
 	require.Empty(t, acc.Errors)
 	require.Equal(t, int64(0), gatherFields(acc)["throttled"])
@@ -450,7 +450,7 @@ func TestInitErrors(t *testing.T) {
 		{"bad endpoint", func(p *CKafkaLag) { p.Endpoint = "ftp://x" }, "scheme must be http or https"},
 		{"bare host with path", func(p *CKafkaLag) { p.Endpoint = "example.com/x" }, "want host[:port] or a URL"},
 		{"endpoint with path", func(p *CKafkaLag) { p.Endpoint = "https://x/y" }, "without path"},
-		{"negative rate", func(p *CKafkaLag) { p.RateLimit = -1 }, "rate_limit"},
+		{"negative rate", func(p *CKafkaLag) { p.RateLimit = RateLimit{Fixed: -1} }, "rate_limit"},
 		{"zero concurrency", func(p *CKafkaLag) { p.MaxConcurrency = 0 }, "max_concurrency"},
 		{"zero timeout", func(p *CKafkaLag) { p.Timeout = 0 }, "timeout"},
 		{"key without id", func(p *CKafkaLag) { p.SecretID = "" }, "secret_id is empty"},

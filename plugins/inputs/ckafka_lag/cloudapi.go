@@ -10,7 +10,6 @@ import (
 	"time"
 
 	tchttp "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common/http"
-	"golang.org/x/time/rate"
 
 	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/tcloud"
 )
@@ -38,19 +37,17 @@ type callStats struct {
 // budget.
 type cloudAPI struct {
 	client  *tcloud.Client
-	limiter *rate.Limiter
+	pace    pacer
 	slots   chan struct{}
 	timeout time.Duration
 	// now stamps answers; tests share a clock with the fake.
 	now func() time.Time
 }
 
-func newCloudAPI(client *tcloud.Client, ratePerSecond float64, concurrency int, timeout time.Duration) *cloudAPI {
+func newCloudAPI(client *tcloud.Client, pace pacer, concurrency int, timeout time.Duration) *cloudAPI {
 	return &cloudAPI{
-		client: client,
-		// Burst 1 spaces requests evenly, so a server counting per second
-		// never sees more than the rate.
-		limiter: rate.NewLimiter(rate.Limit(ratePerSecond), 1),
+		client:  client,
+		pace:    pace,
 		slots:   make(chan struct{}, concurrency),
 		timeout: timeout,
 		now:     time.Now,
@@ -111,6 +108,7 @@ func (a *cloudAPI) send(ctx context.Context, st *callStats, action string, param
 	for {
 		err := a.attempt(ctx, st, action, params, resp)
 		if err == nil {
+			a.pace.Answered(action, false, a.now())
 			return nil
 		}
 		if errors.Is(err, errPaceBudget) && throttled && parent.Err() == nil {
@@ -128,6 +126,7 @@ func (a *cloudAPI) send(ctx context.Context, st *callStats, action string, param
 		}
 		st.throttled.Add(1)
 		throttled = true
+		a.pace.Answered(action, true, a.now())
 		wait := backoff/2 + rand.N(backoff/2+1)
 		backoff = min(2*backoff, 2*time.Second)
 		select {
@@ -139,7 +138,7 @@ func (a *cloudAPI) send(ctx context.Context, st *callStats, action string, param
 }
 
 func (a *cloudAPI) attempt(ctx context.Context, st *callStats, action string, params map[string]any, resp tchttp.Response) error {
-	if err := a.limiter.Wait(ctx); err != nil {
+	if err := a.pace.Wait(ctx, action); err != nil {
 		return fmt.Errorf("%w: %w", errPaceBudget, err)
 	}
 	st.requests.Add(1)

@@ -47,7 +47,7 @@ func (r requestCounter) OnBrokerWrite(kgo.BrokerMetadata, int16, int, time.Durat
 func (c *CKafkaLag) cloudOnlyKeys() map[string]bool {
 	return map[string]bool{
 		"secret_id": c.SecretID != "", "secret_key": !c.SecretKey.Empty(), "token": !c.Token.Empty(),
-		"endpoint": c.Endpoint != "", "instance_ids": len(c.InstanceIDs) > 0, "rate_limit": c.RateLimit != 0,
+		"endpoint": c.Endpoint != "", "instance_ids": len(c.InstanceIDs) > 0, "rate_limit": c.RateLimit != (RateLimit{}), "rate_limit_max": c.RateLimitMax != 0,
 	}
 }
 
@@ -183,30 +183,19 @@ func (c *CKafkaLag) gatherKafka(col *collection) (instanceInfo, int) {
 		return in, 0
 	}
 
-	infos := map[string]groupInfo{}
-	if c.GroupInfo {
-		infos = k.describe(ctx, col, groups)
+	// End offsets once, for every topic the filters keep: per partition,
+	// small whatever the number of groups. Then the groups' commits a
+	// batch at a time, the next batch fetched while this one is emitted.
+	meta, err := k.admin.ListTopics(ctx)
+	if err != nil {
+		col.kafkaError(err, "Metadata")
+		return in, 0
 	}
-	fetched := k.admin.FetchManyOffsets(ctx, groups...)
-	topicSet := map[string]bool{}
-	for _, g := range groups {
-		r, ok := fetched[g]
-		switch {
-		case !ok:
-			col.kafkaError(errors.New("no answer"), fmt.Sprintf("group %q: OffsetFetch", g))
-		case r.Err != nil:
-			col.kafkaError(r.Err, fmt.Sprintf("group %q: OffsetFetch", g))
-		default:
-			for topic := range r.Fetched {
-				if c.topicFilter.Match(topic) {
-					topicSet[topic] = true
-				}
-			}
+	var topics []string
+	for _, t := range meta.Names() {
+		if c.topicFilter.Match(t) {
+			topics = append(topics, t)
 		}
-	}
-	topics := make([]string, 0, len(topicSet))
-	for t := range topicSet {
-		topics = append(topics, t)
 	}
 	sort.Strings(topics)
 	// The retention requests go beside the end offsets: one more round
@@ -227,29 +216,87 @@ func (c *CKafkaLag) gatherKafka(col *collection) (instanceInfo, int) {
 		col.kafkaError(err, "ListOffsets")
 	}
 	starts := <-startsc
-
-	var exact map[partitionAt]time.Time
-	var fallbacks int64
-	if c.TimeLag == timeLagExact {
-		exact, fallbacks = k.recordTimes(ctx, lagging(groups, fetched, ends, c.topicFilter), c.MaxConcurrency, time.Duration(c.Timeout))
-		col.fallbacks.Add(fallbacks)
-	}
+	offsets := kafkaOffsets{ends: ends, starts: starts, arrived: arrived}
 
 	collected := 0
+	next := k.fetchBatch(ctx, col, groups[:min(kafkaGroupBatch, len(groups))])
+	for start := 0; start < len(groups); start += kafkaGroupBatch {
+		batch := groups[start:min(start+kafkaGroupBatch, len(groups))]
+		b := <-next
+		if rest := start + kafkaGroupBatch; rest < len(groups) {
+			next = k.fetchBatch(ctx, col, groups[rest:min(rest+kafkaGroupBatch, len(groups))])
+		}
+		collected += c.emitKafkaBatch(ctx, col, in, batch, b, offsets)
+	}
+	return in, collected
+}
+
+// kafkaGroupBatch bounds the groups whose committed offsets are held at
+// once (two batches: one emitted, the next being fetched): memory grows
+// with the batch and the partitions, not with every group of a large
+// cluster.
+const kafkaGroupBatch = 50
+
+// kafkaOffsets are a collection's end and start offsets, listed once.
+type kafkaOffsets struct {
+	ends, starts kadm.ListedOffsets
+	arrived      time.Time
+}
+
+// fetchedBatch is one batch's answers.
+type fetchedBatch struct {
+	infos   map[string]groupInfo
+	fetched kadm.FetchOffsetsResponses
+}
+
+// fetchBatch asks for a batch's commits (and states) in the background.
+func (k *kafkaSource) fetchBatch(ctx context.Context, col *collection, groups []string) <-chan fetchedBatch {
+	out := make(chan fetchedBatch, 1)
+	go func() {
+		b := fetchedBatch{infos: map[string]groupInfo{}}
+		if col.c.GroupInfo {
+			b.infos = k.describe(ctx, col, groups) // its errors are safe to report from here
+		}
+		b.fetched = k.admin.FetchManyOffsets(ctx, groups...)
+		out <- b
+	}()
+	return out
+}
+
+// emitKafkaBatch turns a batch's commits into metrics and lets them go.
+func (c *CKafkaLag) emitKafkaBatch(ctx context.Context, col *collection, in instanceInfo, groups []string, b fetchedBatch, o kafkaOffsets) int {
+	k := c.kafka
 	for _, g := range groups {
-		r, ok := fetched[g]
+		r, ok := b.fetched[g]
+		switch {
+		case !ok:
+			col.kafkaError(errors.New("no answer"), fmt.Sprintf("group %q: OffsetFetch", g))
+		case r.Err != nil:
+			col.kafkaError(r.Err, fmt.Sprintf("group %q: OffsetFetch", g))
+		}
+	}
+	var exact map[partitionAt]time.Time
+	if c.TimeLag == timeLagExact {
+		var fallbacks int64
+		exact, fallbacks = k.recordTimes(ctx, lagging(groups, b.fetched, o.ends, c.topicFilter), c.MaxConcurrency, time.Duration(c.Timeout))
+		col.fallbacks.Add(fallbacks)
+	}
+	collected := 0
+	for _, g := range groups {
+		r, ok := b.fetched[g]
 		if !ok || r.Err != nil {
 			continue
 		}
 		collected++
 		var info *groupInfo
-		if i, ok := infos[g]; ok {
+		if i, ok := b.infos[g]; ok {
 			info = &i
 		}
-		lags, times := c.kafkaGroup(in.ID, g, r.Fetched, ends, starts, arrived, col.since, exact)
+		lags, times := c.kafkaGroup(in.ID, g, r.Fetched, o.ends, o.starts, o.arrived, col.since, exact)
 		col.emitGroup(in, g, lags, times, info)
+		delete(b.fetched, g) // its commits are done with
 	}
-	return in, collected
+	return collected
 }
 
 func isShardErr(err error) bool {

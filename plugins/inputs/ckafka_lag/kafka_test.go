@@ -357,7 +357,11 @@ func TestKafkaConfigErrors(t *testing.T) {
 			`brokers is a key of source "kafka", not of source "cloudapi"`},
 		{"secret_id with kafka", func(p *CKafkaLag) { p.Source = "kafka"; p.Brokers = []string{"b:9092"}; p.SecretID = "AKID" },
 			`secret_id is a key of source "cloudapi", not of source "kafka"`},
-		{"rate_limit with kafka", func(p *CKafkaLag) { p.Source = "kafka"; p.Brokers = []string{"b:9092"}; p.RateLimit = 20 },
+		{"rate_limit with kafka", func(p *CKafkaLag) {
+			p.Source = "kafka"
+			p.Brokers = []string{"b:9092"}
+			p.RateLimit = RateLimit{Fixed: 20}
+		},
 			`rate_limit is a key of source "cloudapi"`},
 		{"no brokers", func(p *CKafkaLag) { p.Source = "kafka" }, "brokers is required"},
 		{"broker without port", func(p *CKafkaLag) { p.Source = "kafka"; p.Brokers = []string{"b"} }, "brokers[0]"},

@@ -136,11 +136,55 @@ type partitionOffsets struct {
 	partition, logEnd, committed int64 // committed -1: never committed
 }
 
-// groupTopicState is what the previous collection of a group/topic saw.
+// groupTopicState is what the previous collection of a group/topic saw,
+// packed: it is kept for every group-partition of the cluster, so it is
+// most of the memory a large collection holds. The partition IDs and the
+// log end offsets are usually shared by every group reading the topic in
+// one collection (the Kafka source lists the end offsets once), so they
+// are interned per topic; each group keeps only its committed offsets.
 type groupTopicState struct {
-	at         time.Time
-	partitions []partitionOffsets
-	unmoved    int // consecutive collections whose committed offsets did not move
+	at        time.Time
+	ids       []int64 // shared
+	logEnds   []int64 // shared
+	committed []int64 // -1: never committed
+	unmoved   int     // consecutive collections whose committed offsets did not move
+}
+
+func (s *groupTopicState) partition(i int) partitionOffsets {
+	return partitionOffsets{partition: s.ids[i], logEnd: s.logEnds[i], committed: s.committed[i]}
+}
+
+// interned are the ID and log end vectors of one topic as last seen.
+type interned struct {
+	at           time.Time
+	ids, logEnds []int64
+}
+
+// intern returns the topic's shared vectors when they hold the same IDs
+// and log end offsets (another group saw the same answer), else new ones,
+// kept as the topic's latest.
+func (tr *timeTracker) intern(instance, topic string, at time.Time, cur []partitionOffsets) (ids, logEnds []int64) {
+	key := partitionKey{instance: instance, topic: topic, partition: -1}
+	in := tr.interned[key]
+	if in != nil && len(in.ids) == len(cur) {
+		same := true
+		for i, c := range cur {
+			if in.ids[i] != c.partition || in.logEnds[i] != c.logEnd {
+				same = false
+				break
+			}
+		}
+		if same {
+			in.at = at
+			return in.ids, in.logEnds
+		}
+	}
+	in = &interned{at: at, ids: make([]int64, len(cur)), logEnds: make([]int64, len(cur))}
+	for i, c := range cur {
+		in.ids[i], in.logEnds[i] = c.partition, c.logEnd
+	}
+	tr.interned[key] = in
+	return in.ids, in.logEnds
 }
 
 // TimeSettings are the history keys of the configuration.
@@ -148,6 +192,10 @@ type TimeSettings struct {
 	Window         time.Duration
 	MaxSamples     int
 	StallIntervals int
+	// Once: this is the process's only collection (ckafka_lag -once), so
+	// the committed offsets that rates and stalls compare with the next
+	// collection are not kept.
+	Once bool
 }
 
 // timeTracker keeps the histories and previous offsets across collections.
@@ -156,10 +204,12 @@ type timeTracker struct {
 	settings TimeSettings
 	history  map[partitionKey]*offsetHistory
 	previous map[groupTopicKey]*groupTopicState
+	interned map[partitionKey]*interned // by instance and topic (partition -1)
 }
 
 func newTimeTracker(s TimeSettings) *timeTracker {
-	return &timeTracker{settings: s, history: map[partitionKey]*offsetHistory{}, previous: map[groupTopicKey]*groupTopicState{}}
+	return &timeTracker{settings: s, history: map[partitionKey]*offsetHistory{}, previous: map[groupTopicKey]*groupTopicState{},
+		interned: map[partitionKey]*interned{}}
 }
 
 // Optional is a value that may be unknown: absent in the metric, never 0 or
@@ -214,8 +264,14 @@ func (tr *timeTracker) observe(instance, group string, t TopicLag, parts []Parti
 
 	key := groupTopicKey{instance: instance, group: group, topic: t.Topic}
 	prev := tr.previous[key]
-	state := &groupTopicState{at: at, partitions: cur}
-	tr.previous[key] = state
+	state := &groupTopicState{at: at, committed: make([]int64, len(cur))}
+	for i, c := range cur {
+		state.committed[i] = c.committed
+	}
+	state.ids, state.logEnds = tr.intern(instance, t.Topic, at, cur)
+	if !tr.settings.Once {
+		tr.previous[key] = state
+	}
 	out.LagSeconds = maxKnown(out.Partitions, t.Lag)
 	if prev == nil {
 		return out
@@ -225,7 +281,7 @@ func (tr *timeTracker) observe(instance, group string, t TopicLag, parts []Parti
 	var produced, consumed float64
 	var producedKnown, consumedKnown bool
 	for i, c := range cur {
-		p, ok := findPartition(prev.partitions, i, c.partition)
+		p, ok := findPartition(prev, i, c.partition)
 		if !ok {
 			continue
 		}
@@ -280,13 +336,13 @@ func maxKnown(parts []PartitionTime, lag int64) Optional {
 
 // findPartition finds partition id in prev, first at index i where it
 // usually is.
-func findPartition(prev []partitionOffsets, i int, id int64) (partitionOffsets, bool) {
-	if i < len(prev) && prev[i].partition == id {
-		return prev[i], true
+func findPartition(prev *groupTopicState, i int, id int64) (partitionOffsets, bool) {
+	if i < len(prev.ids) && prev.ids[i] == id {
+		return prev.partition(i), true
 	}
-	for _, p := range prev {
-		if p.partition == id {
-			return p, true
+	for j, p := range prev.ids {
+		if p == id {
+			return prev.partition(j), true
 		}
 	}
 	return partitionOffsets{}, false
@@ -304,6 +360,11 @@ func (tr *timeTracker) sweep(now time.Time) {
 	for k, h := range tr.history {
 		if n := len(h.samples); n == 0 || h.samples[n-1].Last < cutoff.UnixNano() {
 			delete(tr.history, k)
+		}
+	}
+	for k, in := range tr.interned {
+		if in.at.Before(cutoff) {
+			delete(tr.interned, k)
 		}
 	}
 }

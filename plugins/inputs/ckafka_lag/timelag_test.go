@@ -354,3 +354,30 @@ func TestStaleAnswerIsNoTruncation(t *testing.T) {
 	h.observe(5, t0.Add(30*time.Second), time.Hour, 64)
 	require.Len(t, h.samples, 1)
 }
+
+// TestTrackerPacksGroupState: groups reading a topic in one collection
+// share its partition IDs and log end offsets; each keeps its commits only,
+// and with -once nothing is kept for a next collection.
+func TestTrackerPacksGroupState(t *testing.T) {
+	at := time.Unix(1_800_000_000, 0)
+	end := func(v int64) *int64 { return &v }
+	parts := func(committed int64) []PartitionOffset {
+		return []PartitionOffset{{Partition: 0, Committed: committed, LogEnd: end(100)}, {Partition: 1, Committed: committed, LogEnd: end(200)}}
+	}
+	tr := newTimeTracker(TimeSettings{Window: time.Hour, MaxSamples: 8, StallIntervals: 3})
+	tr.observe("i", "a", TopicLag{Topic: "t", Lag: 10}, parts(95), at, at)
+	tr.observe("i", "b", TopicLag{Topic: "t", Lag: 20}, parts(90), at, at)
+	a, b := tr.previous[groupTopicKey{instance: "i", group: "a", topic: "t"}], tr.previous[groupTopicKey{instance: "i", group: "b", topic: "t"}]
+	require.Same(t, &a.logEnds[0], &b.logEnds[0], "the log end offsets are shared")
+	require.Same(t, &a.ids[0], &b.ids[0], "so are the partition IDs")
+	require.Equal(t, []int64{95, 95}, a.committed)
+	require.Equal(t, []int64{90, 90}, b.committed)
+	// The next collection still computes rates from them.
+	next := tr.observe("i", "a", TopicLag{Topic: "t", Lag: 10}, []PartitionOffset{{Partition: 0, Committed: 105, LogEnd: end(110)}, {Partition: 1, Committed: 95, LogEnd: end(200)}}, at.Add(10*time.Second), at.Add(10*time.Second))
+	require.InDelta(t, 1.0, next.ProduceRate.Value, 1e-9)
+	require.InDelta(t, 1.0, next.ConsumeRate.Value, 1e-9)
+
+	once := newTimeTracker(TimeSettings{Window: time.Hour, MaxSamples: 8, StallIntervals: 3, Once: true})
+	once.observe("i", "a", TopicLag{Topic: "t", Lag: 10}, parts(95), at, at)
+	require.Empty(t, once.previous, "-once keeps nothing for a next collection")
+}

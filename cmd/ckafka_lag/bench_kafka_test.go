@@ -128,7 +128,12 @@ func BenchmarkKafkaCollection(b *testing.B) {
 			b.Fatal(err)
 		}
 		ceiling := kadmLag(b, kadm.NewClient(cold))
-		warm := kadmLag(b, kadm.NewClient(cold))
+		// Warm figures move by a third between single runs here: the best
+		// of three, for kadm.Lag and for the shim's last collections alike.
+		warm := time.Duration(math.MaxInt64)
+		for range 3 {
+			warm = min(warm, kadmLag(b, kadm.NewClient(cold)))
+		}
 		cold.Close()
 
 		wall, rss, _ := runKafkaOnce(b, conf(""), benchGroups)
@@ -196,8 +201,9 @@ func runKafkaOnce(b *testing.B, conf string, groups int) (time.Duration, int64, 
 }
 
 // tenthShimCollection drives the binary under the shim for ten
-// collections and times the tenth, from the stdin line to its health
-// metric, and measures the process's peak RSS over the ten.
+// collections and times the best of the last three (the tenth and the two
+// before it), from the stdin line to its health metric, and measures the
+// process's peak RSS over the ten.
 func tenthShimCollection(b *testing.B, conf string) (time.Duration, int64) {
 	b.Helper()
 	cmd := exec.Command(binary, "-config", conf, "-poll_interval_disabled")
@@ -219,8 +225,8 @@ func tenthShimCollection(b *testing.B, conf string) (time.Duration, int64) {
 	peak := testkit.PeakRSS(cmd.Process.Pid, done)
 	lines := bufio.NewScanner(stdout)
 	lines.Buffer(make([]byte, 1<<20), 1<<20)
-	var last time.Duration
-	for range 10 {
+	last := time.Duration(math.MaxInt64)
+	for i := range 10 {
 		start := time.Now()
 		if _, err := io.WriteString(stdin, "\n"); err != nil {
 			b.Fatal(err)
@@ -230,7 +236,9 @@ func tenthShimCollection(b *testing.B, conf string) (time.Duration, int64) {
 				break
 			}
 		}
-		last = time.Since(start)
+		if i >= 7 {
+			last = min(last, time.Since(start))
+		}
 	}
 	close(done)
 	return last, <-peak

@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"net"
+	"path/filepath"
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
@@ -50,4 +52,27 @@ func webhookDest(t *testing.T) string {
 	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	t.Cleanup(srv.Close)
 	return fmt.Sprintf("  [outputs.wecom_sms_mail.webhook]\n    urls = [%q]\n", srv.URL+"/alerts")
+}
+
+// -test-notify checks that the page's external_url answers.
+func TestTestNotifyChecksThePage(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	ln.Close()
+	conf, err := testkit.WriteFile(t.TempDir(), "web.conf", fmt.Sprintf("[[outputs.wecom_sms_mail]]\n  state_file = %q\n%s"+
+		"  [outputs.wecom_sms_mail.web]\n    listen = %q\n    external_url = %q\n    link_secret = \"0123456789abcdef0123\"\n",
+		filepath.Join(t.TempDir(), "state"), webhookDest(t), addr, "http://"+addr))
+	require.NoError(t, err)
+	out, err := exec.Command(binary, "-config", conf, "-test-notify").Output()
+	require.Error(t, err, "nothing serves the page yet")
+	require.Contains(t, string(out), "web http://"+addr+": ")
+	require.NotContains(t, string(out), "web http://"+addr+": ok")
+
+	m := startMember(t, "page", conf)
+	defer m.stop()
+	m.await(t, "Alert page and links: ", 30*time.Second)
+	out, err = exec.Command(binary, "-config", conf, "-test-notify").Output()
+	require.NoError(t, err, string(out))
+	require.Contains(t, string(out), "web http://"+addr+": ok\n")
 }

@@ -50,7 +50,7 @@ func newPairEnv(t *testing.T) *pairEnv {
 }
 
 // member starts a member named name with its own state directory.
-func (e *pairEnv) member(t *testing.T, name string) (*WeComSMSMail, *testutil.CaptureLogger) {
+func (e *pairEnv) member(t *testing.T, name string, modify ...func(*WeComSMSMail)) (*WeComSMSMail, *testutil.CaptureLogger) {
 	t.Helper()
 	log := &testutil.CaptureLogger{Name: name}
 	p := New()
@@ -64,6 +64,9 @@ func (e *pairEnv) member(t *testing.T, name string) (*WeComSMSMail, *testutil.Ca
 	p.WeCom = &wecom.Config{WebhookURLs: []string{e.url}}
 	p.Cluster = &cluster.Config{Config: kafkaconn.Config{Brokers: e.kafka.ListenAddrs()}, MemberName: name,
 		SessionTimeout: config.Duration(time.Second)}
+	for _, m := range modify {
+		m(p)
+	}
 	require.NoError(t, p.Init())
 	require.NoError(t, p.Connect())
 	t.Cleanup(func() { _ = p.Close() })
@@ -229,4 +232,41 @@ func TestPairSurvivesBrokerRestart(t *testing.T) {
 	requireSpaced(t, msgs, "across the restart")
 	last := msgs[len(msgs)-1].At
 	require.Less(t, time.Since(last), 2500*time.Millisecond, "reminders go on after the restart: %v", msgs)
+}
+
+// A quiet-hour hold survives a takeover: the new active member holds the
+// same notification for its digest, and nothing is sent in between.
+func TestPairKeepsQuietHourHolds(t *testing.T) {
+	e := newPairEnv(t)
+	now := time.Now().UTC()
+	window := now.Add(-time.Hour).Format("15:04") + "-" + now.Add(time.Hour).Format("15:04")
+	quiet := func(p *WeComSMSMail) {
+		p.QuietHours, p.QuietHoursMinLevel, p.Timezone = []string{window}, "critical", "UTC"
+	}
+	a, _ := e.member(t, "host-a", quiet)
+	b, _ := e.member(t, "host-b", quiet)
+	ps := map[string]*WeComSMSMail{"host-a": a, "host-b": b}
+	active := ps[awaitOneActive(t, ps)]
+	standby := a
+	if active == a {
+		standby = b
+	}
+	held := func(p *WeComSMSMail) int {
+		p.mu.Lock()
+		d := p.dispatcher
+		p.mu.Unlock()
+		n := 0
+		for _, notes := range d.Snapshot().Held {
+			n += len(notes)
+		}
+		return n
+	}
+	require.Eventually(t, func() bool {
+		writeBoth(t, []telegraf.Metric{lagMetric("billing", "warning", 1500, 1000)}, a, b)
+		return held(active) > 0
+	}, 10*time.Second, 100*time.Millisecond, "the warning is held in quiet hours")
+	require.NoError(t, active.Close())
+	require.Eventually(t, func() bool { return standby.pair.acting() }, 10*time.Second, 10*time.Millisecond)
+	require.Positive(t, held(standby), "the new active holds it too")
+	require.Zero(t, count(e.robot.Messages(), "billing"), "nothing about it is sent during quiet hours")
 }

@@ -74,3 +74,34 @@ func TestUserTemplateErrors(t *testing.T) {
 	_, err = ParseUserTemplate("wecom.template", "{{range .Alerts}}{{.Group}} {{.ValueText}}{{end}}", "zh")
 	require.NoError(t, err)
 }
+
+// TestLinksAndClaimsInEveryFormat: the action links reach every robot
+// format and the email; a claim is told in each language.
+func TestLinksAndClaimsInEveryFormat(t *testing.T) {
+	for _, lang := range []string{"zh", "en"} {
+		tpl, err := Load(lang)
+		require.NoError(t, err)
+		d := BuildData(testNotes(time.Unix(0, 0))[:1], lang, 10*time.Minute)
+		d.Alerts[0].Links = []Link{{Label: "Claim", URL: "https://alerts.example.com/a/tok.sig"}}
+		for _, name := range []string{"wecom_markdown", "dingtalk_markdown", "feishu_markdown"} {
+			out, err := tpl.Render(name, d)
+			require.NoError(t, err, name)
+			require.Contains(t, out, "[Claim](https://alerts.example.com/a/tok.sig)", name)
+		}
+		text, err := tpl.Render("wecom_text", d)
+		require.NoError(t, err)
+		require.Contains(t, text, "Claim: https://alerts.example.com/a/tok.sig")
+		html, err := tpl.RenderHTML(d)
+		require.NoError(t, err)
+		require.Contains(t, html, `<a href="https://alerts.example.com/a/tok.sig">Claim</a>`)
+
+		claimed := testNotes(time.Unix(0, 0))[:1]
+		claimed[0].Kind, claimed[0].Alert.ClaimedBy = alert.KindClaimed, "张三"
+		c := BuildData(claimed, lang, 10*time.Minute)
+		md, err := tpl.Render("wecom_markdown", c)
+		require.NoError(t, err)
+		want := map[string]string{"zh": "张三 已认领", "en": "claimed by 张三"}[lang]
+		require.Contains(t, md, want)
+		require.Contains(t, md, map[string]string{"zh": "CKafka 告警已认领", "en": "CKafka alert claimed"}[lang])
+	}
+}

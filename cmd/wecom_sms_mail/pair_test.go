@@ -3,10 +3,10 @@ package main
 import (
 	"fmt"
 	"net"
-	"path/filepath"
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
+	"path/filepath"
 	"testing"
 	"time"
 

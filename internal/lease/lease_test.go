@@ -92,3 +92,26 @@ func TestPausedMemberIsFenced(t *testing.T) {
 	require.Eventually(t, func() bool { l.mu.Lock(); defer l.mu.Unlock(); return l.dropped == 1 }, 5*time.Second, time.Millisecond)
 	require.Eventually(t, l.Held, 20*time.Second, 20*time.Millisecond, "held again")
 }
+
+// A topic that cannot serve as the lease's is named in a warning.
+func TestEnsureTopicWarns(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, c.CreateTopic("wide", 3, map[string]string{"cleanup.policy": "delete"}))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
+	require.NoError(t, err)
+	defer cl.Close()
+	warnings, err := EnsureTopic(context.Background(), cl, "wide", "cluster.topic")
+	require.NoError(t, err)
+	require.Len(t, warnings, 2)
+	require.Contains(t, warnings[0], `cluster.topic: topic "wide" has 3 partitions`)
+	require.Contains(t, warnings[1], "cleanup.policy=delete")
+
+	warnings, err = EnsureTopic(context.Background(), cl, "fresh", "cluster.topic")
+	require.NoError(t, err)
+	require.Empty(t, warnings, "a missing topic is created as the lease needs it")
+	warnings, err = EnsureTopic(context.Background(), cl, "fresh", "cluster.topic")
+	require.NoError(t, err)
+	require.Empty(t, warnings, "one partition, compacted")
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -216,7 +217,7 @@ func (c *CKafkaLag) gatherKafka(col *collection) (instanceInfo, int) {
 		col.kafkaError(err, "ListOffsets")
 	}
 	starts := <-startsc
-	offsets := kafkaOffsets{ends: ends, starts: starts, arrived: arrived}
+	offsets := kafkaOffsets{ends: ends, starts: starts, topics: indexOffsets(ends, starts), arrived: arrived}
 
 	collected := 0
 	next := k.fetchBatch(ctx, col, groups[:min(kafkaGroupBatch, len(groups))])
@@ -237,10 +238,42 @@ func (c *CKafkaLag) gatherKafka(col *collection) (instanceInfo, int) {
 // cluster.
 const kafkaGroupBatch = 50
 
-// kafkaOffsets are a collection's end and start offsets, listed once.
+// kafkaOffsets are a collection's end and start offsets, listed once, and
+// per topic the partitions they give, sorted, read by every group.
 type kafkaOffsets struct {
 	ends, starts kadm.ListedOffsets
+	topics       map[string]*topicEnds
 	arrived      time.Time
+}
+
+// topicEnds are one topic's partitions with an end offset, sorted, and
+// their end and start offsets (start -1: unknown). Groups' PartitionOffsets
+// point into them: built once a collection, not once a group.
+type topicEnds struct {
+	ids          []int32
+	ends, starts []int64
+}
+
+func indexOffsets(ends, starts kadm.ListedOffsets) map[string]*topicEnds {
+	out := make(map[string]*topicEnds, len(ends))
+	for t, parts := range ends {
+		to := &topicEnds{}
+		for p, e := range parts {
+			if e.Err == nil && e.Offset >= 0 {
+				to.ids = append(to.ids, p)
+			}
+		}
+		slices.Sort(to.ids)
+		to.ends, to.starts = make([]int64, len(to.ids)), make([]int64, len(to.ids))
+		for i, p := range to.ids {
+			to.ends[i], to.starts[i] = parts[p].Offset, -1
+			if st, ok := starts[t][p]; ok && st.Err == nil && st.Offset >= 0 {
+				to.starts[i] = st.Offset
+			}
+		}
+		out[t] = to
+	}
+	return out
 }
 
 // fetchedBatch is one batch's answers.
@@ -292,7 +325,7 @@ func (c *CKafkaLag) emitKafkaBatch(ctx context.Context, col *collection, in inst
 		if i, ok := b.infos[g]; ok {
 			info = &i
 		}
-		lags, times := c.kafkaGroup(in.ID, g, r.Fetched, o.ends, o.starts, o.arrived, col.since, exact)
+		lags, times := c.kafkaGroup(in.ID, g, r.Fetched, o.topics, o.arrived, col.since, exact)
 		col.emitGroup(in, g, lags, times, info)
 		delete(b.fetched, g) // its commits are done with
 	}
@@ -362,7 +395,7 @@ func (k *kafkaSource) clusterID(ctx context.Context) (string, error) {
 
 // kafkaGroup turns one group's committed offsets and the end offsets into
 // the plugin's lag and time fields, per topic, sorted by topic.
-func (c *CKafkaLag) kafkaGroup(instance, group string, committed kadm.OffsetResponses, ends, starts kadm.ListedOffsets,
+func (c *CKafkaLag) kafkaGroup(instance, group string, committed kadm.OffsetResponses, offsets map[string]*topicEnds,
 	arrived, since time.Time, exact map[partitionAt]time.Time) ([]TopicLag, []TopicTime) {
 	topics := make([]string, 0, len(committed))
 	for t := range committed {
@@ -376,7 +409,7 @@ func (c *CKafkaLag) kafkaGroup(instance, group string, committed kadm.OffsetResp
 	c.trackerMu.Lock()
 	defer c.trackerMu.Unlock()
 	for _, t := range topics {
-		parts := kafkaPartitions(committed[t], ends[t], starts[t])
+		parts := kafkaPartitions(committed[t], offsets[t])
 		if len(parts) == 0 {
 			continue
 		}
@@ -393,24 +426,18 @@ func (c *CKafkaLag) kafkaGroup(instance, group string, committed kadm.OffsetResp
 
 // kafkaPartitions lists every partition of the topic that has an end
 // offset, with the group's commit or -1.
-func kafkaPartitions(committed map[int32]kadm.OffsetResponse, ends, starts map[int32]kadm.ListedOffset) []PartitionOffset {
-	ids := make([]int32, 0, len(ends))
-	for p, e := range ends {
-		if e.Err == nil && e.Offset >= 0 {
-			ids = append(ids, p)
-		}
+func kafkaPartitions(committed map[int32]kadm.OffsetResponse, to *topicEnds) []PartitionOffset {
+	if to == nil {
+		return nil
 	}
-	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
-	parts := make([]PartitionOffset, len(ids))
-	for i, p := range ids {
-		logEnd := ends[p].Offset
-		parts[i] = PartitionOffset{Partition: int64(p), Committed: -1, LogEnd: &logEnd}
+	parts := make([]PartitionOffset, len(to.ids))
+	for i, p := range to.ids {
+		parts[i] = PartitionOffset{Partition: int64(p), Committed: -1, LogEnd: &to.ends[i]}
 		if o, ok := committed[p]; ok && o.Err == nil && o.At >= 0 {
 			parts[i].Committed = o.At
 		}
-		if st, ok := starts[p]; ok && st.Err == nil && st.Offset >= 0 {
-			logStart := st.Offset
-			parts[i].LogStart = &logStart
+		if to.starts[i] >= 0 {
+			parts[i].LogStart = &to.starts[i]
 		}
 	}
 	return parts

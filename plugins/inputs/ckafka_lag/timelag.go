@@ -205,11 +205,52 @@ type timeTracker struct {
 	history  map[partitionKey]*offsetHistory
 	previous map[groupTopicKey]*groupTopicState
 	interned map[partitionKey]*interned // by instance and topic (partition -1)
+	// byTopic caches each topic's histories in partition order: every
+	// group reading the topic finds them with one look-up, not one per
+	// partition. Rebuilt when the partitions change, dropped by sweep.
+	byTopic map[partitionKey]*topicHistories
+}
+
+// topicHistories are the histories of one topic's partitions, by position.
+type topicHistories struct {
+	ids []int64
+	hs  []*offsetHistory
+}
+
+// histories returns the histories of the topic's partitions in the order
+// of parts, creating those that are missing.
+func (tr *timeTracker) histories(instance, topic string, parts []PartitionOffset) []*offsetHistory {
+	key := partitionKey{instance: instance, topic: topic, partition: -1}
+	th := tr.byTopic[key]
+	if th != nil && len(th.ids) == len(parts) {
+		same := true
+		for i, p := range parts {
+			if th.ids[i] != p.Partition {
+				same = false
+				break
+			}
+		}
+		if same {
+			return th.hs
+		}
+	}
+	th = &topicHistories{ids: make([]int64, len(parts)), hs: make([]*offsetHistory, len(parts))}
+	for i, p := range parts {
+		pk := partitionKey{instance: instance, topic: topic, partition: p.Partition}
+		h := tr.history[pk]
+		if h == nil {
+			h = &offsetHistory{}
+			tr.history[pk] = h
+		}
+		th.ids[i], th.hs[i] = p.Partition, h
+	}
+	tr.byTopic[key] = th
+	return th.hs
 }
 
 func newTimeTracker(s TimeSettings) *timeTracker {
 	return &timeTracker{settings: s, history: map[partitionKey]*offsetHistory{}, previous: map[groupTopicKey]*groupTopicState{},
-		interned: map[partitionKey]*interned{}}
+		interned: map[partitionKey]*interned{}, byTopic: map[partitionKey]*topicHistories{}}
 }
 
 // Optional is a value that may be unknown: absent in the metric, never 0 or
@@ -240,15 +281,11 @@ type TopicTime struct {
 func (tr *timeTracker) observe(instance, group string, t TopicLag, parts []PartitionOffset, at, since time.Time) TopicTime {
 	cur := make([]partitionOffsets, len(parts))
 	out := TopicTime{Partitions: make([]PartitionTime, len(parts))}
+	hs := tr.histories(instance, t.Topic, parts)
 	for i, p := range parts {
 		pl := partitionLag(p)
 		cur[i] = partitionOffsets{partition: p.Partition, logEnd: pl.LogEnd, committed: pl.Committed}
-		key := partitionKey{instance: instance, topic: t.Topic, partition: p.Partition}
-		h := tr.history[key]
-		if h == nil {
-			h = &offsetHistory{}
-			tr.history[key] = h
-		}
+		h := hs[i]
 		h.observe(pl.LogEnd, at, tr.settings.Window, tr.settings.MaxSamples)
 		out.Partitions[i].lagging = pl.Lag > 0
 		switch {
@@ -367,6 +404,7 @@ func (tr *timeTracker) sweep(now time.Time) {
 			delete(tr.interned, k)
 		}
 	}
+	clear(tr.byTopic) // it may point at histories just dropped
 }
 
 // GroupTime folds a group's topics: the largest lag_seconds, summed rates

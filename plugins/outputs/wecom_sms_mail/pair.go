@@ -365,9 +365,20 @@ func (pr *pair) goAlone(ctx context.Context) {
 }
 
 // keep records an observation received while standing by; p.mu is held.
-// Only what arrived since the last state the log holds is kept.
+// What arrived before the log's latest state is trimmed by tick; without
+// one (no member was ever active) only the last bufferKeep is kept, so a
+// long standby does not grow.
 func (pr *pair) keep(b buffered) {
 	pr.buffered = append(pr.buffered, b)
+	if first := pr.buffered[0].at; b.at.Sub(first) > pr.bufferKeep() {
+		pr.trim(b.at.Add(-pr.bufferKeep() + bufferMargin))
+	}
+}
+
+// bufferKeep bounds the buffer by age: a takeover replays what came after
+// the log's latest state, which a live active member writes every tick.
+func (pr *pair) bufferKeep() time.Duration {
+	return max(time.Minute, 10*time.Duration(pr.cfg.SessionTimeout))
 }
 
 // trim drops buffered observations the log's latest state covers; p.mu is

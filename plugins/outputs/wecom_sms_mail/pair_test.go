@@ -270,3 +270,15 @@ func TestPairKeepsQuietHourHolds(t *testing.T) {
 	require.Positive(t, held(standby), "the new active holds it too")
 	require.Zero(t, count(e.robot.Messages(), "billing"), "nothing about it is sent during quiet hours")
 }
+
+// A standby that never sees a state (no member was ever active) keeps only
+// the last bufferKeep of what it receives.
+func TestStandbyBufferIsBounded(t *testing.T) {
+	pr := &pair{cfg: &cluster.Config{SessionTimeout: config.Duration(time.Second)}}
+	t0 := time.Unix(1_800_000_000, 0)
+	for i := range 600 { // ten minutes, one a second
+		pr.keep(buffered{at: t0.Add(time.Duration(i) * time.Second)})
+	}
+	require.LessOrEqual(t, len(pr.buffered), 61, "a minute's worth")
+	require.Equal(t, t0.Add(599*time.Second), pr.buffered[len(pr.buffered)-1].at, "the newest kept")
+}

@@ -21,10 +21,8 @@ func (pr *pair) syncSilences(ctx context.Context, now time.Time) {
 	if s == nil {
 		return
 	}
-	local, err := route.LoadSilences(s.path, now)
-	if err != nil && local == nil {
-		return // reported by the store's own refresh
-	}
+	// The tick refreshed the store from the file just before.
+	local := s.list()
 	logged := pr.clog.Replica().Silences
 	byID := make(map[string]route.Silence, len(local))
 	for _, l := range local {

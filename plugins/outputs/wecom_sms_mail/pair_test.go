@@ -97,6 +97,16 @@ func awaitOneActive(t *testing.T, ps map[string]*WeComSMSMail) string {
 	return activeOf(ps)[0]
 }
 
+// activeAndStandby waits until one of the two members is active and
+// returns it, then the other.
+func activeAndStandby(t *testing.T, a, b *WeComSMSMail) (active, standby *WeComSMSMail) {
+	t.Helper()
+	if awaitOneActive(t, map[string]*WeComSMSMail{"host-a": a, "host-b": b}) == "host-a" {
+		return a, b
+	}
+	return b, a
+}
+
 // requireSpaced fails when two reminders of the alert came closer than half
 // the repeat interval (1 s here): one of them was sent twice.
 func requireSpaced(t *testing.T, msgs []fakewecom.Message, when string) {
@@ -173,12 +183,7 @@ func TestPairSilenceOnStandbyReachesActive(t *testing.T) {
 	e := newPairEnv(t)
 	a, _ := e.member(t, "host-a")
 	b, _ := e.member(t, "host-b")
-	ps := map[string]*WeComSMSMail{"host-a": a, "host-b": b}
-	active := ps[awaitOneActive(t, ps)]
-	standby := a
-	if active == a {
-		standby = b
-	}
+	active, standby := activeAndStandby(t, a, b)
 	path, err := standby.SilencePath()
 	require.NoError(t, err)
 	matchers, err := route.ParseMatcherArgs([]string{"group=billing"})
@@ -245,12 +250,7 @@ func TestPairKeepsQuietHourHolds(t *testing.T) {
 	}
 	a, _ := e.member(t, "host-a", quiet)
 	b, _ := e.member(t, "host-b", quiet)
-	ps := map[string]*WeComSMSMail{"host-a": a, "host-b": b}
-	active := ps[awaitOneActive(t, ps)]
-	standby := a
-	if active == a {
-		standby = b
-	}
+	active, standby := activeAndStandby(t, a, b)
 	held := func(p *WeComSMSMail) int {
 		p.mu.Lock()
 		d := p.dispatcher

@@ -286,6 +286,14 @@ func (s *silenceStore) refresh(now time.Time) {
 	s.silences = ss
 }
 
+// list is the silences as last read (refresh first for the file's
+// latest); callers must not modify them.
+func (s *silenceStore) list() route.Silences {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.silences
+}
+
 // silenced is the dispatcher's Silenced.
 func (s *silenceStore) silenced(a alert.Alert, now time.Time) bool {
 	s.mu.Lock()

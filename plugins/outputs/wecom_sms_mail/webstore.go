@@ -82,7 +82,9 @@ func (p *WeComSMSMail) checkWeb(ctx context.Context) error {
 // silence file and dispatcher the rest of the output uses.
 type webStore struct{ p *WeComSMSMail }
 
-func (s webStore) view(a alert.Alert, now time.Time) web.Alert {
+// view is a firing alert as the pages show it; silences is the store's
+// list, refreshed by the caller.
+func (s webStore) view(a alert.Alert, silences route.Silences, now time.Time) web.Alert {
 	p := s.p
 	d := render.BuildDataIn([]alert.Notification{{Kind: alert.KindRepeat, Alert: a, At: now}}, p.Language, time.Duration(p.StaleAfter), p.location)
 	v := d.Alerts[0]
@@ -94,12 +96,10 @@ func (s webStore) view(a alert.Alert, now time.Time) web.Alert {
 	if v.Collector != "" {
 		out.Subject = v.Collector
 	}
-	if ss, err := route.LoadSilences(p.silences.path, now); err == nil {
-		tags := tagsOf(a.Key)
-		for _, sl := range ss {
-			if sl.Active(now) && (route.Silences{sl}).Silenced(tags, now) && sl.EndsAt.After(out.SilencedUntil) {
-				out.SilencedUntil = sl.EndsAt
-			}
+	tags := tagsOf(a.Key)
+	for _, sl := range silences {
+		if sl.Active(now) && (route.Silences{sl}).Silenced(tags, now) && sl.EndsAt.After(out.SilencedUntil) {
+			out.SilencedUntil = sl.EndsAt
 		}
 	}
 	return out
@@ -109,9 +109,10 @@ func (s webStore) Firing(now time.Time) []web.Alert {
 	s.p.mu.Lock()
 	firing := s.p.alerts.Snapshot()
 	s.p.mu.Unlock()
+	silences := s.silences(now)
 	out := make([]web.Alert, 0, len(firing))
 	for _, a := range firing {
-		out = append(out, s.view(a, now))
+		out = append(out, s.view(a, silences, now))
 	}
 	return out
 }
@@ -123,7 +124,14 @@ func (s webStore) Alert(key string, now time.Time) (web.Alert, bool) {
 	if !ok {
 		return web.Alert{}, false
 	}
-	return s.view(a, now), true
+	return s.view(a, s.silences(now), now), true
+}
+
+// silences are the store's, with what the CLI or a link wrote since the
+// last tick.
+func (s webStore) silences(now time.Time) route.Silences {
+	s.p.silences.refresh(now)
+	return s.p.silences.list()
 }
 
 // errStandby: the member of an HA pair that stands by does not act; the
@@ -167,9 +175,8 @@ func (s webStore) Silence(key string, until time.Time, by, comment string, now t
 }
 
 func (s webStore) Silences(now time.Time) []web.Silence {
-	ss, _ := route.LoadSilences(s.p.silences.path, now)
 	var out []web.Silence
-	for _, sl := range ss {
+	for _, sl := range s.silences(now) {
 		if !sl.EndsAt.After(now) {
 			continue
 		}

@@ -164,10 +164,10 @@ func (s *Server) Label(a Action) string { return s.words.Actions[a] }
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /a/{token}", s.confirm)
-	mux.HandleFunc("POST /a/{token}", s.act)
+	mux.HandleFunc("POST /a/{token}", s.limitPost(s.act))
 	mux.HandleFunc("GET /{$}", s.auth(s.list))
 	mux.HandleFunc("GET /chart", s.auth(s.chart))
-	mux.HandleFunc("POST /silences/{id}/expire", s.auth(s.expire))
+	mux.HandleFunc("POST /silences/{id}/expire", s.auth(s.limitPost(s.expire)))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		if s.cfg.Ready != nil && !s.cfg.Ready() {
 			http.Error(w, "standby", http.StatusServiceUnavailable)
@@ -342,13 +342,20 @@ func validName(name string) bool {
 	return true
 }
 
+// limitPost rate-limits a form POST and bounds its body.
+func (s *Server) limitPost(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !s.posts.Allow() {
+			s.fail(w, http.StatusTooManyRequests, s.words.TooMany)
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, 4096)
+		h(w, r)
+	}
+}
+
 // act does what the link says, once.
 func (s *Server) act(w http.ResponseWriter, r *http.Request) {
-	if !s.posts.Allow() {
-		s.fail(w, http.StatusTooManyRequests, s.words.TooMany)
-		return
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, 4096)
 	token := r.PathValue("token")
 	s.actions.Lock()
 	defer s.actions.Unlock()
@@ -416,11 +423,6 @@ func (s *Server) chart(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) expire(w http.ResponseWriter, r *http.Request) {
-	if !s.posts.Allow() {
-		s.fail(w, http.StatusTooManyRequests, s.words.TooMany)
-		return
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, 4096)
 	id := r.PathValue("id")
 	if !s.checkCSRF(r, "expire\x00"+id) {
 		s.fail(w, http.StatusForbidden, s.words.Invalid)

@@ -351,21 +351,6 @@ func (c *CKafkaLag) CollectOnce() {
 	c.tracker.settings.Once = true
 }
 
-// addHealth adds failed_groups, and last_error when something failed.
-func (col *collection) addHealth(fields map[string]interface{}) {
-	if col.role != "" {
-		fields["role"] = col.role
-		if col.active != "" {
-			fields["active"] = col.active
-		}
-	}
-	failed, lastError := col.health()
-	fields["failed_groups"] = failed
-	if lastError != "" {
-		fields["last_error"] = lastError
-	}
-}
-
 // sweep lets the tracker forget what it has not seen for history_window.
 func (c *CKafkaLag) sweep() {
 	c.trackerMu.Lock()
@@ -453,8 +438,6 @@ func (col *collection) emitGroup(in instanceInfo, group string, topics []TopicLa
 	col.acc.AddFields("ckafka_group_lag", fields, tags(), col.now)
 }
 
-// addOptional adds a value only when it is known: an unknown rate is
-// absent, never 0 and never NaN.
 // retention is a topic's retention in seconds, when the source knows it.
 func (col *collection) retention(instanceID, topic string) Optional {
 	if col.retentionOf == nil {
@@ -463,50 +446,11 @@ func (col *collection) retention(instanceID, topic string) Optional {
 	return col.retentionOf(instanceID, topic)
 }
 
+// addOptional adds a value only when it is known: an unknown rate is
+// absent, never 0 and never NaN.
 func addOptional(fields map[string]interface{}, name string, v Optional) {
 	if v.Known {
 		fields[name] = v.Value
-	}
-}
-
-// report adds one error naming where it happened. Authentication and
-// permission failures stop the collection: every further call would fail
-// the same way, so they are reported once, with what to check.
-func (col *collection) report(err error, where string) {
-	region := "region " + col.c.Region
-	if where != "" {
-		where = region + " " + where
-	} else {
-		where = region
-	}
-	if tcloud.IsAuth(err) {
-		col.aborted.Do(func() {
-			col.noteError(err)
-			col.mu.Lock()
-			col.abortedBy = err
-			col.mu.Unlock()
-			col.abort()
-			col.acc.AddError(fmt.Errorf("%s: %v: %s (credentials from %s)", where, err, authHint(tcloud.Code(err)), col.c.credSource))
-		})
-		return
-	}
-	if col.ctx.Err() != nil && col.aborter() != nil {
-		return // cancelled because of the reported auth failure
-	}
-	col.noteError(err)
-	col.acc.AddError(fmt.Errorf("%s: %w", where, err))
-}
-
-func authHint(code string) string {
-	switch {
-	case code == "AuthFailure.SignatureExpire":
-		return "the request timestamp is more than 5 minutes off Tencent Cloud's clock; synchronise this host's clock (NTP)"
-	case code == "AuthFailure.TokenFailure":
-		return "the STS token is invalid or expired; refresh token together with secret_id and secret_key"
-	case strings.HasPrefix(code, "UnauthorizedOperation"), code == "AuthFailure.UnauthorizedOperation":
-		return "the key lacks CAM permissions; grant ckafka:DescribeInstances, ckafka:DescribeGroup, ckafka:DescribeGroupOffsets, ckafka:DescribeGroupInfo and ckafka:DescribeTopicAttributes"
-	default:
-		return "check that the SecretId exists and is enabled and that the SecretKey belongs to it"
 	}
 }
 

@@ -3,8 +3,10 @@ package ckafka_lag
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
+	"strings"
 	"syscall"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -94,4 +96,60 @@ func (col *collection) aborter() error {
 	col.mu.Lock()
 	defer col.mu.Unlock()
 	return col.abortedBy
+}
+
+// addHealth adds failed_groups, and last_error when something failed.
+func (col *collection) addHealth(fields map[string]interface{}) {
+	if col.role != "" {
+		fields["role"] = col.role
+		if col.active != "" {
+			fields["active"] = col.active
+		}
+	}
+	failed, lastError := col.health()
+	fields["failed_groups"] = failed
+	if lastError != "" {
+		fields["last_error"] = lastError
+	}
+}
+
+// report adds one error naming where it happened. Authentication and
+// permission failures stop the collection: every further call would fail
+// the same way, so they are reported once, with what to check.
+func (col *collection) report(err error, where string) {
+	region := "region " + col.c.Region
+	if where != "" {
+		where = region + " " + where
+	} else {
+		where = region
+	}
+	if tcloud.IsAuth(err) {
+		col.aborted.Do(func() {
+			col.noteError(err)
+			col.mu.Lock()
+			col.abortedBy = err
+			col.mu.Unlock()
+			col.abort()
+			col.acc.AddError(fmt.Errorf("%s: %v: %s (credentials from %s)", where, err, authHint(tcloud.Code(err)), col.c.credSource))
+		})
+		return
+	}
+	if col.ctx.Err() != nil && col.aborter() != nil {
+		return // cancelled because of the reported auth failure
+	}
+	col.noteError(err)
+	col.acc.AddError(fmt.Errorf("%s: %w", where, err))
+}
+
+func authHint(code string) string {
+	switch {
+	case code == "AuthFailure.SignatureExpire":
+		return "the request timestamp is more than 5 minutes off Tencent Cloud's clock; synchronise this host's clock (NTP)"
+	case code == "AuthFailure.TokenFailure":
+		return "the STS token is invalid or expired; refresh token together with secret_id and secret_key"
+	case strings.HasPrefix(code, "UnauthorizedOperation"), code == "AuthFailure.UnauthorizedOperation":
+		return "the key lacks CAM permissions; grant ckafka:DescribeInstances, ckafka:DescribeGroup, ckafka:DescribeGroupOffsets, ckafka:DescribeGroupInfo and ckafka:DescribeTopicAttributes"
+	default:
+		return "check that the SecretId exists and is enabled and that the SecretKey belongs to it"
+	}
 }

@@ -1,6 +1,7 @@
 package wecom_sms_mail
 
 import (
+	"context"
 	"time"
 
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/alert"
@@ -86,5 +87,46 @@ func (p *WeComSMSMail) restore(s *savedState, records []notify.Delivered, now ti
 	if len(records) > 0 {
 		d.Replay(records)
 		p.dirty.Store(true)
+	}
+}
+
+// tickLoop is the engine's clock: reminders, staleness and collector
+// silence each tick, the HA pair's sync, and the save of a changed state.
+func (p *WeComSMSMail) tickLoop(ctx context.Context) {
+	t := time.NewTicker(p.tickEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			p.silences.refresh(now)
+			if p.pair != nil {
+				p.pair.tick(ctx, now)
+			}
+			p.mu.Lock()
+			if p.pair != nil && !p.pair.acting() {
+				p.mu.Unlock()
+				continue
+			}
+			d := p.dispatcher
+			for _, obs := range p.health.Tick(now) {
+				p.observe(obs, now)
+			}
+			stale := p.alerts.Tick(now, p.health.Judge)
+			firing := p.alerts.Snapshot()
+			p.mu.Unlock()
+			d.Add(stale...)
+			d.Remind(firing, now)
+			if p.am != nil {
+				for _, n := range stale {
+					p.am.Resolve(n)
+				}
+				p.am.Sync(ctx, firing, now)
+			}
+			if p.dirty.Load() {
+				p.save()
+			}
+		}
 	}
 }

@@ -398,45 +398,6 @@ func (p *WeComSMSMail) observe(obs alert.Observation, now time.Time) {
 	}
 }
 
-func (p *WeComSMSMail) tickLoop(ctx context.Context) {
-	t := time.NewTicker(p.tickEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case now := <-t.C:
-			p.silences.refresh(now)
-			if p.pair != nil {
-				p.pair.tick(ctx, now)
-			}
-			p.mu.Lock()
-			if p.pair != nil && !p.pair.acting() {
-				p.mu.Unlock()
-				continue
-			}
-			d := p.dispatcher
-			for _, obs := range p.health.Tick(now) {
-				p.observe(obs, now)
-			}
-			stale := p.alerts.Tick(now, p.health.Judge)
-			firing := p.alerts.Snapshot()
-			p.mu.Unlock()
-			d.Add(stale...)
-			d.Remind(firing, now)
-			if p.am != nil {
-				for _, n := range stale {
-					p.am.Resolve(n)
-				}
-				p.am.Sync(ctx, firing, now)
-			}
-			if p.dirty.Load() {
-				p.save()
-			}
-		}
-	}
-}
-
 // Close sends what is pending within the close budget and saves the rest.
 // It is safe to call more than once and from a signal handler.
 func (p *WeComSMSMail) Close() error {

@@ -90,7 +90,7 @@ func (m *member) await(tb testing.TB, s string, within time.Duration) {
 
 func pairCluster(tb testing.TB) *kfake.Cluster {
 	tb.Helper()
-	c, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.GroupMinSessionTimeout(500*time.Millisecond))
+	c, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.BrokerConfigs(map[string]string{"group.min.session.timeout.ms": "500"}))
 	if err != nil {
 		tb.Fatal(err)
 	}

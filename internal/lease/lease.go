@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -25,10 +26,38 @@ import (
 
 // Config names the lease.
 type Config struct {
-	Topic          string
-	Group          string
-	Member         string // told to the others as the client ID
+	Topic  string
+	Group  string
+	Member string // the member's name, told to the others in the client ID
+	// Host is the machine the member runs on, told with its name, so that
+	// a process on the same machine (the HA pair's collector) knows its
+	// member without being told the name a second time. Empty: Member.
+	Host           string
 	SessionTimeout time.Duration
+}
+
+// Identity is who holds the lease: the member's name and its machine.
+type Identity struct {
+	Name, Host string
+}
+
+// clientID tells a member's identity in the one field every member of a
+// group shows the others (the consumer protocol's metadata belongs to the
+// balancer): the name, and "@host" when the host differs. A client ID
+// without "@" (a member of 0.x, or one named after its host) is both.
+func (id Identity) clientID() string {
+	if id.Host == "" || id.Host == id.Name {
+		return id.Name
+	}
+	return id.Name + "@" + id.Host
+}
+
+// parseClientID is clientID's inverse; host names hold no "@".
+func parseClientID(s string) Identity {
+	if i := strings.LastIndexByte(s, '@'); i >= 0 {
+		return Identity{Name: s[:i], Host: s[i+1:]}
+	}
+	return Identity{Name: s, Host: s}
 }
 
 // Lease is one process's membership of the group.
@@ -42,6 +71,8 @@ type Lease struct {
 	lastAnswer time.Time // the coordinator's last answer to this member
 	suspended  bool      // a late answer came; held again after the next
 	dropped    int       // late answers, for tests
+	joined     bool      // the group accepted this member at least once
+	joinErr    error     // what stopped the member joining, until it joins
 	changes    chan struct{}
 }
 
@@ -53,7 +84,7 @@ func Start(opts []kgo.Opt, cfg Config) (*Lease, error) {
 	}
 	l := &Lease{cfg: cfg, now: time.Now, changes: make(chan struct{}, 1)}
 	opts = append(slices.Clone(opts),
-		kgo.ClientID(cfg.Member),
+		kgo.ClientID(Identity{Name: cfg.Member, Host: cfg.Host}.clientID()),
 		kgo.ConsumerGroup(cfg.Group),
 		kgo.ConsumeTopics(cfg.Topic),
 		kgo.DisableAutoCommit(),
@@ -63,7 +94,9 @@ func Start(opts []kgo.Opt, cfg Config) (*Lease, error) {
 		kgo.SessionTimeout(cfg.SessionTimeout),
 		kgo.RebalanceTimeout(cfg.SessionTimeout),
 		kgo.HeartbeatInterval(cfg.SessionTimeout/5),
+		// Called after every join, with what it added (often nothing).
 		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, got map[string][]int32) {
+			l.joinedGroup()
 			if slices.Contains(got[cfg.Topic], 0) {
 				l.set(true)
 			}
@@ -95,6 +128,17 @@ func Start(opts []kgo.Opt, cfg Config) (*Lease, error) {
 // coordinatorHook times the coordinator's answers to the group requests.
 type coordinatorHook struct{ l *Lease }
 
+// OnGroupManageError sees what ended a group session or stopped a join: an
+// answer's error code (INVALID_SESSION_TIMEOUT, GROUP_AUTHORIZATION_FAILED)
+// never reaches OnBrokerRead, which sees only the transport.
+func (h coordinatorHook) OnGroupManageError(err error) {
+	l := h.l
+	l.mu.Lock()
+	l.joinErr = err
+	l.mu.Unlock()
+	l.signal()
+}
+
 func (h coordinatorHook) OnBrokerRead(_ kgo.BrokerMetadata, key int16, _ int, _, _ time.Duration, err error) {
 	switch kmsg.Key(key) {
 	case kmsg.Heartbeat, kmsg.JoinGroup, kmsg.SyncGroup:
@@ -120,6 +164,13 @@ func (l *Lease) answered() {
 		l.suspended = false
 	}
 	l.lastAnswer = now
+	l.mu.Unlock()
+	l.signal()
+}
+
+func (l *Lease) joinedGroup() {
+	l.mu.Lock()
+	l.joined, l.joinErr = true, nil
 	l.mu.Unlock()
 	l.signal()
 }
@@ -164,28 +215,28 @@ func (l *Lease) Assigned() bool {
 // Changes is signalled when the assignment may have changed.
 func (l *Lease) Changes() <-chan struct{} { return l.changes }
 
-// Holder asks the coordinator which member holds the lease; "" when none
-// does (a rebalance is under way).
-func (l *Lease) Holder(ctx context.Context) (string, error) {
+// Holder asks the coordinator which member holds the lease; a zero
+// Identity when none does (a rebalance is under way).
+func (l *Lease) Holder(ctx context.Context) (Identity, error) {
 	return Holder(ctx, l.client, l.cfg.Group, l.cfg.Topic)
 }
 
 // Holder asks the coordinator through client which member of group holds
 // the lease on topic, without joining it.
-func Holder(ctx context.Context, client *kgo.Client, group, topic string) (string, error) {
+func Holder(ctx context.Context, client *kgo.Client, group, topic string) (Identity, error) {
 	groups, err := kadm.NewClient(client).DescribeGroups(ctx, group)
 	if err != nil {
-		return "", err
+		return Identity{}, err
 	}
 	g, ok := groups[group]
 	if !ok {
-		return "", nil
+		return Identity{}, nil
 	}
 	if errors.Is(g.Err, kerr.GroupIDNotFound) {
-		return "", nil // no member ever joined
+		return Identity{}, nil // no member ever joined
 	}
 	if g.Err != nil {
-		return "", g.Err
+		return Identity{}, g.Err
 	}
 	for _, m := range g.Members {
 		assigned, ok := m.Assigned.AsConsumer()
@@ -194,11 +245,11 @@ func Holder(ctx context.Context, client *kgo.Client, group, topic string) (strin
 		}
 		for _, t := range assigned.Topics {
 			if t.Topic == topic && slices.Contains(t.Partitions, 0) {
-				return m.ClientID, nil
+				return parseClientID(m.ClientID), nil
 			}
 		}
 	}
-	return "", nil
+	return Identity{}, nil
 }
 
 // Close leaves the group, so that another member takes over at once
@@ -218,10 +269,19 @@ func (l *Lease) Generation() int32 {
 	return max(gen, 0)
 }
 
-// Answered reports whether the coordinator ever answered this member: the
-// brokers are reachable and the group accepts it.
-func (l *Lease) Answered() bool {
+// Joined reports whether the group ever accepted this member: the brokers
+// are reachable and the coordinator takes its settings. A coordinator that
+// answers every JoinGroup with an error has answered, but not accepted.
+func (l *Lease) Joined() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return !l.lastAnswer.IsZero()
+	return l.joined
+}
+
+// JoinError is what stopped the member joining the group (the broker's
+// error), nil once it joined.
+func (l *Lease) JoinError() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.joinErr
 }

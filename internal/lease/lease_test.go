@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -15,7 +16,7 @@ const session = 1500 * time.Millisecond
 
 func newCluster(t *testing.T) *kfake.Cluster {
 	t.Helper()
-	c, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.GroupMinSessionTimeout(100*time.Millisecond))
+	c, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.BrokerConfigs(map[string]string{"group.min.session.timeout.ms": "100"}))
 	require.NoError(t, err)
 	t.Cleanup(c.Close)
 	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
@@ -29,7 +30,7 @@ func newCluster(t *testing.T) *kfake.Cluster {
 
 func start(t *testing.T, c *kfake.Cluster, member string) *Lease {
 	t.Helper()
-	l, err := Start([]kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...)}, Config{Topic: "lease", Group: "g", Member: member, SessionTimeout: session})
+	l, err := Start([]kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...)}, Config{Topic: "lease", Group: "g", Member: member, Host: member + ".example", SessionTimeout: session})
 	require.NoError(t, err)
 	return l
 }
@@ -59,7 +60,7 @@ func TestOneHolderAndHandOver(t *testing.T) {
 	}
 	holder, err := ls[first].Holder(context.Background())
 	require.NoError(t, err)
-	require.Equal(t, first, holder)
+	require.Equal(t, Identity{Name: first, Host: first + ".example"}, holder)
 
 	ls[first].Close()
 	delete(ls, first)
@@ -114,4 +115,57 @@ func TestEnsureTopicWarns(t *testing.T) {
 	warnings, err = EnsureTopic(context.Background(), cl, "fresh", "cluster.topic")
 	require.NoError(t, err)
 	require.Empty(t, warnings, "one partition, compacted")
+}
+
+func TestClientID(t *testing.T) {
+	tests := []struct {
+		id   Identity
+		want string
+	}{
+		{Identity{Name: "host-a", Host: "vm-17"}, "host-a@vm-17"},
+		{Identity{Name: "vm-17", Host: "vm-17"}, "vm-17"},
+		{Identity{Name: "host-a"}, "host-a"},
+		{Identity{Name: "team@pair", Host: "vm-17"}, "team@pair@vm-17"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.want, func(t *testing.T) {
+			require.Equal(t, tt.want, tt.id.clientID())
+			back := parseClientID(tt.want)
+			require.Equal(t, tt.id.Name, back.Name)
+			require.Equal(t, max(tt.id.Host, tt.id.Name), back.Host, "no host: the name is the host (a 0.x member)")
+		})
+	}
+}
+
+// A session timeout below the brokers' group.min.session.timeout.ms (6s,
+// Kafka's default and kfake's): the coordinator refuses every JoinGroup.
+// The lease says why, and never counts the member as joined; the range
+// check says the same before anything joins.
+func TestJoinRefused(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
+	require.NoError(t, err)
+	defer cl.Close()
+	_, err = EnsureTopic(context.Background(), cl, "lease", "cluster.topic")
+	require.NoError(t, err)
+
+	r, err := SessionTimeouts(context.Background(), cl)
+	require.NoError(t, err)
+	require.Equal(t, 6*time.Second, r.Min)
+	err = CheckSessionTimeout(context.Background(), cl, 4*time.Second, "cluster.session_timeout")
+	require.ErrorContains(t, err, "cluster.session_timeout: 4s is outside the range the brokers accept (6s to 5m0s")
+	require.NoError(t, CheckSessionTimeout(context.Background(), cl, 10*time.Second, "cluster.session_timeout"))
+
+	l, err := Start([]kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...)}, Config{Topic: "lease", Group: "g", Member: "host-a", SessionTimeout: 4 * time.Second})
+	require.NoError(t, err)
+	defer l.Close()
+	require.Eventually(t, func() bool { return l.JoinError() != nil }, 20*time.Second, 20*time.Millisecond)
+	require.ErrorIs(t, l.JoinError(), kerr.InvalidSessionTimeout)
+	require.False(t, l.Joined())
+	require.False(t, l.Held())
+	msg := ExplainJoinError(l.JoinError(), "g", "cluster.session_timeout", 4*time.Second, r)
+	require.Contains(t, msg, "INVALID_SESSION_TIMEOUT")
+	require.Contains(t, msg, "set cluster.session_timeout (now 4s) within the range the brokers accept: 6s to 5m0s")
 }

@@ -192,6 +192,36 @@ func Await[T any](tb interface {
 	return zero
 }
 
+// AwaitMatch waits for the first value on ch that match accepts, and
+// returns it with every value read on the way. A test names the one event
+// it waits for (a message by its kind and title), so that another kind of
+// message carrying the same words cannot stand in for it.
+func AwaitMatch[T any](tb interface {
+	Helper()
+	Fatalf(string, ...any)
+}, ch <-chan T, d time.Duration, what string, match func(T) bool) (T, []T) {
+	tb.Helper()
+	var seen []T
+	deadline := time.After(d)
+	for {
+		select {
+		case v := <-ch:
+			seen = append(seen, v)
+			if match(v) {
+				return v, seen
+			}
+		case <-deadline:
+			var got []string
+			for _, v := range seen {
+				got = append(got, fmt.Sprintf("%+v", v))
+			}
+			tb.Fatalf("timed out after %s waiting for %s; got instead:\n%s", d, what, strings.Join(got, "\n---\n"))
+			var zero T
+			return zero, seen
+		}
+	}
+}
+
 // Quiet fails the test if anything arrives on ch within d.
 func Quiet[T any](t testing.TB, ch <-chan T, d time.Duration, what string) {
 	t.Helper()

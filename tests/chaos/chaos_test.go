@@ -111,7 +111,7 @@ func TestChaos(t *testing.T) {
 	}
 	var brokers []string
 	if settings.Hosts == 2 {
-		kafka, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.GroupMinSessionTimeout(500*time.Millisecond))
+		kafka, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.BrokerConfigs(map[string]string{"group.min.session.timeout.ms": "500"}))
 		require.NoError(t, err)
 		t.Cleanup(kafka.Close)
 		brokers = kafka.ListenAddrs()
@@ -604,7 +604,7 @@ func (d *driver) active() *host {
 		defer cancel()
 		holder, err := lease.Holder(ctx, cl, "ckafka_lag_alerting", "ckafka_lag_alerting")
 		for _, h := range d.hosts {
-			if err == nil && h.name == holder && h.cmd.ProcessState == nil {
+			if err == nil && h.name == holder.Name && h.cmd.ProcessState == nil {
 				return h
 			}
 		}

@@ -1,11 +1,11 @@
 package e2e
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -16,6 +16,7 @@ import (
 	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/fakes/tcapi"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/fakes/wecom"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/sim"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/testkit"
 )
 
 // beats is a dead-man's-switch receiver: it records when each ping came.
@@ -62,27 +63,21 @@ func binDirWith(t *testing.T) string {
 	return dir
 }
 
-// awaitLine reads robot messages until one contains want, and returns it
-// with every message read on the way.
-func awaitLine(t *testing.T, r *wecom.Robot, within time.Duration, want string) (wecom.Message, []wecom.Message) {
+// The titles of the English messages: what kind of message each is.
+const (
+	titleAlert     = "CKafka consumer lag alert"
+	titleResolved  = "CKafka consumer lag resolved"
+	titleFailing   = "CKafka collection failing"
+	titleSilent    = "CKafka collector silent"
+	titleRecovered = "CKafka collection recovered"
+)
+
+// awaitLine reads robot messages until one titled title contains want, and
+// returns it with every message read on the way. The title names the kind
+// of message: a reminder and a collector alert may carry the same words.
+func awaitLine(t *testing.T, r *wecom.Robot, within time.Duration, title, want string) (wecom.Message, []wecom.Message) {
 	t.Helper()
-	var seen []wecom.Message
-	deadline := time.After(within)
-	for {
-		select {
-		case m := <-r.Received():
-			seen = append(seen, m)
-			if strings.Contains(m.Content, want) {
-				return m, seen
-			}
-		case <-deadline:
-			var got []string
-			for _, m := range seen {
-				got = append(got, m.Content)
-			}
-			t.Fatalf("no robot message with %q within %s; got:\n%s", want, within, strings.Join(got, "\n---\n"))
-		}
-	}
+	return testkit.AwaitMatch(t, r.Received(), within, fmt.Sprintf("a robot message titled %q with %q", title, want), wecom.Titled(title, want))
 }
 
 // TestCollectorHealth: the real Telegraf with sample.conf; the collector's
@@ -103,13 +98,13 @@ func TestCollectorHealth(t *testing.T) {
 	robot := s.Robot
 
 	s.SetLag("billing", "payments", 3000)
-	awaitLine(t, robot, 30*time.Second, "group billing topic payments: lag 3000")
+	awaitLine(t, robot, 30*time.Second, titleAlert, "group billing topic payments: lag 3000")
 	require.Eventually(t, func() bool { return hb.count() > 0 }, 20*time.Second, 100*time.Millisecond, "the heartbeat while healthy")
 
 	// The key is revoked mid-incident.
 	revoked := time.Now()
 	s.CKafka.Inject(tcapi.Fault{Code: "AuthFailure.SecretIdNotFound", Message: "The SecretId is not found.", Times: -1})
-	failing, _ := awaitLine(t, robot, 30*time.Second, "collection failing: AuthFailure.SecretIdNotFound")
+	failing, _ := awaitLine(t, robot, 30*time.Second, titleFailing, "collection failing: AuthFailure.SecretIdNotFound")
 	toFailing := time.Since(revoked)
 	require.Contains(t, failing.Content, "CKafka collection failing")
 	require.Contains(t, failing.Content, "CRITICAL")
@@ -123,7 +118,7 @@ func TestCollectorHealth(t *testing.T) {
 	var seen []wecom.Message
 	for time.Since(failing.At) < 12*time.Second {
 		var got []wecom.Message
-		_, got = awaitLine(t, robot, 20*time.Second, "lag unknown since")
+		_, got = awaitLine(t, robot, 20*time.Second, titleAlert, "lag unknown since")
 		seen = append(seen, got...)
 	}
 	for _, m := range seen {
@@ -136,22 +131,22 @@ func TestCollectorHealth(t *testing.T) {
 	// The key comes back.
 	cleared := time.Now()
 	s.CKafka.ClearFaults()
-	awaitLine(t, robot, 30*time.Second, "collection recovered (")
+	awaitLine(t, robot, 30*time.Second, titleRecovered, "collection recovered (")
 	require.Eventually(t, func() bool { return hb.count() > quietFrom }, 20*time.Second, 100*time.Millisecond, "the heartbeat again")
 	require.False(t, hb.since(quietFrom).Before(cleared), "no heartbeat until the key was back")
 
 	// One group fails: a warning naming the count.
 	s.CKafka.Inject(tcapi.Fault{Action: "DescribeGroupOffsets", BodyContains: `"Group":"search"`, Code: "InternalError", Message: "boom", Times: -1})
-	partial, _ := awaitLine(t, robot, 30*time.Second, "collection failing: InternalError")
+	partial, _ := awaitLine(t, robot, 30*time.Second, titleFailing, "collection failing: InternalError")
 	require.Contains(t, partial.Content, "1 group unknown")
 	require.Contains(t, partial.Content, "WARNING")
 	s.CKafka.ClearFaults()
-	awaitLine(t, robot, 30*time.Second, "collection recovered (")
+	awaitLine(t, robot, 30*time.Second, titleRecovered, "collection recovered (")
 
 	// billing is deleted while its alert fires: resolved as gone after
 	// stale_after, not as "no data".
 	s.CKafka.RemoveGroup(sim.InstanceID, "billing")
-	gone, _ := awaitLine(t, robot, 30*time.Second, "(group no longer reported)")
+	gone, _ := awaitLine(t, robot, 30*time.Second, titleResolved, "(group no longer reported)")
 	require.Contains(t, gone.Content, "group billing topic payments")
 
 	// The collector crash-loops: Telegraf restarts a binary that exits at once.
@@ -162,7 +157,7 @@ func TestCollectorHealth(t *testing.T) {
 	require.NotZero(t, pid)
 	killed := time.Now()
 	require.NoError(t, syscall.Kill(pid, syscall.SIGKILL))
-	silent, _ := awaitLine(t, robot, 40*time.Second, "collector silent: no collection since")
+	silent, _ := awaitLine(t, robot, 40*time.Second, titleSilent, "collector silent: no collection since")
 	toSilent := time.Since(killed)
 	require.Contains(t, silent.Content, "CKafka collector silent")
 	t.Logf("collector crash loop → \"collector silent\" message: %s (bound: 3 × 2s learned interval + tick + group_wait 1s)", toSilent.Round(10*time.Millisecond))

@@ -32,15 +32,15 @@ type host struct {
 }
 
 // pairConfDir is etc/ with the cluster table added to both plugins' files.
-func pairConfDir(t *testing.T, name string, brokers []string) string {
+func pairConfDir(t *testing.T, name string, brokers []string, session time.Duration) string {
 	t.Helper()
 	dir := t.TempDir()
 	list := `["` + strings.Join(brokers, `", "`) + `"]`
 	for file, extra := range map[string]string{
 		"wecom_sms_mail.conf": fmt.Sprintf("\n  [outputs.wecom_sms_mail.cluster]\n    brokers = %s\n    member_name = %q\n    session_timeout = %q\n",
-			list, name, pairSession),
+			list, name, session),
 		"ckafka_lag.conf": fmt.Sprintf("  cluster_brokers = %s\n  cluster_member_name = %q\n  cluster_session_timeout = %q\n",
-			list, name, pairSession),
+			list, name, session),
 	} {
 		raw, err := os.ReadFile(filepath.Join(root, "etc", file))
 		require.NoError(t, err)
@@ -49,9 +49,11 @@ func pairConfDir(t *testing.T, name string, brokers []string) string {
 	return dir
 }
 
-func startHost(t *testing.T, s *sim.Sim, name string, brokers []string, settings sim.Settings) *host {
+// startHost starts a host of the pair; session is the cluster's
+// session_timeout (pairSession when not given).
+func startHost(t *testing.T, s *sim.Sim, name string, brokers []string, settings sim.Settings, session ...time.Duration) *host {
 	t.Helper()
-	settings.ConfDir = pairConfDir(t, name, brokers)
+	settings.ConfDir = pairConfDir(t, name, brokers, append(session, pairSession)[0])
 	settings.StateDir = t.TempDir()
 	settings.BinDir = binDir
 	h := &host{name: name, log: testkit.NewSyncBuffer(), conf: filepath.Join(settings.ConfDir, "wecom_sms_mail.conf"),
@@ -120,7 +122,7 @@ func alertMessages(msgs []wecom.Message, group string) (first int, times []time.
 // once, through a SIGKILL of the active host, a SIGSTOP of the new active's
 // output (it is fenced after SIGCONT), and a silence added on the standby.
 func TestPairOneVoice(t *testing.T) {
-	kafka, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.GroupMinSessionTimeout(500*time.Millisecond))
+	kafka, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.BrokerConfigs(map[string]string{"group.min.session.timeout.ms": "500"}))
 	require.NoError(t, err)
 	defer kafka.Close()
 	brokers := kafka.ListenAddrs()
@@ -139,7 +141,7 @@ func TestPairOneVoice(t *testing.T) {
 
 	// Steady state: the first message once, reminders once each.
 	s.SetLag("billing", "payments", 3000)
-	awaitLine(t, s.Robot, 30*time.Second, "group billing topic payments: lag 3000")
+	awaitLine(t, s.Robot, 30*time.Second, titleAlert, "group billing topic payments: lag 3000")
 	time.Sleep(3*repeat + time.Second)
 	first, times := alertMessages(s.Robot.Messages(), "billing")
 	require.Equal(t, 1, first, "one first message")
@@ -150,7 +152,7 @@ func TestPairOneVoice(t *testing.T) {
 	a.kill(t)
 	require.Eventually(t, func() bool { return b.logged("Cluster: active") }, pairSession+10*time.Second, 50*time.Millisecond)
 	tookOver := time.Since(killed)
-	notice, _ := awaitLine(t, s.Robot, 30*time.Second, "Alerting host changed: host-b took over from host-a")
+	notice, _ := awaitLine(t, s.Robot, 30*time.Second, "Alerting host changed: host-b took over from host-a", "Alerting host changed: host-b took over from host-a")
 	require.Contains(t, notice.Content, "critical <font color=\"warning\">1</font>", "the notice counts what still fires")
 	require.NotContains(t, notice.Content, "group billing", "without listing it (a long list would read as reminders)")
 	t.Logf("SIGKILL of host-a → host-b active: %s (session_timeout %s)", tookOver.Round(10*time.Millisecond), pairSession)
@@ -207,4 +209,51 @@ func contents(msgs []wecom.Message) string {
 		fmt.Fprintf(&b, "--- %s\n%s\n", m.At.Format("15:04:05.000"), m.Content)
 	}
 	return b.String()
+}
+
+// TestPairResolutionAfterKill: host-a delivers two critical alerts and is
+// SIGKILLed at the moment one of them (ha-g2) recovers. host-b takes over
+// with a cold processor: ha-g1 still breaches (its reminders go on),
+// ha-g2's resolution is owed to the robot that heard of it and must come
+// within session_timeout + interval + group_wait of the data that resolves
+// it (plus the time Telegraf takes to flush, and host-b's collector to
+// learn the lease moved).
+func TestPairResolutionAfterKill(t *testing.T) {
+	kafka, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.BrokerConfigs(map[string]string{"group.min.session.timeout.ms": "500"}))
+	require.NoError(t, err)
+	defer kafka.Close()
+	brokers := kafka.ListenAddrs()
+	s, err := sim.Start(t.TempDir())
+	require.NoError(t, err)
+	defer s.Close()
+	for _, g := range []string{"ha-g1", "ha-g2"} {
+		s.SetLag(g, "orders", 100)
+		s.SetFlow(g, "orders", 20, 20)
+	}
+	const session, interval, groupWait = 4 * time.Second, 2 * time.Second, time.Second
+	settings := sim.Settings{Interval: interval.String(), FlushInterval: "1s", GroupWait: groupWait.String(), RepeatInterval: "8s",
+		StaleAfter: "1m", RestartDelay: "1s", Language: "en"}
+	a := startHost(t, s, "host-a", brokers, settings, session)
+	require.Eventually(t, func() bool { return a.logged("Cluster: active") }, 30*time.Second, 100*time.Millisecond, "host-a takes the lease")
+	b := startHost(t, s, "host-b", brokers, settings, session)
+	require.Eventually(t, func() bool { return b.logged("Cluster: standby (active: host-a)") }, 30*time.Second, 100*time.Millisecond)
+
+	s.SetLag("ha-g1", "orders", 3000)
+	s.SetLag("ha-g2", "orders", 3000)
+	testkit.AwaitMatch(t, s.Robot.Received(), 40*time.Second, "the first message about both",
+		wecom.Titled(titleAlert, "group ha-g1 topic orders: lag 3000", "group ha-g2 topic orders: lag 3000"))
+	// Killed the moment the robot accepted the message (host-a may not
+	// have recorded the delivery yet), as ha-g2 recovers.
+	s.SetLag("ha-g2", "orders", 0)
+	a.kill(t)
+	recovered := time.Now()
+	resolved, seen := awaitLine(t, s.Robot, session+interval+groupWait+20*time.Second, titleResolved, "group ha-g2 topic orders")
+	took := time.Since(recovered)
+	require.Contains(t, resolved.Content, "resolved")
+	require.NotContains(t, resolved.Content, "ha-g1", "ha-g1 still breaches: %v", contents(seen))
+	t.Logf("kill + recovery → ha-g2's resolution from host-b: %s (session_timeout %s, interval %s, group_wait %s)",
+		took.Round(10*time.Millisecond), session, interval, groupWait)
+	// Telegraf's flush (1s) and the collector's look at the lease (once a
+	// collection) come on top of the contract's sum.
+	require.Less(t, took, session+interval+groupWait+interval+2*time.Second)
 }

@@ -127,7 +127,7 @@ func TestPipeline(t *testing.T) {
 	// Lag crosses critical: after for_intervals (2) collections, one
 	// message per channel naming instance, group, topic, lag and threshold.
 	s.SetLag("billing", "payments", 3000)
-	msg := testkit.Await(t, s.Robot.Received(), 30*time.Second, "the WeCom alert")
+	msg, _ := awaitLine(t, s.Robot, 30*time.Second, "CKafka 消费积压告警", "billing")
 	for _, want := range []string{"ckafka-demo01", "prod", "billing", "payments", "3000", "2000", "严重"} {
 		require.Contains(t, msg.Content, want)
 	}
@@ -149,7 +149,7 @@ func TestPipeline(t *testing.T) {
 	require.NotZero(t, pid, "wecom_sms_mail runs under Telegraf")
 	require.NoError(t, syscall.Kill(pid, syscall.SIGKILL))
 	s.SetLag("billing", "payments", 100)
-	resolved := testkit.Await(t, s.Robot.Received(), 30*time.Second, "the resolution after the restart")
+	resolved, _ := awaitLine(t, s.Robot, 30*time.Second, "CKafka 消费积压恢复", "billing")
 	require.Contains(t, resolved.Content, "恢复")
 	require.Contains(t, resolved.Content, "billing")
 	testkit.Await(t, s.SMS.Received(), 10*time.Second, "the SMS resolution")
@@ -228,7 +228,7 @@ func TestPipelineLagSeconds(t *testing.T) {
 		s.SetFlow("search", "queries", 20, 20)
 	})
 	s := p.sim
-	msg := testkit.Await(t, s.Robot.Received(), 40*time.Second, "the seconds-based alert")
+	msg, _ := awaitLine(t, s.Robot, 40*time.Second, titleAlert, "group etl topic events")
 	require.Contains(t, msg.Content, "group etl topic events")
 	require.Regexp(t, `lag \d+, \d+s behind \(threshold 7s behind\)`, msg.Content)
 	require.Regexp(t, `clears in ~\d+m\d*s?`, msg.Content)
@@ -237,7 +237,7 @@ func TestPipelineLagSeconds(t *testing.T) {
 	// The search consumers die: nothing is committed any more.
 	s.SetGroupState("search", "Empty", 0)
 	s.SetFlow("search", "queries", 20, 0)
-	msg = testkit.Await(t, s.Robot.Received(), 40*time.Second, "the stall alert")
+	msg, _ = awaitLine(t, s.Robot, 40*time.Second, titleAlert, "group search topic queries")
 	require.Contains(t, msg.Content, "group search topic queries")
 	require.Contains(t, msg.Content, "stalled, no consumer online")
 	require.Contains(t, msg.Content, "CRITICAL")
@@ -278,20 +278,20 @@ func TestPipelineKafka(t *testing.T) {
 		StaleAfter: "10m", RestartDelay: "1s", Language: "en", ConfDir: confDir,
 	}, nil, func(*sim.Sim) {})
 	s := p.sim
-	msg := testkit.Await(t, s.Robot.Received(), 40*time.Second, "the alert from the Kafka source")
+	msg, _ := awaitLine(t, s.Robot, 40*time.Second, titleAlert, "group billing topic payments")
 	require.Contains(t, msg.Content, "instance self-built(ckafka-e2e01) group billing topic payments: lag 3000")
 	require.Regexp(t, `lag 3000, 10m\d*s? behind`, msg.Content, "exact: the records were appended ten minutes ago")
 	require.Contains(t, msg.Content, "CRITICAL")
 
 	commit(1100)
-	resolved := testkit.Await(t, s.Robot.Received(), 40*time.Second, "the resolution")
+	resolved, _ := awaitLine(t, s.Robot, 40*time.Second, titleResolved, "group billing topic payments")
 	require.Contains(t, resolved.Content, "resolved")
 	require.NotContains(t, p.log.String(), "E! [inputs.execd::ckafka_lag]")
 
 	// The brokers stop: the collection fails whole, and says so.
 	stopped := time.Now()
 	cluster.Close()
-	failing, _ := awaitLine(t, s.Robot, 90*time.Second, "collection failing: ")
+	failing, _ := awaitLine(t, s.Robot, 90*time.Second, titleFailing, "collection failing: ")
 	require.Contains(t, failing.Content, "CRITICAL")
 	require.Contains(t, failing.Content, "instance_id ckafka-e2e01")
 	require.Contains(t, failing.Content, "the one group unknown")

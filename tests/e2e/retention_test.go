@@ -58,7 +58,7 @@ func TestRetentionPages(t *testing.T) {
 	}, nil, func(*sim.Sim) {})
 	robot := p.sim.Robot
 
-	soon, _ := awaitLine(t, robot, 40*time.Second, "unread messages start being deleted in ")
+	soon, _ := awaitLine(t, robot, 40*time.Second, titleAlert, "unread messages start being deleted in ")
 	require.Contains(t, soon.Content, "group audit topic events")
 	require.Contains(t, soon.Content, "CRITICAL")
 	require.Contains(t, soon.Content, "(retention 10m)")
@@ -69,6 +69,6 @@ func TestRetentionPages(t *testing.T) {
 	del.AddOffset("events", 0, 50, -1)
 	_, err = adm.DeleteRecords(ctx, del)
 	require.NoError(t, err)
-	lost, _ := awaitLine(t, robot, 40*time.Second, "40 messages already lost to retention")
+	lost, _ := awaitLine(t, robot, 40*time.Second, titleAlert, "40 messages already lost to retention")
 	require.Contains(t, lost.Content, "group audit topic events")
 }

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 )
@@ -77,6 +78,31 @@ func (r *Robot) FailWith(codes ...int) {
 	r.mu.Lock()
 	r.failCodes = append(r.failCodes, codes...)
 	r.mu.Unlock()
+}
+
+// Title is the message's first line without markdown heading marks: what
+// kind of message it is ("CKafka 告警已认领", "CKafka consumer lag alert",
+// a takeover notice). Tests wait for a message by its title, since a line
+// such as "张三 已认领" is carried by more than one kind.
+func (m Message) Title() string {
+	first, _, _ := strings.Cut(m.Content, "\n")
+	return strings.TrimSpace(strings.TrimLeft(first, "#"))
+}
+
+// Titled matches a message titled title whose content has every one of
+// parts.
+func Titled(title string, parts ...string) func(Message) bool {
+	return func(m Message) bool {
+		if m.Title() != title {
+			return false
+		}
+		for _, p := range parts {
+			if !strings.Contains(m.Content, p) {
+				return false
+			}
+		}
+		return true
+	}
 }
 
 // Messages returns the accepted messages.

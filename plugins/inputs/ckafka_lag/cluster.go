@@ -28,10 +28,23 @@ const (
 
 // collectorLease follows the output's lease.
 type collectorLease struct {
-	client  *kgo.Client // asks the group's coordinator; never joins
-	cfg     lease.Config
+	client *kgo.Client // asks the group's coordinator; never joins
+	cfg    lease.Config
+	// byName: cluster_member_name was set, and names the output member to
+	// follow; otherwise the collector follows the member on its machine
+	// (cfg.Host), which the output tells in its lease.
+	byName  bool
 	noneFor time.Time // since when no member holds the lease
 	orphan  bool      // collecting for lack of a holder (warned once)
+}
+
+// follows reports whether the lease's holder is the output this collector
+// serves.
+func (cl *collectorLease) follows(holder lease.Identity) bool {
+	if cl.byName {
+		return holder.Name == cl.cfg.Member
+	}
+	return holder.Host == cl.cfg.Host
 }
 
 // clusterKeysSet reports whether a cluster key is set.
@@ -66,10 +79,8 @@ func (c *CKafkaLag) initCluster() error {
 	if cfg.Group == "" {
 		cfg.Group = defaultClusterGroup
 	}
-	if cfg.Member == "" {
-		if cfg.Member, err = os.Hostname(); err != nil {
-			return fmt.Errorf("cluster_member_name: not set and the hostname is unknown: %w", err)
-		}
+	if cfg.Host, err = os.Hostname(); err != nil && cfg.Member == "" {
+		return fmt.Errorf("cluster_member_name: not set and the hostname is unknown: %w", err)
 	}
 	if cfg.SessionTimeout == 0 {
 		cfg.SessionTimeout = 10 * time.Second
@@ -81,7 +92,7 @@ func (c *CKafkaLag) initCluster() error {
 	if err != nil {
 		return fmt.Errorf("cluster_brokers: %w", err)
 	}
-	c.pair = &collectorLease{client: client, cfg: cfg}
+	c.pair = &collectorLease{client: client, cfg: cfg, byName: cfg.Member != ""}
 	return nil
 }
 
@@ -97,12 +108,12 @@ func (c *CKafkaLag) role(ctx context.Context) (role, active string, err error) {
 		return "", "", fmt.Errorf("cluster_brokers %v: asking group %q for its active member: %w", c.ClusterBrokers, cl.cfg.Group, err)
 	}
 	now := c.clock()
-	if holder != "" {
+	if holder.Name != "" {
 		cl.noneFor, cl.orphan = time.Time{}, false
-		if holder == cl.cfg.Member {
-			return roleActive, holder, nil
+		if cl.follows(holder) {
+			return roleActive, holder.Name, nil
 		}
-		return roleStandby, holder, nil
+		return roleStandby, holder.Name, nil
 	}
 	if cl.noneFor.IsZero() {
 		cl.noneFor = now

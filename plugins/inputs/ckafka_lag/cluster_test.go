@@ -2,6 +2,7 @@ package ckafka_lag
 
 import (
 	"context"
+	"os"
 	"testing"
 	"time"
 
@@ -19,7 +20,7 @@ import (
 // "standby" and names the active one. When the lease moves, so does the
 // collection.
 func TestClusterOnlyTheActiveCollects(t *testing.T) {
-	e := startKafka(t, nil, kfake.GroupMinSessionTimeout(100*time.Millisecond))
+	e := startKafka(t, nil, kfake.BrokerConfigs(map[string]string{"group.min.session.timeout.ms": "100"}))
 	e.commit(t, "billing", map[string]map[int32]int64{"orders": {0: 5, 1: 10}})
 	member := func(name string) func(*CKafkaLag) {
 		return func(c *CKafkaLag) {
@@ -71,6 +72,51 @@ func TestClusterOnlyTheActiveCollects(t *testing.T) {
 		la, fa := gather(a)
 		return lb && fb["role"] == "active" && !la && fa["active"] == "host-b"
 	}, 10*time.Second, 50*time.Millisecond, "the collection follows the lease")
+}
+
+// The output's member_name need not be told to the collector: the output
+// tells its machine in the lease, and a collector without
+// cluster_member_name follows the member on its own machine, whatever that
+// member is called. (Before, it looked for a member named after the
+// hostname, and both collectors of a pair named "host-a"/"host-b" stood by
+// for ever.)
+func TestClusterFollowsTheMemberOnItsMachine(t *testing.T) {
+	e := startKafka(t, nil, kfake.BrokerConfigs(map[string]string{"group.min.session.timeout.ms": "100"}))
+	e.commit(t, "billing", map[string]map[int32]int64{"orders": {0: 5}})
+	c := newKafkaPlugin(t, e, func(c *CKafkaLag) {
+		c.ClusterBrokers = e.addrs
+		c.ClusterSessionTimeout = config.Duration(time.Second)
+	})
+	t.Cleanup(c.Stop)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.addrs...))
+	require.NoError(t, err)
+	_, err = lease.EnsureTopic(context.Background(), cl, defaultClusterTopic, "cluster.topic")
+	cl.Close()
+	require.NoError(t, err)
+	host, err := os.Hostname()
+	require.NoError(t, err)
+
+	tests := []struct {
+		name, member, host string
+		want               string
+	}{
+		{name: "a member named otherwise on this machine", member: "host-a", host: host, want: roleActive},
+		{name: "a member on another machine", member: "host-b", host: "elsewhere", want: roleStandby},
+		{name: "a member of 0.x named after this machine", member: host, want: roleActive},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := lease.Start([]kgo.Opt{kgo.SeedBrokers(e.addrs...)}, lease.Config{Topic: defaultClusterTopic,
+				Group: defaultClusterGroup, Member: tt.member, Host: tt.host, SessionTimeout: time.Second})
+			require.NoError(t, err)
+			defer out.Close()
+			require.Eventually(t, out.Held, 20*time.Second, 20*time.Millisecond)
+			require.Eventually(t, func() bool {
+				role, active, err := c.role(context.Background())
+				return err == nil && role == tt.want && active == tt.member
+			}, 10*time.Second, 50*time.Millisecond, "the collector is %s while %s@%s holds the lease", tt.want, tt.member, tt.host)
+		})
+	}
 }
 
 // With no member holding the lease for two session timeouts, a collector

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -53,6 +54,7 @@ type pair struct {
 
 	mu       sync.Mutex // guards what follows
 	holder   string     // the active member as last seen
+	joinErr  string     // the join error last logged
 	topicOK  bool
 	cachedAt time.Time // the replica state last written to the state file
 	failing  bool      // an append failed; logged once until one works
@@ -87,15 +89,17 @@ func (pr *pair) connect() error {
 		return fmt.Errorf("cluster: %w", err)
 	}
 	if pr.lease, err = lease.Start(pr.opts, lease.Config{Topic: pr.cfg.Topic, Group: pr.cfg.Group,
-		Member: pr.cfg.MemberName, SessionTimeout: time.Duration(pr.cfg.SessionTimeout)}); err != nil {
+		Member: pr.cfg.MemberName, Host: pr.cfg.Host(), SessionTimeout: time.Duration(pr.cfg.SessionTimeout)}); err != nil {
 		pr.clog.Close()
 		return fmt.Errorf("cluster: %w", err)
 	}
 	return nil
 }
 
-// status tells -test-notify whether the brokers answer and which member is
-// active, without joining the group.
+// status tells -test-notify whether the brokers answer, which member is
+// active, and what would stop the group accepting this member or the
+// lease working (a session timeout the brokers refuse, a topic with more
+// partitions or without compaction), without joining the group.
 func (pr *pair) status(ctx context.Context) (string, error) {
 	client, err := kgo.NewClient(pr.opts...)
 	if err != nil {
@@ -106,13 +110,28 @@ func (pr *pair) status(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("cluster.brokers %v: %w", pr.cfg.Brokers, err)
 	}
-	switch holder {
-	case "":
-		return fmt.Sprintf("member %s; no member is active", pr.cfg.MemberName), nil
-	case pr.cfg.MemberName:
-		return fmt.Sprintf("member %s is active", pr.cfg.MemberName), nil
+	var problems []string
+	if err := lease.CheckSessionTimeout(ctx, client, time.Duration(pr.cfg.SessionTimeout), "cluster.session_timeout"); err != nil {
+		problems = append(problems, err.Error())
 	}
-	return fmt.Sprintf("member %s: standby (active: %s)", pr.cfg.MemberName, holder), nil
+	_, warnings, err := lease.CheckTopic(ctx, client, pr.cfg.Topic, "cluster.topic")
+	if err != nil {
+		problems = append(problems, err.Error())
+	}
+	problems = append(problems, warnings...)
+	var result string
+	switch holder.Name {
+	case "":
+		result = fmt.Sprintf("member %s; no member is active", pr.cfg.MemberName)
+	case pr.cfg.MemberName:
+		result = fmt.Sprintf("member %s is active", pr.cfg.MemberName)
+	default:
+		result = fmt.Sprintf("member %s: standby (active: %s)", pr.cfg.MemberName, holder.Name)
+	}
+	if len(problems) > 0 {
+		return "", fmt.Errorf("%s; %s", result, strings.Join(problems, "; "))
+	}
+	return result, nil
 }
 
 // acting reports whether this member delivers: active or alone.
@@ -213,13 +232,41 @@ func (pr *pair) loop(ctx context.Context) {
 			}
 		case role == roleActive && !pr.lease.Assigned():
 			pr.standBy()
-		case role == roleStandby && pr.cfg.FallbackAfter > 0 && !pr.lease.Answered() &&
+		case role == roleStandby && pr.cfg.FallbackAfter > 0 && !pr.lease.Joined() &&
 			time.Since(pr.start) > time.Duration(pr.cfg.FallbackAfter):
 			pr.goAlone(ctx)
 		case role == roleStandby:
+			pr.reportJoinError(ctx)
 			_ = pr.checkTopic(ctx)
 		}
 	}
+}
+
+// reportJoinError logs, once each, why the group refuses this member: the
+// broker's error and the key to change. Without it a refused member would
+// stand by for ever, saying only that it waits for the lease.
+func (pr *pair) reportJoinError(ctx context.Context) {
+	err := pr.lease.JoinError()
+	if err == nil {
+		return
+	}
+	pr.mu.Lock()
+	same := pr.joinErr == err.Error()
+	pr.joinErr = err.Error()
+	pr.mu.Unlock()
+	if same {
+		return
+	}
+	cctx, cancel := context.WithTimeout(ctx, time.Duration(pr.cfg.SessionTimeout)/2)
+	limits, _ := lease.SessionTimeouts(cctx, pr.clog.Client())
+	cancel()
+	next := "standing by until it is accepted"
+	if pr.cfg.FallbackAfter > 0 {
+		next = fmt.Sprintf("standing by; stand-alone at %s (cluster.fallback_after) unless it is accepted",
+			pr.start.Add(time.Duration(pr.cfg.FallbackAfter)).Format(time.TimeOnly))
+	}
+	pr.log.Errorf("Cluster: %s; %s", lease.ExplainJoinError(err, pr.cfg.Group, "cluster.session_timeout",
+		time.Duration(pr.cfg.SessionTimeout), limits), next)
 }
 
 // takeOver makes this member active: it reads the log to its end, restores
@@ -352,8 +399,12 @@ func (pr *pair) standBy() {
 // goAlone runs the member without a lease: the brokers never answered.
 func (pr *pair) goAlone(ctx context.Context) {
 	p := pr.p
-	pr.log.Errorf("Cluster: cluster.brokers %v unreachable for cluster.fallback_after (%s): running STAND-ALONE; if the other member runs too, alerts are sent twice. Restart once the brokers are back.",
-		pr.cfg.Brokers, time.Duration(pr.cfg.FallbackAfter))
+	why := fmt.Sprintf("cluster.brokers %v unreachable", pr.cfg.Brokers)
+	if err := pr.lease.JoinError(); err != nil {
+		why = fmt.Sprintf("group %q refused this member (%v)", pr.cfg.Group, err)
+	}
+	pr.log.Errorf("Cluster: %s for cluster.fallback_after (%s): running STAND-ALONE; if the other member runs too, alerts are sent twice. Restart once the cluster accepts it.",
+		why, time.Duration(pr.cfg.FallbackAfter))
 	if err := p.restoreFile(time.Now()); err != nil {
 		pr.log.Errorf("Cluster: %v", err)
 	}

@@ -33,7 +33,7 @@ type pairEnv struct {
 
 func newPairEnv(t *testing.T) *pairEnv {
 	t.Helper()
-	c, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.GroupMinSessionTimeout(100*time.Millisecond))
+	c, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.BrokerConfigs(map[string]string{"group.min.session.timeout.ms": "100"}))
 	require.NoError(t, err)
 	t.Cleanup(c.Close)
 	e := &pairEnv{kafka: c, robot: fakewecom.New(robotKey), ports: map[int32]int{}}

@@ -79,19 +79,21 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 	t.Logf("screenshot: %s", path)
 }
 
-// awaitMessage waits for a robot message containing s.
-func awaitMessage(t *testing.T, r *fakewecom.Robot, s string) fakewecom.Message {
+// awaitMessage waits for the robot message titled title that contains s:
+// the title names the kind of message, since a line like "张三 已认领" is
+// also carried by a grouped alert message.
+func awaitMessage(t *testing.T, r *fakewecom.Robot, title, s string) fakewecom.Message {
 	t.Helper()
 	var found fakewecom.Message
 	require.Eventually(t, func() bool {
 		for _, m := range r.Messages() {
-			if strings.Contains(m.Content, s) {
+			if m.Title() == title && strings.Contains(m.Content, s) {
 				found = m
 				return true
 			}
 		}
 		return false
-	}, 10*time.Second, 20*time.Millisecond, "a message with %q", s)
+	}, 10*time.Second, 20*time.Millisecond, "a message titled %q with %q", title, s)
 	return found
 }
 
@@ -113,7 +115,7 @@ func TestLinksInABrowser(t *testing.T) {
 		p.Web = &WebConfig{Listen: addr, ExternalURL: base, LinkSecret: config.NewSecret([]byte(linkSecret))}
 	})
 	require.NoError(t, p.Write([]telegraf.Metric{lagMetric("billing", "critical", 2500, 2000), lagMetric("search", "warning", 1500, 1000)}))
-	first := awaitMessage(t, e.robot, "billing")
+	first := awaitMessage(t, e.robot, "CKafka 消费积压告警", "billing")
 	require.Contains(t, first.Content, "[静默 1 小时](")
 	claim := linkOf(t, first, "billing", "认领")
 	require.True(t, strings.HasPrefix(claim, base+"/a/"), claim)
@@ -146,8 +148,8 @@ func TestLinksInABrowser(t *testing.T) {
 	require.Contains(t, text, "张三 已认领")
 	screenshot(t, ctx, "claimed.png")
 	claimedAt := time.Now()
-	told := awaitMessage(t, e.robot, "张三 已认领")
-	require.Contains(t, told.Content, "CKafka 告警已认领")
+	told := awaitMessage(t, e.robot, "CKafka 告警已认领", "张三 已认领")
+	require.Contains(t, told.Content, "billing")
 
 	// The same link again: already used.
 	text = textAt(t, ctx, claim, "message")

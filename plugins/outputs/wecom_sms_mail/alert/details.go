@@ -54,11 +54,14 @@ type Details struct {
 const (
 	CheckFailing = "collection_failing"
 	CheckSilent  = "collector_silent"
+	// CheckNoActive: every collector of an HA pair reports standby, so
+	// nothing is collected although they all report.
+	CheckNoActive = "no_active_collector"
 )
 
 // Collector is what a collector alert says of its collector.
 type Collector struct {
-	Check string `json:"check"` // CheckFailing or CheckSilent
+	Check string `json:"check"` // CheckFailing, CheckSilent or CheckNoActive
 	// Error is the class of the latest failure (an API code or a Kafka
 	// error name); Since when the collection began failing, or for a
 	// silent collector when it last reported.

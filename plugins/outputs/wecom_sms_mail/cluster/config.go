@@ -24,6 +24,17 @@ type Config struct {
 	FallbackAfter config.Duration `toml:"fallback_after"`
 }
 
+// Host is the machine's name, told with the member's name in the lease so
+// that the collector on this machine follows this member without being told
+// its name (the collector's cluster_member_name is only an override).
+func (c *Config) Host() string {
+	host, err := os.Hostname()
+	if err != nil {
+		return c.MemberName
+	}
+	return host
+}
+
 // DefaultName is the default topic and group.
 const DefaultName = "ckafka_lag_alerting"
 

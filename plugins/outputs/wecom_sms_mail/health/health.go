@@ -76,6 +76,16 @@ type Collector struct {
 type Tracker struct {
 	policy     Policy
 	collectors map[string]*Collector // by identity key
+
+	// Every collector of an HA pair may report standby at once (each
+	// follows a member that is not the active output): they report, but
+	// nothing is collected. activeAt is when a collector last reported
+	// collecting (or when watching began), on the output's clock.
+	activeAt time.Time
+	noActive bool // the "no collector is active" alert fires
+	// activeSeen: a collecting gather arrived since start or restore (a
+	// restored "no collector is active" alert is resolved by the first).
+	activeSeen bool
 }
 
 // New returns a tracker with no collector.
@@ -96,6 +106,9 @@ const gapsKept = 5
 // "collector silent" one if it was silent), to apply like any metric's.
 func (t *Tracker) Observe(g Gather, now time.Time) []alert.Observation {
 	id := identity(g.Tags)
+	if t.activeAt.IsZero() {
+		t.activeAt = now
+	}
 	c := t.collectors[id]
 	if c == nil {
 		c = &Collector{Tags: slices.Clone(g.Tags)}
@@ -127,6 +140,13 @@ func (t *Tracker) Observe(g Gather, now time.Time) []alert.Observation {
 		c.Silent = false
 		out = append(out, silent(c, alert.LevelOK))
 	}
+	if !g.Standby {
+		t.activeAt = now
+		if t.noActive || !t.activeSeen {
+			out = append(out, noActive(alert.LevelOK, g.Time))
+		}
+		t.noActive, t.activeSeen = false, true
+	}
 	return out
 }
 
@@ -140,7 +160,35 @@ func (t *Tracker) Tick(now time.Time) []alert.Observation {
 			out = append(out, silent(c, alert.LevelCritical))
 		}
 	}
+	if !t.noActive && t.allStandby(now) {
+		t.noActive = true
+		out = append(out, noActive(alert.LevelCritical, t.activeAt))
+	}
 	return out
+}
+
+// allStandby reports whether every collector reports and stands by, and
+// has for the silence bound: an HA pair whose collectors follow no member
+// (a collector told another member's name) collects nothing, and would
+// otherwise say nothing either. A silent collector has its own alert: the
+// active one died, and its standby is about to take over.
+func (t *Tracker) allStandby(now time.Time) bool {
+	reporting := 0
+	var interval time.Duration
+	for _, c := range t.collectors {
+		if c.Silent || t.silent(c, now) || !c.Standby {
+			return false
+		}
+		reporting++
+		if c.Interval > 0 && (interval == 0 || c.Interval < interval) {
+			interval = c.Interval
+		}
+	}
+	bound := t.policy.SilentAfter
+	if bound <= 0 {
+		bound = 3 * interval
+	}
+	return reporting > 0 && bound > 0 && now.Sub(t.activeAt) > bound
 }
 
 // Healthy reports whether the heartbeat may go: some collector reports and
@@ -243,6 +291,17 @@ func (t *Tracker) failing(c *Collector) alert.Observation {
 	}
 }
 
+// noActive is the observation of the "no collector is active" alert; since
+// is when a collector last collected.
+func noActive(level alert.Level, since time.Time) alert.Observation {
+	return alert.Observation{
+		Key:     alertKey(alert.CheckNoActive, nil),
+		At:      since,
+		Level:   level,
+		Details: alert.Details{Collector: &alert.Collector{Check: alert.CheckNoActive, Since: since}},
+	}
+}
+
 func silent(c *Collector, level alert.Level) alert.Observation {
 	return alert.Observation{
 		Key:     alertKey(alert.CheckSilent, c.Tags),
@@ -297,6 +356,7 @@ func (t *Tracker) Snapshot() []Collector {
 // Restore loads collectors from a snapshot. Their silence counts from now:
 // the time the output was down is not theirs.
 func (t *Tracker) Restore(cs []Collector, now time.Time) {
+	t.activeAt = now
 	for _, c := range cs {
 		c := c
 		c.arrived = now

@@ -193,3 +193,53 @@ func TestJudgeByCollectionTime(t *testing.T) {
 	require.Equal(t, alert.Waiting, tr.Judge(lagK, at(1)).Coverage, "reported by the failing collection: known")
 	require.Equal(t, alert.Blind, tr.Judge(lagK, at(0)).Coverage, "missing from it: unknown")
 }
+
+// Both collectors of an HA pair report standby (each follows a member that
+// is not the active output): nothing is collected and nobody is silent.
+// After the silence bound that is a critical alert of its own; the first
+// collecting gather resolves it.
+func TestNoActiveCollector(t *testing.T) {
+	h2 := []alert.Tag{{Key: "host", Value: "h2"}, {Key: "region", Value: "ap-guangzhou"}}
+	standby := func(tags []alert.Tag, m int) Gather { return Gather{Tags: tags, Time: at(m), Standby: true} }
+	tests := []struct {
+		name      string
+		policy    Policy
+		minutes   int // both report standby each minute until then
+		tickAt    time.Duration
+		wantFired bool
+	}{
+		{name: "within the learned bound (3 intervals)", minutes: 3, tickAt: 2*time.Minute + 59*time.Second},
+		{name: "past the learned bound", minutes: 3, tickAt: 3*time.Minute + time.Second, wantFired: true},
+		{name: "past collector_silent_after", policy: Policy{SilentAfter: 90 * time.Second}, minutes: 2,
+			tickAt: 91 * time.Second, wantFired: true},
+		{name: "one interval only: not learned, no bound", minutes: 0, tickAt: time.Hour},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tr := New(tt.policy)
+			for m := 0; m <= tt.minutes; m++ {
+				tr.Observe(standby(gz, m), at(m))
+				tr.Observe(standby(h2, m), at(m))
+			}
+			now := t0.Add(tt.tickAt)
+			got := levels(tr.Tick(now))
+			if !tt.wantFired {
+				require.NotContains(t, got, alert.CheckNoActive)
+				return
+			}
+			require.Equal(t, alert.LevelCritical, got[alert.CheckNoActive])
+			require.Empty(t, tr.Tick(now.Add(time.Second)), "raised once")
+			resolved := levels(tr.Observe(Gather{Tags: h2, Time: now, Groups: 5}, now))
+			require.Equal(t, alert.LevelOK, resolved[alert.CheckNoActive], "a collecting gather resolves it")
+		})
+	}
+
+	t.Run("a collector that collects keeps it quiet", func(t *testing.T) {
+		tr := New(Policy{})
+		for m := 0; m <= 10; m++ {
+			tr.Observe(clean(m), at(m))
+			tr.Observe(standby(h2, m), at(m))
+		}
+		require.NotContains(t, levels(tr.Tick(at(10).Add(time.Second))), alert.CheckNoActive)
+	})
+}

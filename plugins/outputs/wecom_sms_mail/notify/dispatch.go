@@ -311,7 +311,7 @@ func (d *Dispatcher) route(notes []alert.Notification, now time.Time) map[string
 			}
 		case n.Kind == alert.KindClaimed:
 			// Told once to the destinations that heard of the alert.
-			for _, dest := range d.sent.told(n.Alert.Key, n.Alert.StartedAt) {
+			for _, dest := range d.sent.toldOf(n.Alert.Key, n.Alert.StartedAt) {
 				if kinds[dest] != "sms" {
 					put(dest, n)
 				}
@@ -351,6 +351,11 @@ func (d *Dispatcher) route(notes []alert.Notification, now time.Time) map[string
 		case silenced:
 		default:
 			for _, dest := range d.destinations(n.Alert) {
+				if n.Kind == alert.KindFiring && d.sent.delivered(n, dest) {
+					// A restored first message that a record says went
+					// out after the state was saved (Replay): not again.
+					continue
+				}
 				if d.quiet(dest).Holds(n.Alert.Level, now) {
 					hold(dest, n)
 					continue

@@ -318,3 +318,53 @@ func TestReplayNarrowsAPartlyDeliveredSMS(t *testing.T) {
 	require.Len(t, s.Queues["test"], 1, "one number still waits")
 	require.Equal(t, []string{"+8613800000001"}, s.Queues["test"][0].Deliveries[0].Phones)
 }
+
+// TestReplayOfAJobTheStateNeverSaw: the state was saved while an alert's
+// first message waited in the group window; the message then went out and
+// its delivery was recorded, and the process died before the next save (an
+// HA takeover or a restart reads exactly this). The record names the
+// alerts: the destination heard of the alert, so the first message is not
+// sent again, and a resolution in the same window is owed, not dropped as
+// "fired and resolved unheard" (issue: a resolution lost in a takeover).
+func TestReplayOfAJobTheStateNeverSaw(t *testing.T) {
+	t0 := time.Now().Add(-time.Minute)
+	a := firing("billing", alert.LevelCritical, t0)
+	ref := JobRef{Key: a.Key, Kind: alert.KindFiring, Level: a.Level, Since: a.StartedAt}
+	tests := []struct {
+		name    string
+		record  Delivered
+		resolve bool
+		want    []string
+	}{
+		{name: "resolved in the window: the resolution goes", resolve: true, want: []string{"resolved:billing"},
+			record: Delivered{Dest: "test", Created: t0.Add(time.Second), Next: 1, At: t0.Add(2 * time.Second), Refs: []JobRef{ref}}},
+		{name: "still firing: not sent again",
+			record: Delivered{Dest: "test", Created: t0.Add(time.Second), Next: 1, At: t0.Add(2 * time.Second), Refs: []JobRef{ref}}},
+		{name: "a record of 0.x without refs: sent again (at least once)", want: []string{"firing:billing"},
+			record: Delivered{Dest: "test", Created: t0.Add(time.Second), Next: 1, At: t0.Add(2 * time.Second)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := &recorder{sent: make(chan struct{}, 4)}
+			d := New([]Channel{rec}, testutil.Logger{Quiet: true}, Options{Lang: "en", GroupWait: 100 * time.Millisecond,
+				Timeout: time.Second, SendResolved: true})
+			d.Restore(State{Pending: []alert.Notification{{Kind: alert.KindFiring, Alert: a, At: time.Now()}}})
+			d.Replay([]Delivered{tt.record})
+			if tt.resolve {
+				res := a
+				res.Level = alert.LevelOK
+				d.Add(alert.Notification{Kind: alert.KindResolved, Alert: res, At: time.Now()})
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			var wg sync.WaitGroup
+			d.Run(ctx, &wg)
+			defer func() { cancel(); wg.Wait() }()
+			if len(tt.want) == 0 {
+				testkit.Quiet(t, rec.sent, 500*time.Millisecond, "a first message the record says was delivered")
+				return
+			}
+			require.Equal(t, tt.want[0], rec.next(t))
+			testkit.Quiet(t, rec.sent, 300*time.Millisecond, "a second message")
+		})
+	}
+}

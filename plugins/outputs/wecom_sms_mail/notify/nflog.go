@@ -102,9 +102,43 @@ func (l Log) resolve(n alert.Notification) []string {
 	return dests
 }
 
-// told returns the destinations that were delivered a message about the
+// told records that dest was delivered, at, a message listing refs whose
+// job the log never saw queued (see Dispatcher.Replay). An entry of a
+// later episode, or one already delivered later, is left alone.
+func (l Log) told(dest string, refs []JobRef, at time.Time) {
+	for _, r := range refs {
+		if r.Kind.Ends() {
+			continue
+		}
+		e := l.entry(r.Key, dest)
+		switch {
+		case e == nil:
+			e = &LogEntry{Since: r.Since}
+			if l[r.Key] == nil {
+				l[r.Key] = map[string]*LogEntry{}
+			}
+			l[r.Key][dest] = e
+		case e.Since.After(r.Since):
+			continue
+		case e.Since.Before(r.Since):
+			*e = LogEntry{Since: r.Since}
+		}
+		if at.After(e.Delivered) {
+			e.Delivered, e.Level, e.GaveUp = at, max(e.Level, r.Level), time.Time{}
+		}
+	}
+}
+
+// delivered reports whether dest was delivered a message about n's
+// episode.
+func (l Log) delivered(n alert.Notification, dest string) bool {
+	e := l.entry(n.Alert.Key, dest)
+	return e != nil && e.Since.Equal(n.Alert.StartedAt) && !e.Delivered.IsZero()
+}
+
+// toldOf returns the destinations that were delivered a message about the
 // alert's episode that began at since.
-func (l Log) told(key string, since time.Time) []string {
+func (l Log) toldOf(key string, since time.Time) []string {
 	var out []string
 	for dest, e := range l[key] {
 		if e.Since.Equal(since) && !e.Delivered.IsZero() {

@@ -105,16 +105,21 @@ type Delivered struct {
 	// the others accepted it.
 	Phones []string  `json:"phones,omitempty"`
 	At     time.Time `json:"at"` // when the receiver's answer arrived
-	// Refs are the alerts the job tells, for the "recorded" debug line;
-	// the journal does not keep them (the state file has the job).
-	Refs []JobRef `json:"-"`
+	// Refs are the alerts the job tells. A record whose job the restored
+	// state never saw (it was saved while the message still waited in the
+	// group window) settles them in the log: the destination heard of
+	// those alerts, so it is owed their resolution, and their first
+	// message is not sent again. Records of 0.x have none.
+	Refs []JobRef `json:"refs,omitempty"`
 }
 
 // Replay applies journal records to a restored state: a job whose
 // deliveries a record says were accepted is settled as delivered (or
-// advanced past them), so a restart does not send it again. Records the
-// state file already reflects find no job and change nothing. Call it
-// after Restore, before Run.
+// advanced past them), so a restart does not send it again. A record that
+// finds no job either is one the state already reflects, or one of a job
+// created after the state was saved (from notifications the state still
+// has in the group window): its refs mark the destination as told, which
+// changes nothing in the first case. Call it after Restore, before Run.
 func (d *Dispatcher) Replay(records []Delivered) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -127,6 +132,7 @@ func (d *Dispatcher) Replay(records []Delivered) {
 			i := slices.IndexFunc(w.queue, func(j *Job) bool { return j.Created.Equal(r.Created) })
 			w.mu.Unlock()
 			if i < 0 {
+				d.sent.told(r.Dest, r.Refs, r.At)
 				break
 			}
 			w.mu.Lock()

@@ -53,6 +53,13 @@ func collectorView(v *AlertView, c alert.Collector, tags []alert.Tag, lang strin
 	since := clock(c.Since, now, loc)
 	zh := lang == "zh"
 	switch {
+	case c.Check == alert.CheckNoActive && v.Resolved:
+		v.Collector = pick(zh, "CKafka 已有采集器恢复采集", "a collector is active again")
+		v.Group, v.Topic = pick(zh, "采集恢复", "recovered"), ""
+	case c.Check == alert.CheckNoActive:
+		v.Collector = pick(zh, "没有采集器在工作：所有采集器都报告为备机（standby）；请检查 cluster_member_name（自 "+since+" 起）",
+			"no collector is active: every collector reports standby; check cluster_member_name (since "+since+")")
+		v.Group, v.Topic = pick(zh, "无采集", "no collector"), "standby"
 	case c.Check == alert.CheckSilent && v.Resolved:
 		v.Collector = pick(zh, "CKafka 采集已恢复上报（"+v.Subject+"）", "collector reporting again ("+v.Subject+")")
 		v.Group, v.Topic = pick(zh, "采集恢复", "recovered"), ""
@@ -96,7 +103,7 @@ func collectorTitle(d *TemplateData) string {
 		case a.Check == "":
 			return ""
 		case a.Resolved:
-		case a.Check == alert.CheckSilent:
+		case a.Check == alert.CheckSilent, a.Check == alert.CheckNoActive:
 			silent = true
 		default:
 			failing = true

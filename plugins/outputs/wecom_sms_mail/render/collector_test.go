@@ -37,6 +37,14 @@ func TestCollectorAndUnknownLines(t *testing.T) {
 		{"recovered", "en", collector(alert.KindResolved, alert.LevelOK, revoked), "collection recovered (host h1, region ap-guangzhou)", "CKafka collection recovered"},
 		{"silent zh", "zh", collector(alert.KindFiring, alert.LevelCritical, alert.Collector{Check: alert.CheckSilent, Since: since}),
 			"CKafka 采集中断：自 10:02 起未收到采集结果（host h1, region ap-guangzhou）", "CKafka 采集中断"},
+		{"no active collector en", "en", alert.Notification{Kind: alert.KindFiring, At: now, Alert: alert.Alert{
+			Key: "ckafka_lag_collector,check=no_active_collector", Level: alert.LevelCritical, StartedAt: since,
+			Details: alert.Details{Collector: &alert.Collector{Check: alert.CheckNoActive, Since: since}}}},
+			"no collector is active: every collector reports standby; check cluster_member_name (since 10:02)", "CKafka collector silent"},
+		{"no active collector zh", "zh", alert.Notification{Kind: alert.KindFiring, At: now, Alert: alert.Alert{
+			Key: "ckafka_lag_collector,check=no_active_collector", Level: alert.LevelCritical, StartedAt: since,
+			Details: alert.Details{Collector: &alert.Collector{Check: alert.CheckNoActive, Since: since}}}},
+			"没有采集器在工作：所有采集器都报告为备机（standby）；请检查 cluster_member_name（自 10:02 起）", "CKafka 采集中断"},
 		{"unknown lag en", "en", lag,
 			"instance ckafka-1 group billing topic orders: lag unknown since 10:02 (collection failing: AuthFailure.SecretIdNotFound); last known: lag 3000", "CKafka consumer lag alert"},
 		{"unknown lag zh", "zh", lag,

@@ -388,7 +388,15 @@ func (col *collection) emitGroup(in instanceInfo, group string, topics []TopicLa
 		addOptional(fields, "consume_rate", tt.ConsumeRate)
 		addOptional(fields, "drain_seconds", tt.DrainSeconds)
 		retention := col.retention(in.ID, t.Topic)
-		addRetention(fields, CalculateRetention(retention, tt.LagSeconds, tt.ProduceRate, tt.ConsumeRate))
+		perPartition := make([]RetentionFields, len(tt.Partitions))
+		for j, pt := range tt.Partitions {
+			perPartition[j] = CalculateRetention(retention, pt.Lag, pt.LagSeconds, pt.ProduceRate, pt.ConsumeRate)
+		}
+		r := CalculateRetention(retention, known(float64(t.Lag)), tt.LagSeconds, tt.ProduceRate, tt.ConsumeRate)
+		if len(perPartition) > 0 {
+			r.LossETA = TopicLossETA(perPartition) // the soonest partition decides, not the sums
+		}
+		addRetention(fields, r)
 		if t.LostKnown {
 			fields["lost_messages"] = t.Lost
 		}
@@ -409,7 +417,7 @@ func (col *collection) emitGroup(in instanceInfo, group string, topics []TopicLa
 			addOptional(fields, "lag_seconds", pt.LagSeconds)
 			addOptional(fields, "produce_rate", pt.ProduceRate)
 			addOptional(fields, "consume_rate", pt.ConsumeRate)
-			r := CalculateRetention(retention, pt.LagSeconds, pt.ProduceRate, pt.ConsumeRate)
+			r := perPartition[j]
 			addOptional(fields, "retention_headroom_seconds", r.Headroom)
 			addOptional(fields, "loss_eta_seconds", r.LossETA)
 			if p.LostKnown {

@@ -14,26 +14,64 @@ type RetentionFields struct {
 	// has begun deleting unread messages.
 	Headroom Optional
 	// LossETA is when the oldest unread message is deleted at the current
-	// rates: the age of the oldest unread message grows by
-	// 1 − consume/produce a second, so headroom ÷ (1 − consume/produce);
-	// unknown while the consumer keeps up, 0 once loss has begun.
+	// rates; 0 once loss has begun, unknown when none is ahead (see
+	// CalculateRetention).
 	LossETA Optional
 }
 
-// CalculateRetention relates a topic's retention to a group's lag in
-// seconds and its rates. It is pure: the inputs are what one collection
-// measured.
-func CalculateRetention(retention, lagSeconds, produce, consume Optional) RetentionFields {
+// CalculateRetention relates a topic's (or a partition's) retention to a
+// group's lag and its rates. It is pure: the inputs are what one
+// collection measured.
+//
+// The oldest unread message ages one second a second whatever is
+// produced; consuming moves "oldest unread" to newer messages, c/p seconds
+// of production time a second at produce rate p and consume rate c. So:
+//   - nothing consumed (c = 0): loss in exactly the headroom, produced or
+//     not (a dead consumer on a quiet topic is the case operators miss);
+//   - falling behind (0 < c < p): headroom ÷ (1 − c/p);
+//   - keeping up (c ≥ p > 0): none ahead;
+//   - nothing produced, consumer moving (p = 0 < c): the backlog is
+//     finite; loss only if draining it (lag ÷ c) outlasts the headroom, and
+//     then no sooner than the headroom (the rate the backlog was produced
+//     at is unknown, and the age grows at most one second a second).
+//
+// Once the headroom is gone (≤ 0) loss has begun: 0, whatever the rates.
+func CalculateRetention(retention, lag, lagSeconds, produce, consume Optional) RetentionFields {
 	f := RetentionFields{Retention: retention}
 	if !retention.Known || !lagSeconds.Known {
 		return f
 	}
 	f.Headroom = known(retention.Value - lagSeconds.Value)
-	if !produce.Known || !consume.Known || produce.Value <= 0 || consume.Value >= produce.Value {
-		return f
+	h := f.Headroom.Value
+	switch {
+	case lag.Known && lag.Value <= 0:
+		// Caught up: nothing unread to lose.
+	case h <= 0:
+		f.LossETA = known(0)
+	case !consume.Known:
+	case consume.Value <= 0:
+		f.LossETA = known(h)
+	case !produce.Known:
+	case produce.Value > 0 && consume.Value < produce.Value:
+		f.LossETA = known(h / (1 - consume.Value/produce.Value))
+	case produce.Value <= 0 && lag.Known && lag.Value/consume.Value > h:
+		f.LossETA = known(h)
 	}
-	f.LossETA = known(max(0, f.Headroom.Value) / (1 - consume.Value/produce.Value))
 	return f
+}
+
+// TopicLossETA is a topic's loss ETA from its partitions': the soonest. A
+// quiet partition nobody reads loses data while the busy ones are read in
+// time, which the topic's summed rates would hide. Unknown when no
+// partition's is known.
+func TopicLossETA(partitions []RetentionFields) Optional {
+	var eta Optional
+	for _, p := range partitions {
+		if p.LossETA.Known && (!eta.Known || p.LossETA.Value < eta.Value) {
+			eta = p.LossETA
+		}
+	}
+	return eta
 }
 
 // retentionCache keeps each topic's retention for retention_refresh: it

@@ -14,34 +14,76 @@ import (
 
 func TestCalculateRetention(t *testing.T) {
 	unknown := Optional{}
+	// retention 3600 s; headroom 3000 (600 s behind) or -400 (4000 s).
 	tests := []struct {
-		name                        string
-		retention, lagSeconds, p, c Optional
-		wantHeadroom, wantETA       Optional
+		name                             string
+		retention, lag, lagSeconds, p, c Optional
+		wantHeadroom, wantETA            Optional
 	}{
-		{name: "no retention known", retention: unknown, lagSeconds: known(10), p: known(2), c: known(1)},
-		{name: "no lag in seconds", retention: known(3600), lagSeconds: unknown, p: known(2), c: known(1)},
-		{name: "keeping up: no loss ahead", retention: known(3600), lagSeconds: known(600), p: known(2), c: known(2),
-			wantHeadroom: known(3000)},
-		{name: "falling behind at half speed", retention: known(3600), lagSeconds: known(600), p: known(2), c: known(1),
-			wantHeadroom: known(3000), wantETA: known(6000)},
-		{name: "nothing consumed: the age grows in real time", retention: known(3600), lagSeconds: known(600), p: known(2), c: known(0),
+		{name: "no retention known", retention: unknown, lag: known(100), lagSeconds: known(10), p: known(2), c: known(1)},
+		{name: "no lag in seconds", retention: known(3600), lag: known(100), lagSeconds: unknown, p: known(2), c: known(1)},
+		{name: "caught up: nothing unread to lose", retention: known(3600), lag: known(0), lagSeconds: known(0), p: known(2), c: known(0),
+			wantHeadroom: known(3600)},
+
+		// produce > 0
+		{name: "produced, nothing consumed: the age grows in real time", retention: known(3600), lag: known(1200), lagSeconds: known(600), p: known(2), c: known(0),
 			wantHeadroom: known(3000), wantETA: known(3000)},
-		{name: "already deleting", retention: known(3600), lagSeconds: known(4000), p: known(2), c: known(1),
-			wantHeadroom: known(-400), wantETA: known(0)},
-		{name: "rates unknown", retention: known(3600), lagSeconds: known(600), p: unknown, c: known(1),
+		{name: "produced, consumed slower: at half speed", retention: known(3600), lag: known(1200), lagSeconds: known(600), p: known(2), c: known(1),
+			wantHeadroom: known(3000), wantETA: known(6000)},
+		{name: "produced, consumed faster: no loss ahead", retention: known(3600), lag: known(1200), lagSeconds: known(600), p: known(2), c: known(3),
 			wantHeadroom: known(3000)},
-		{name: "nothing produced", retention: known(3600), lagSeconds: known(600), p: known(0), c: known(0),
+		{name: "produced, consumed as fast: no loss ahead", retention: known(3600), lag: known(1200), lagSeconds: known(600), p: known(2), c: known(2),
+			wantHeadroom: known(3000)},
+		{name: "produced, nothing consumed, already deleting", retention: known(3600), lag: known(8000), lagSeconds: known(4000), p: known(2), c: known(0),
+			wantHeadroom: known(-400), wantETA: known(0)},
+		{name: "produced, consumed slower, already deleting", retention: known(3600), lag: known(8000), lagSeconds: known(4000), p: known(2), c: known(1),
+			wantHeadroom: known(-400), wantETA: known(0)},
+		{name: "produced, consumed faster, already deleting", retention: known(3600), lag: known(8000), lagSeconds: known(4000), p: known(2), c: known(3),
+			wantHeadroom: known(-400), wantETA: known(0)},
+
+		// produce = 0: an idle topic
+		{name: "idle topic, nothing consumed: loss in exactly the headroom", retention: known(3600), lag: known(1200), lagSeconds: known(600), p: known(0), c: known(0),
+			wantHeadroom: known(3000), wantETA: known(3000)},
+		{name: "idle topic, draining outlasts the headroom", retention: known(3600), lag: known(1200), lagSeconds: known(600), p: known(0), c: known(0.2),
+			wantHeadroom: known(3000), wantETA: known(3000)},
+		{name: "idle topic, drained before the headroom", retention: known(3600), lag: known(1200), lagSeconds: known(600), p: known(0), c: known(1),
+			wantHeadroom: known(3000)},
+		{name: "idle topic, nothing consumed, already deleting", retention: known(3600), lag: known(1200), lagSeconds: known(4000), p: known(0), c: known(0),
+			wantHeadroom: known(-400), wantETA: known(0)},
+		{name: "idle topic, consumed, already deleting", retention: known(3600), lag: known(1200), lagSeconds: known(4000), p: known(0), c: known(1),
+			wantHeadroom: known(-400), wantETA: known(0)},
+
+		// rates unknown
+		{name: "nothing consumed, production unknown", retention: known(3600), lag: known(1200), lagSeconds: known(600), p: unknown, c: known(0),
+			wantHeadroom: known(3000), wantETA: known(3000)},
+		{name: "consumed, production unknown", retention: known(3600), lag: known(1200), lagSeconds: known(600), p: unknown, c: known(1),
+			wantHeadroom: known(3000)},
+		{name: "consumption unknown", retention: known(3600), lag: known(1200), lagSeconds: known(600), p: known(2), c: unknown,
 			wantHeadroom: known(3000)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := CalculateRetention(tt.retention, tt.lagSeconds, tt.p, tt.c)
+			got := CalculateRetention(tt.retention, tt.lag, tt.lagSeconds, tt.p, tt.c)
 			require.Equal(t, tt.retention, got.Retention)
 			require.Equal(t, tt.wantHeadroom, got.Headroom)
 			require.Equal(t, tt.wantETA, got.LossETA)
 		})
 	}
+}
+
+// The topic's loss ETA is its soonest partition's: a quiet partition whose
+// consumer stopped loses data while the busy one is read in time, which
+// the topic's summed rates (produced 10/s, consumed 10/s) would hide.
+func TestTopicLossETA(t *testing.T) {
+	busy := CalculateRetention(known(3600), known(50), known(5), known(10), known(10))
+	quiet := CalculateRetention(known(3600), known(40), known(3000), known(0), known(0))
+	require.False(t, busy.LossETA.Known)
+	require.Equal(t, known(600), quiet.LossETA)
+	require.Equal(t, known(600), TopicLossETA([]RetentionFields{busy, quiet}))
+	summed := CalculateRetention(known(3600), known(90), known(3000), known(10), known(10))
+	require.False(t, summed.LossETA.Known, "the sums say nothing is lost")
+	require.False(t, TopicLossETA([]RetentionFields{busy, busy}).Known)
+	require.Equal(t, known(0), TopicLossETA([]RetentionFields{quiet, {LossETA: known(0)}}), "loss has begun on one")
 }
 
 func TestLostMessages(t *testing.T) {

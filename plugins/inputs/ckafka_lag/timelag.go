@@ -265,7 +265,9 @@ func known(v float64) Optional { return Optional{Value: v, Known: true} }
 // PartitionTime is one partition's lag in time and its rates.
 type PartitionTime struct {
 	LagSeconds, ProduceRate, ConsumeRate Optional
-	lagging                              bool // the partition has lag
+	// Lag is the partition's lag in messages; unknown while uncommitted.
+	Lag     Optional
+	lagging bool // the partition has lag
 }
 
 // TopicTime is a group's lag in time and trend on one topic.
@@ -288,6 +290,9 @@ func (tr *timeTracker) observe(instance, group string, t TopicLag, parts []Parti
 		h := hs[i]
 		h.observe(pl.LogEnd, at, tr.settings.Window, tr.settings.MaxSamples)
 		out.Partitions[i].lagging = pl.Lag > 0
+		if pl.Committed >= 0 {
+			out.Partitions[i].Lag = known(float64(pl.Lag))
+		}
 		switch {
 		case pl.Committed < 0:
 		case pl.Lag == 0:

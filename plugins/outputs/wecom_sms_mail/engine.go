@@ -48,6 +48,12 @@ func (p *WeComSMSMail) newEngine() {
 	})
 }
 
+// builder builds every message's data: deliveries, -preview, -test-notify,
+// the page and the notices.
+func (p *WeComSMSMail) builder() render.Builder {
+	return render.Builder{Lang: p.Language, StaleAfter: time.Duration(p.StaleAfter), Location: p.location}
+}
+
 // restoreFile loads the state file and its delivery journal.
 func (p *WeComSMSMail) restoreFile(now time.Time) error {
 	if p.StateFile == "" {

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/alert"
-	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/render"
 )
 
 // noticeKinds are the channels a takeover is announced on: those that
@@ -36,7 +35,7 @@ func (pr *pair) announce(ctx context.Context, previous string) {
 	for i, a := range firing {
 		notes[i] = alert.Notification{Kind: alert.KindRepeat, Alert: a, At: now}
 	}
-	data := render.NoticeData(TakeoverNotice(p.Language, pr.cfg.MemberName, previous), notes, p.Language, time.Duration(p.StaleAfter), p.location)
+	data := p.builder().Notice(TakeoverNotice(p.Language, pr.cfg.MemberName, previous), notes)
 	for _, ch := range p.channels {
 		if !slices.Contains(p.dests.router.Defaults, ch.ID()) || !slices.Contains(noticeKinds, ch.Kind()) {
 			continue

@@ -14,7 +14,6 @@ import (
 
 	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/execd"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/alert"
-	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/render"
 )
 
 // Preview shows what an alert would look like, without sending anything:
@@ -64,7 +63,7 @@ func (p *WeComSMSMail) Preview(r io.Reader, out io.Writer, dir string) error {
 		if len(batch) == 0 {
 			continue
 		}
-		data := render.BuildData(batch, p.Language, time.Duration(p.StaleAfter))
+		data := p.builder().Build(batch)
 		_ = data.LinkDashboards(p.dashboard)
 		if png, err := p.charts.Render(data); err == nil {
 			data.Chart = png

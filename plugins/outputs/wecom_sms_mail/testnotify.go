@@ -16,7 +16,7 @@ import (
 // attempt each, and prints a line per destination: its route ("default" or
 // "route N"), channel kind, redacted destination, and "ok" or the error.
 func (p *WeComSMSMail) TestNotify(ctx context.Context, out io.Writer) error {
-	data := render.SampleData(p.Language, time.Now())
+	data := p.builder().Sample(time.Now())
 	failed := false
 	if p.pair != nil {
 		actx, cancel := context.WithTimeout(ctx, time.Duration(p.Cluster.SessionTimeout))

@@ -86,7 +86,7 @@ type webStore struct{ p *WeComSMSMail }
 // list, refreshed by the caller.
 func (s webStore) view(a alert.Alert, silences route.Silences, now time.Time) web.Alert {
 	p := s.p
-	d := render.BuildDataIn([]alert.Notification{{Kind: alert.KindRepeat, Alert: a, At: now}}, p.Language, time.Duration(p.StaleAfter), p.location)
+	d := p.builder().Build([]alert.Notification{{Kind: alert.KindRepeat, Alert: a, At: now}})
 	v := d.Alerts[0]
 	out := web.Alert{Key: a.Key, Level: a.Level.String(), LevelText: v.LevelText, Subject: v.Subject, Lag: v.ValueText, Trend: v.Trend,
 		Since: a.StartedAt, ClaimedBy: a.ClaimedBy, HasChart: len(a.History) > 1}
@@ -207,7 +207,7 @@ func (s webStore) Chart(key string) ([]byte, error) {
 	if !ok {
 		return nil, alert.ErrNotFiring
 	}
-	d := render.BuildDataIn([]alert.Notification{{Kind: alert.KindRepeat, Alert: a, At: time.Now()}}, p.Language, time.Duration(p.StaleAfter), p.location)
+	d := p.builder().Build([]alert.Notification{{Kind: alert.KindRepeat, Alert: a, At: time.Now()}})
 	return p.charts.Render(d)
 }
 

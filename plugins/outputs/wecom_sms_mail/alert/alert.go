@@ -219,9 +219,15 @@ func (a *Alerts) Observe(o Observation, now time.Time) (Notification, bool) {
 		a.active[o.Key] = alert
 		return Notification{Kind: KindFiring, Alert: alert.copy(), At: now}, true
 	}
+	lostBefore := alert.Details.lost()
 	a.update(alert, o, now)
 	if o.Level > alert.NotifiedLevel {
 		alert.NotifiedLevel = o.Level
+		return Notification{Kind: KindEscalated, Alert: alert.copy(), At: now}, true
+	}
+	if !lostBefore && alert.Details.lost() {
+		// Messages lost to retention on an alert already firing (for its
+		// headroom, say) are news at once, not at the next reminder.
 		return Notification{Kind: KindEscalated, Alert: alert.copy(), At: now}, true
 	}
 	if o.Level < alert.NotifiedLevel {

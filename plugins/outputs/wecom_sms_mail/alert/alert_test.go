@@ -207,3 +207,38 @@ func TestPendingRiseKeepsTheAlert(t *testing.T) {
 	_, due = as.Observe(Observation{Key: "ckafka_lag,group=quiet", Level: LevelOK, Pending: LevelCritical}, t0)
 	require.False(t, due, "a pending rise of a quiet series is nothing yet")
 }
+
+// The first messages lost to retention on an alert already firing for its
+// headroom are news at once (a message, not the next reminder an hour
+// later); more lost later are not, until the alert resolves.
+func TestFirstLossIsNews(t *testing.T) {
+	t0 := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+	key := "ckafka_lag,group=audit,topic=events"
+	headroom := Details{Reason: "retention", HeadroomSeconds: Opt{Value: 300, Known: true}}
+	lost := func(n float64) Details {
+		return Details{Reason: "lost", LostMessages: Opt{Value: n, Known: true}}
+	}
+	tests := []struct {
+		name    string
+		details []Details // observed in turn, all critical
+		want    []bool    // due after each
+	}{
+		{name: "headroom, then loss", details: []Details{headroom, lost(4)}, want: []bool{true, true}},
+		{name: "more lost later is not news", details: []Details{headroom, lost(4), lost(40)}, want: []bool{true, true, false}},
+		{name: "lost known 0 is no loss", details: []Details{headroom, lost(0)}, want: []bool{true, false}},
+		{name: "fired for loss: the first message says it", details: []Details{lost(4), lost(5)}, want: []bool{true, false}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			as := NewAlerts(Policy{})
+			for i, d := range tt.details {
+				n, due := as.Observe(Observation{Key: key, Level: LevelCritical, Value: 90, HasValue: true, Details: d}, t0.Add(time.Duration(i)*time.Second))
+				require.Equal(t, tt.want[i], due, "observation %d", i)
+				if due && i > 0 {
+					require.Equal(t, KindEscalated, n.Kind)
+					require.Equal(t, d.LostMessages, n.Alert.Details.LostMessages)
+				}
+			}
+		})
+	}
+}

@@ -50,6 +50,9 @@ type Details struct {
 	Collector *Collector `json:"collector,omitempty"`
 }
 
+// lost reports whether the series has lost unread messages to retention.
+func (d Details) lost() bool { return d.LostMessages.Known && d.LostMessages.Value > 0 }
+
 // Checks of the collector alerts.
 const (
 	CheckFailing = "collection_failing"

@@ -222,7 +222,7 @@ func (d *Dispatcher) Flush() {
 				batch[i].Alert.History = h
 			}
 		}
-		data := render.BuildDataIn(batch, d.Lang, d.StaleAfter, d.location())
+		data := d.builder().Build(batch)
 		d.link(w.ch, data)
 		if err := data.LinkDashboards(d.Dashboard); err != nil {
 			d.log.Errorf("Rendering dashboard_url: %v", err)
@@ -432,9 +432,7 @@ func (d *Dispatcher) Idle() bool {
 	return true
 }
 
-func (d *Dispatcher) location() *time.Location {
-	if d.Location == nil {
-		return time.Local
-	}
-	return d.Location
+// builder builds the messages' data from the dispatcher's options.
+func (d *Dispatcher) builder() render.Builder {
+	return render.Builder{Lang: d.Lang, StaleAfter: d.StaleAfter, Location: d.Location}
 }

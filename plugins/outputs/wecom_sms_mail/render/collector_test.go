@@ -98,7 +98,7 @@ func renderOne(t *testing.T, lang string, n alert.Notification) (*Templates, *Te
 	t.Helper()
 	tpls, err := Load(lang)
 	require.NoError(t, err)
-	d := BuildDataIn([]alert.Notification{n}, lang, time.Minute, time.UTC)
+	d := Builder{Lang: lang, StaleAfter: time.Minute, Location: time.UTC}.Build([]alert.Notification{n})
 	line, err := tpls.RenderLine(d.Alerts[0])
 	require.NoError(t, err)
 	return tpls, d, line

@@ -180,14 +180,34 @@ func severity(n alert.Notification) int {
 	return int(n.Alert.Level)
 }
 
-// BuildData renders notifications for templates, sorted by severity then
-// value, with times of day in the local zone.
-func BuildData(notes []alert.Notification, lang string, staleAfter time.Duration) *TemplateData {
-	return BuildDataIn(notes, lang, staleAfter, time.Local)
+// Builder builds a message's template data from the output's settings. It
+// is the one place that does: deliveries, -preview, -test-notify, the page,
+// the claim notice and the HA takeover notice all call it, so a preview
+// shows exactly what a channel receives (times of day in the timezone key,
+// not the machine's).
+type Builder struct {
+	Lang       string
+	StaleAfter time.Duration
+	Location   *time.Location // nil: the machine's zone
 }
 
-// BuildDataIn is BuildData with times of day in loc (the timezone key).
-func BuildDataIn(notes []alert.Notification, lang string, staleAfter time.Duration, loc *time.Location) *TemplateData {
+// Build renders notifications for templates, sorted by severity then
+// value.
+func (b Builder) Build(notes []alert.Notification) *TemplateData {
+	loc := b.Location
+	if loc == nil {
+		loc = time.Local
+	}
+	return buildData(notes, b.Lang, b.StaleAfter, loc)
+}
+
+// BuildData is Builder{lang, staleAfter, nil}.Build(notes), for tests and
+// tools.
+func BuildData(notes []alert.Notification, lang string, staleAfter time.Duration) *TemplateData {
+	return Builder{Lang: lang, StaleAfter: staleAfter}.Build(notes)
+}
+
+func buildData(notes []alert.Notification, lang string, staleAfter time.Duration, loc *time.Location) *TemplateData {
 	sorted := append([]alert.Notification(nil), notes...)
 	sort.SliceStable(sorted, func(i, j int) bool {
 		si, sj := severity(sorted[i]), severity(sorted[j])
@@ -243,11 +263,11 @@ func titleOf(d *TemplateData) string {
 	return title
 }
 
-// NoticeData is a message about the alerting itself: the notice and the
+// Notice is a message about the alerting itself: the notice and the
 // counts of the alerts still firing, not their lines (a long list would be
 // split into messages that read as reminders).
-func NoticeData(notice string, firing []alert.Notification, lang string, staleAfter time.Duration, loc *time.Location) *TemplateData {
-	d := BuildDataIn(firing, lang, staleAfter, loc)
+func (b Builder) Notice(notice string, firing []alert.Notification) *TemplateData {
+	d := b.Build(firing)
 	d.Alerts, d.First = nil, AlertView{}
 	d.Notice = notice
 	d.Title = titleOf(d)
@@ -275,7 +295,7 @@ func alertView(n alert.Notification, lang string, w Words, staleAfter time.Durat
 		Threshold:     n.Alert.Threshold,
 		HasThreshold:  n.Alert.HasThreshold,
 		ThresholdText: formatNumber(n.Alert.Threshold),
-		StartedAt:     n.Alert.StartedAt,
+		StartedAt:     n.Alert.StartedAt.In(loc), // the email's "since", in the timezone key
 		Duration:      roundDuration(n.At.Sub(n.Alert.StartedAt)),
 		StaleAfter:    roundDuration(staleAfter),
 		Resolved:      n.Resolved(),
@@ -369,10 +389,15 @@ func roundDuration(d time.Duration) string {
 	}
 }
 
-// SampleData is what -test-notify sends and what user templates are checked
-// against at start.
+// SampleData is what user templates are checked against at start.
 func SampleData(lang string, now time.Time) *TemplateData {
-	d := BuildData([]alert.Notification{{
+	return Builder{Lang: lang}.Sample(now)
+}
+
+// Sample is what -test-notify sends.
+func (b Builder) Sample(now time.Time) *TemplateData {
+	b.StaleAfter = 10 * time.Minute
+	d := b.Build([]alert.Notification{{
 		Kind: alert.KindFiring,
 		At:   now,
 		Alert: alert.Alert{
@@ -384,7 +409,7 @@ func SampleData(lang string, now time.Time) *TemplateData {
 			HasThreshold: true,
 			StartedAt:    now,
 		},
-	}}, lang, 10*time.Minute)
+	}})
 	d.Test = true
 	d.Title = titleOf(d)
 	return d

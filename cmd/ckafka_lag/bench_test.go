@@ -99,6 +99,20 @@ func BenchmarkCollection(b *testing.B) {
 				// The floor counts answered requests: throttled ones are the
 				// price of not pacing, not work the rate limit must allow.
 				floor := time.Duration(float64(st.Requests-st.Throttled) / limit * float64(time.Second))
+				if c.perAction > 0 {
+					// Each action has its own limit: the busiest one sets
+					// the floor.
+					busiest := 0
+					for action, n := range st.ByAction {
+						busiest = max(busiest, n)
+						if span := st.Span[action]; n > 1 {
+							secs := span[1].Sub(span[0]).Seconds()
+							b.ReportMetric(secs, action+"_span_s")
+							b.ReportMetric(float64(n-1)/secs, action+"_per_s")
+						}
+					}
+					floor = time.Duration(float64(busiest) / limit * float64(time.Second))
+				}
 				b.ReportMetric(wall.Seconds(), "wall_s")
 				b.ReportMetric(floor.Seconds(), "floor_s")
 				b.ReportMetric(wall.Seconds()/floor.Seconds(), "wall/floor")

@@ -82,8 +82,10 @@ func (s *Server) OnAnswer(f func(action string, body []byte, at time.Time)) {
 
 // Stats counts what the fake saw.
 type Stats struct {
-	Requests     int
-	ByAction     map[string]int
+	Requests int
+	ByAction map[string]int
+	// Span is each action's first and last request, for its pace.
+	Span         map[string][2]time.Time
 	Throttled    int
 	AuthFailures int
 	MaxInFlight  int
@@ -102,7 +104,7 @@ func New(service string, keys map[string]string) *Server {
 		now:      time.Now,
 		keys:     k,
 		handlers: make(map[string]Handler),
-		stats:    Stats{ByAction: make(map[string]int)},
+		stats:    Stats{ByAction: make(map[string]int), Span: make(map[string][2]time.Time)},
 	}
 }
 
@@ -213,6 +215,10 @@ func (s *Server) Stats() Stats {
 	for k, v := range s.stats.ByAction {
 		st.ByAction[k] = v
 	}
+	st.Span = make(map[string][2]time.Time, len(s.stats.Span))
+	for k, v := range s.stats.Span {
+		st.Span[k] = v
+	}
 	return st
 }
 
@@ -220,7 +226,7 @@ func (s *Server) Stats() Stats {
 func (s *Server) ResetStats() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.stats = Stats{ByAction: make(map[string]int), inFlight: s.stats.inFlight}
+	s.stats = Stats{ByAction: make(map[string]int), Span: make(map[string][2]time.Time), inFlight: s.stats.inFlight}
 }
 
 func (s *Server) takeFault(action string, body []byte) *Fault {
@@ -273,6 +279,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.stats.Requests++
 	s.stats.ByAction[action]++
+	span := s.stats.Span[action]
+	if span[0].IsZero() {
+		span[0] = time.Now()
+	}
+	span[1] = time.Now()
+	s.stats.Span[action] = span
 	s.stats.inFlight++
 	if s.stats.inFlight > s.stats.MaxInFlight {
 		s.stats.MaxInFlight = s.stats.inFlight

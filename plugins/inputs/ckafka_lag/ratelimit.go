@@ -134,19 +134,30 @@ func (f fixedPacer) Rate(string) float64                      { return float64(f
 
 // autoPacer is rate_limit = "auto": a learned pace per action, kept for the
 // life of the process (collections start where the last one ended).
+//
+// It hands out one slot at a time at the pace of the moment, not
+// reservations: rate.Limiter.Wait reserves a slot at the pace of the
+// moment it is called, so the hundreds of callers of a collection's start
+// would hold slots spaced at the start pace (20/s) long after the first
+// answers raised it, and SetLimitAt does not move reservations already
+// made. A waiter here sleeps until the next slot and asks again, and a
+// change of pace wakes every waiter to ask at the new one. (Bounding the
+// waiters with a concurrency limit per action would also work, but would
+// need that limit to be known; the pace is what we learn.)
 type autoPacer struct {
 	max     float64
+	clock   clock
 	mu      sync.Mutex
 	actions map[string]*autoAction
 }
 
 type autoAction struct {
-	lim  *rate.Limiter
-	pace *adaptiveRate
+	pace  *adaptiveRate
+	slots *slots
 }
 
 func newAutoPacer(max float64) *autoPacer {
-	return &autoPacer{max: max, actions: map[string]*autoAction{}}
+	return &autoPacer{max: max, clock: realClock{}, actions: map[string]*autoAction{}}
 }
 
 func (p *autoPacer) action(name string) *autoAction {
@@ -155,16 +166,23 @@ func (p *autoPacer) action(name string) *autoAction {
 	a := p.actions[name]
 	if a == nil {
 		pace := newAdaptiveRate(p.max)
-		// Burst 1 spaces requests evenly, so a server counting per
-		// second never sees more than the rate.
-		a = &autoAction{lim: rate.NewLimiter(rate.Limit(pace.rate), 1), pace: pace}
+		a = &autoAction{pace: pace, slots: newSlots(pace.rate)}
 		p.actions[name] = a
 	}
 	return a
 }
 
 func (p *autoPacer) Wait(ctx context.Context, action string) error {
-	return p.action(action).lim.Wait(ctx)
+	s := p.action(action).slots
+	for {
+		wait, changed := s.take(p.clock.Now())
+		if wait <= 0 {
+			return nil
+		}
+		if err := p.clock.Sleep(ctx, wait, changed); err != nil {
+			return err
+		}
+	}
 }
 
 func (p *autoPacer) Answered(action string, throttled bool, now time.Time) {
@@ -172,7 +190,7 @@ func (p *autoPacer) Answered(action string, throttled bool, now time.Time) {
 	p.mu.Lock()
 	r := a.pace.answered(throttled, now)
 	p.mu.Unlock()
-	a.lim.SetLimitAt(now, rate.Limit(r))
+	a.slots.setRate(r)
 }
 
 func (p *autoPacer) Rate(action string) float64 {
@@ -180,4 +198,66 @@ func (p *autoPacer) Rate(action string) float64 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return a.pace.rate
+}
+
+// slots spaces requests evenly at a rate that may change at any time: a
+// server counting per second never sees more than the rate (burst 1).
+type slots struct {
+	mu      sync.Mutex
+	rate    float64
+	last    time.Time     // when the latest slot was handed out
+	changed chan struct{} // closed when the rate changes
+}
+
+func newSlots(rate float64) *slots {
+	return &slots{rate: rate, changed: make(chan struct{})}
+}
+
+// take hands out the next slot if it is due at now (wait 0); otherwise it
+// says how long until it is due at the current rate, and the channel that
+// closes if the rate changes before.
+func (s *slots) take(now time.Time) (wait time.Duration, changed <-chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	next := s.last.Add(time.Duration(float64(time.Second) / s.rate))
+	if s.last.IsZero() || !now.Before(next) {
+		s.last = now
+		return 0, nil
+	}
+	return next.Sub(now), s.changed
+}
+
+func (s *slots) setRate(r float64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r == s.rate {
+		return
+	}
+	s.rate = r
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// clock is the time as the pacer sees it; tests drive a fake one.
+type clock interface {
+	Now() time.Time
+	// Sleep returns after d, or early when wake closes; ctx's error if it
+	// ends first.
+	Sleep(ctx context.Context, d time.Duration, wake <-chan struct{}) error
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+
+func (realClock) Sleep(ctx context.Context, d time.Duration, wake <-chan struct{}) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+	case <-wake:
+	}
+	return nil
 }

@@ -65,10 +65,10 @@ func binDirWith(t *testing.T) string {
 
 // The titles of the English messages: what kind of message each is.
 const (
-	titleAlert     = "CKafka consumer lag alert"
-	titleResolved  = "CKafka consumer lag resolved"
-	titleFailing   = "CKafka collection failing"
-	titleSilent    = "CKafka collector silent"
+	titleAlert    = "CKafka consumer lag alert"
+	titleResolved = "CKafka consumer lag resolved"
+	titleFailing  = "CKafka collection failing"
+	titleSilent   = "CKafka collector silent"
 )
 
 // awaitLine reads robot messages until one titled title contains want, and

@@ -250,6 +250,19 @@ func TestPlan(t *testing.T) {
 		}
 	}
 	require.Positive(t, escalating, "some alerts escalate")
+
+	// With two hosts, an alert told before each host kill recovers within
+	// a slot after it: its resolution is the new active host's to send.
+	st.Hosts, st.Session = 2, 4*time.Second
+	pair := NewPlan(7, 4*time.Minute, st)
+	for _, f := range pair.Faults {
+		if f.Kind != HostKill {
+			continue
+		}
+		require.True(t, slices.ContainsFunc(pair.Episodes, func(e Episode) bool {
+			return e.Resolve > f.At && e.Resolve <= f.At+slot && e.Start+time.Duration(minFiring(st))*slot <= f.At
+		}), "an alert told before the kill at %s resolves right after it", f.At)
+	}
 	require.Positive(t, repeated, "some alerts fire long enough to be repeated")
 	for _, f := range p.Faults {
 		require.LessOrEqual(t, f.End(), p.Duration)

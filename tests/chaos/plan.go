@@ -117,9 +117,7 @@ func NewPlan(seed uint64, d time.Duration, st Settings) Plan {
 	topics := 5
 	for i := range n {
 		e := Episode{Group: fmt.Sprintf("g%02d", i/topics), Topic: fmt.Sprintf("t%d", i%topics), StartLevel: "warning"}
-		// Long enough to be noticed after for_intervals collections and
-		// told, short enough to end before the run does.
-		minFiring := 2 + int((time.Duration(st.ForIntervals+2)*st.Interval+st.GroupWait)/slot)
+		minFiring := minFiring(st)
 		long := int(3*st.RepeatInterval/2/slot) + 1 + rng.IntN(3) // repeated once or more
 		var firing int
 		switch r := rng.IntN(100); {
@@ -150,7 +148,38 @@ func NewPlan(seed uint64, d time.Duration, st Settings) Plan {
 		p.Episodes = append(p.Episodes, e)
 	}
 	p.Faults = drawFaults(rng, d, st)
+	if st.Hosts == 2 {
+		p.Episodes = append(p.Episodes, resolvedAtHostKills(p.Faults, st)...)
+	}
 	return p
+}
+
+// minFiring is the fewest slots an alert fires: long enough to be noticed
+// after for_intervals collections and told, short enough to end before
+// the run does.
+func minFiring(st Settings) int {
+	return 2 + int((time.Duration(st.ForIntervals+2)*st.Interval+st.GroupWait)/slot)
+}
+
+// resolvedAtHostKills adds, for each host kill, a critical alert that was
+// told well before the kill and recovers at the first slot after it: its
+// resolution is due from the new active host, which only the replicated
+// log tells that the robot heard of the alert (issue: a resolution lost in
+// a takeover).
+func resolvedAtHostKills(faults []Fault, st Settings) []Episode {
+	var out []Episode
+	for _, f := range faults {
+		if f.Kind != HostKill {
+			continue
+		}
+		resolve := (f.At/slot + 1) * slot
+		start := resolve - time.Duration(minFiring(st)+1)*slot
+		if start < slot {
+			continue
+		}
+		out = append(out, Episode{Group: fmt.Sprintf("hk%02d", len(out)), Topic: "t0", StartLevel: "critical", Start: start, Resolve: resolve})
+	}
+	return out
 }
 
 // drawFaults places the faults. Windows of one kind family never overlap
@@ -208,13 +237,16 @@ func drawFaults(rng *rand.Rand, d time.Duration, st Settings) []Fault {
 	if st.Hosts == 2 {
 		// Host faults apart from each other by the time a takeover and a
 		// restart take, so the pair is whole again before the next.
+		// Not before an alert can have been told: each kill is followed
+		// by a resolution of one (resolvedAtHostKills).
+		hostBegin := max(begin, time.Duration(minFiring(st)+2)*slot)
 		var hostAt []Fault
 		for tries := 0; len(hostAt) < 4*scale && tries < 10000; tries++ {
 			f := Fault{Kind: HostKill, For: 3 * st.Session}
 			if len(hostAt)%2 == 1 {
 				f.Kind = HostPause
 			}
-			f.At = begin + time.Duration(rng.Int64N(int64(end-begin-f.For)))
+			f.At = hostBegin + time.Duration(rng.Int64N(int64(end-hostBegin-f.For)))
 			if !slices.ContainsFunc(hostAt, func(o Fault) bool { return (f.At - o.At).Abs() < 6*st.Session+10*time.Second }) {
 				hostAt = append(hostAt, f)
 			}

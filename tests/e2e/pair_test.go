@@ -117,18 +117,25 @@ func alertMessages(msgs []wecom.Message, group string) (first int, times []time.
 	return first, times
 }
 
+// pairWorld is a 3-broker kfake for the pair's lease and log, and the
+// simulator both hosts collect from; both close with the test.
+func pairWorld(t *testing.T) ([]string, *sim.Sim) {
+	t.Helper()
+	kafka, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.BrokerConfigs(map[string]string{"group.min.session.timeout.ms": "500"}))
+	require.NoError(t, err)
+	t.Cleanup(kafka.Close)
+	s, err := sim.Start(t.TempDir())
+	require.NoError(t, err)
+	t.Cleanup(s.Close)
+	return kafka.ListenAddrs(), s
+}
+
 // TestPairOneVoice: two real Telegrafs run the drop-in config with the
 // cluster table against a 3-broker kfake; the robot hears each message
 // once, through a SIGKILL of the active host, a SIGSTOP of the new active's
 // output (it is fenced after SIGCONT), and a silence added on the standby.
 func TestPairOneVoice(t *testing.T) {
-	kafka, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.BrokerConfigs(map[string]string{"group.min.session.timeout.ms": "500"}))
-	require.NoError(t, err)
-	defer kafka.Close()
-	brokers := kafka.ListenAddrs()
-	s, err := sim.Start(t.TempDir())
-	require.NoError(t, err)
-	defer s.Close()
+	brokers, s := pairWorld(t)
 	steadyGroups(s)
 	const repeat = 4 * time.Second
 	settings := sim.Settings{Interval: "1s", FlushInterval: "1s", GroupWait: "1s", RepeatInterval: repeat.String(),
@@ -219,13 +226,7 @@ func contents(msgs []wecom.Message) string {
 // it (plus the time Telegraf takes to flush, and host-b's collector to
 // learn the lease moved).
 func TestPairResolutionAfterKill(t *testing.T) {
-	kafka, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.BrokerConfigs(map[string]string{"group.min.session.timeout.ms": "500"}))
-	require.NoError(t, err)
-	defer kafka.Close()
-	brokers := kafka.ListenAddrs()
-	s, err := sim.Start(t.TempDir())
-	require.NoError(t, err)
-	defer s.Close()
+	brokers, s := pairWorld(t)
 	for _, g := range []string{"ha-g1", "ha-g2"} {
 		s.SetLag(g, "orders", 100)
 		s.SetFlow(g, "orders", 20, 20)
@@ -247,10 +248,10 @@ func TestPairResolutionAfterKill(t *testing.T) {
 	s.SetLag("ha-g2", "orders", 0)
 	a.kill(t)
 	recovered := time.Now()
-	resolved, seen := awaitLine(t, s.Robot, session+interval+groupWait+20*time.Second, titleResolved, "group ha-g2 topic orders")
+	resolved, seen := awaitAlertLine(t, s.Robot, session+interval+groupWait+20*time.Second, "group ha-g2 topic orders", ", resolved")
 	took := time.Since(recovered)
 	require.Contains(t, resolved.Content, "resolved")
-	require.NotContains(t, resolved.Content, "ha-g1", "ha-g1 still breaches: %v", contents(seen))
+	require.False(t, wecom.HasLine("group ha-g1 topic orders", ", resolved")(resolved), "ha-g1 still breaches: %v", contents(seen))
 	t.Logf("kill + recovery → ha-g2's resolution from host-b: %s (session_timeout %s, interval %s, group_wait %s)",
 		took.Round(10*time.Millisecond), session, interval, groupWait)
 	// Telegraf's flush (1s) and the collector's look at the lease (once a

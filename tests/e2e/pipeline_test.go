@@ -149,7 +149,7 @@ func TestPipeline(t *testing.T) {
 	require.NotZero(t, pid, "wecom_sms_mail runs under Telegraf")
 	require.NoError(t, syscall.Kill(pid, syscall.SIGKILL))
 	s.SetLag("billing", "payments", 100)
-	resolved, _ := awaitLine(t, s.Robot, 30*time.Second, "CKafka 消费积压恢复", "billing")
+	resolved, _ := awaitAlertLine(t, s.Robot, 30*time.Second, "消费组 billing", "，已恢复")
 	require.Contains(t, resolved.Content, "恢复")
 	require.Contains(t, resolved.Content, "billing")
 	testkit.Await(t, s.SMS.Received(), 10*time.Second, "the SMS resolution")
@@ -284,14 +284,14 @@ func TestPipelineKafka(t *testing.T) {
 	require.Contains(t, msg.Content, "CRITICAL")
 
 	commit(1100)
-	resolved, _ := awaitLine(t, s.Robot, 40*time.Second, titleResolved, "group billing topic payments")
+	resolved, _ := awaitAlertLine(t, s.Robot, 40*time.Second, "group billing topic payments", ", resolved")
 	require.Contains(t, resolved.Content, "resolved")
 	require.NotContains(t, p.log.String(), "E! [inputs.execd::ckafka_lag]")
 
 	// The brokers stop: the collection fails whole, and says so.
 	stopped := time.Now()
 	cluster.Close()
-	failing, _ := awaitLine(t, s.Robot, 90*time.Second, titleFailing, "collection failing: ")
+	failing, _ := awaitAlertLine(t, s.Robot, 90*time.Second, "]**</font> collection failing: ")
 	require.Contains(t, failing.Content, "CRITICAL")
 	require.Contains(t, failing.Content, "instance_id ckafka-e2e01")
 	require.Contains(t, failing.Content, "the one group unknown")

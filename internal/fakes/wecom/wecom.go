@@ -90,11 +90,10 @@ func (m Message) Title() string {
 }
 
 // Titled matches a message titled title whose content has every one of
-// parts; title "" matches any title, for a line only one kind of event
-// carries that may come grouped under another kind's title.
+// parts.
 func Titled(title string, parts ...string) func(Message) bool {
 	return func(m Message) bool {
-		if title != "" && m.Title() != title {
+		if m.Title() != title {
 			return false
 		}
 		for _, p := range parts {
@@ -103,6 +102,25 @@ func Titled(title string, parts ...string) func(Message) bool {
 			}
 		}
 		return true
+	}
+}
+
+// HasLine matches a message one of whose lines contains every one of
+// parts: an alert's own line, whatever other alerts share the message (and
+// so its title). "]**</font> collection failing: " is a collector alert's
+// line; a lag reminder saying "(collection failing: …)" is not.
+func HasLine(parts ...string) func(Message) bool {
+	return func(m Message) bool {
+	lines:
+		for line := range strings.Lines(m.Content) {
+			for _, p := range parts {
+				if !strings.Contains(line, p) {
+					continue lines
+				}
+			}
+			return true
+		}
+		return false
 	}
 }
 

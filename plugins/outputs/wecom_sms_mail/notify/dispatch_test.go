@@ -343,6 +343,12 @@ func TestReplayOfAJobTheStateNeverSaw(t *testing.T) {
 		{name: "a record of 0.x without refs: sent again (at least once)", want: []string{"firing:billing"},
 			record: Delivered{Dest: "test", Created: t0.Add(time.Second), Next: 1, At: t0.Add(2 * time.Second)}},
 	}
+	t.Run("a record of an episode that has resolved changes nothing", func(t *testing.T) {
+		d := New([]Channel{&recorder{}}, testutil.Logger{Quiet: true}, Options{Lang: "en"})
+		d.Restore(State{})
+		d.Replay([]Delivered{{Dest: "test", Created: t0.Add(time.Second), Next: 1, At: t0.Add(2 * time.Second), Refs: []JobRef{ref}}})
+		require.Empty(t, d.Snapshot().Sent, "no entry for an alert that is no longer anywhere")
+	})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := &recorder{sent: make(chan struct{}, 4)}

@@ -103,15 +103,20 @@ func (l Log) resolve(n alert.Notification) []string {
 }
 
 // told records that dest was delivered, at, a message listing refs whose
-// job the log never saw queued (see Dispatcher.Replay). An entry of a
-// later episode, or one already delivered later, is left alone.
-func (l Log) told(dest string, refs []JobRef, at time.Time) {
+// job the log never saw queued (see Dispatcher.Replay). Only episodes the
+// log has, or that wait in the group window (waiting, by key and start),
+// are marked: a record of an episode that has since resolved changes
+// nothing. An entry of a later episode, or one delivered later, is left
+// alone.
+func (l Log) told(dest string, refs []JobRef, at time.Time, waiting func(key string, since time.Time) bool) {
 	for _, r := range refs {
 		if r.Kind.Ends() {
 			continue
 		}
 		e := l.entry(r.Key, dest)
 		switch {
+		case (e == nil || e.Since.Before(r.Since)) && !waiting(r.Key, r.Since):
+			continue
 		case e == nil:
 			e = &LogEntry{Since: r.Since}
 			if l[r.Key] == nil {

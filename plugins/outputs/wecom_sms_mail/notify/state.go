@@ -113,6 +113,14 @@ type Delivered struct {
 	Refs []JobRef `json:"refs,omitempty"`
 }
 
+// waiting reports whether a notification of the alert's episode that
+// began at since waits in the group window; d.mu is held.
+func (d *Dispatcher) waiting(key string, since time.Time) bool {
+	return slices.ContainsFunc(d.pending, func(n alert.Notification) bool {
+		return n.Alert.Key == key && n.Alert.StartedAt.Equal(since)
+	})
+}
+
 // Replay applies journal records to a restored state: a job whose
 // deliveries a record says were accepted is settled as delivered (or
 // advanced past them), so a restart does not send it again. A record that
@@ -132,7 +140,7 @@ func (d *Dispatcher) Replay(records []Delivered) {
 			i := slices.IndexFunc(w.queue, func(j *Job) bool { return j.Created.Equal(r.Created) })
 			w.mu.Unlock()
 			if i < 0 {
-				d.sent.told(r.Dest, r.Refs, r.At)
+				d.sent.told(r.Dest, r.Refs, r.At, d.waiting)
 				break
 			}
 			w.mu.Lock()

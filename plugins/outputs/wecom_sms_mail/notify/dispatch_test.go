@@ -337,8 +337,10 @@ func TestReplayOfAJobTheStateNeverSaw(t *testing.T) {
 		want    []string
 	}{
 		{name: "resolved in the window: the resolution goes", resolve: true, want: []string{"resolved:billing"},
-			record: Delivered{Dest: "test", Created: t0.Add(time.Second), Next: 1, At: t0.Add(2 * time.Second), Refs: []JobRef{ref}}},
+			record: Delivered{Dest: "test", Created: t0.Add(time.Second), Next: 1, At: t0.Add(2 * time.Second), Refs: []JobRef{ref}, Done: true}},
 		{name: "still firing: not sent again",
+			record: Delivered{Dest: "test", Created: t0.Add(time.Second), Next: 1, At: t0.Add(2 * time.Second), Refs: []JobRef{ref}, Done: true}},
+		{name: "a message delivered in part (its first part, or some numbers): sent again (at least once)", want: []string{"firing:billing"},
 			record: Delivered{Dest: "test", Created: t0.Add(time.Second), Next: 1, At: t0.Add(2 * time.Second), Refs: []JobRef{ref}}},
 		{name: "a record of 0.x without refs: sent again (at least once)", want: []string{"firing:billing"},
 			record: Delivered{Dest: "test", Created: t0.Add(time.Second), Next: 1, At: t0.Add(2 * time.Second)}},
@@ -346,7 +348,7 @@ func TestReplayOfAJobTheStateNeverSaw(t *testing.T) {
 	t.Run("a record of an episode that has resolved changes nothing", func(t *testing.T) {
 		d := New([]Channel{&recorder{}}, testutil.Logger{Quiet: true}, Options{Lang: "en"})
 		d.Restore(State{})
-		d.Replay([]Delivered{{Dest: "test", Created: t0.Add(time.Second), Next: 1, At: t0.Add(2 * time.Second), Refs: []JobRef{ref}}})
+		d.Replay([]Delivered{{Dest: "test", Created: t0.Add(time.Second), Next: 1, At: t0.Add(2 * time.Second), Refs: []JobRef{ref}, Done: true}})
 		require.Empty(t, d.Snapshot().Sent, "no entry for an alert that is no longer anywhere")
 	})
 	for _, tt := range tests {

@@ -111,6 +111,10 @@ type Delivered struct {
 	// those alerts, so it is owed their resolution, and their first
 	// message is not sent again. Records of 0.x have none.
 	Refs []JobRef `json:"refs,omitempty"`
+	// Done: this record completes its job (every part, every number). Only
+	// then did the destination hear of every alert in Refs: a message
+	// split in parts lists some alerts in the later ones.
+	Done bool `json:"done,omitempty"`
 }
 
 // waiting reports whether a notification of the alert's episode that
@@ -140,7 +144,9 @@ func (d *Dispatcher) Replay(records []Delivered) {
 			i := slices.IndexFunc(w.queue, func(j *Job) bool { return j.Created.Equal(r.Created) })
 			w.mu.Unlock()
 			if i < 0 {
-				d.sent.told(r.Dest, r.Refs, r.At, d.waiting)
+				if r.Done {
+					d.sent.told(r.Dest, r.Refs, r.At, d.waiting)
+				}
 				break
 			}
 			w.mu.Lock()

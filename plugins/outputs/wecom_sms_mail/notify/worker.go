@@ -121,7 +121,8 @@ func (w *worker) deliver(ctx context.Context, j *Job) (delivered, stopped bool) 
 			if err == nil {
 				// Recorded before anything else: until the journal has it,
 				// a kill sends the message again after the restart.
-				d.OnDelivered(Delivered{Dest: w.ch.ID(), Created: j.Created, Next: next, At: accepted, Refs: j.Refs})
+				d.OnDelivered(Delivered{Dest: w.ch.ID(), Created: j.Created, Next: next, At: accepted, Refs: j.Refs,
+					Done: next == len(j.Deliveries)})
 				d.log.Debugf("%s: delivered message with %d alert(s)", w.ch.ID(), j.Alerts)
 				if next < len(j.Deliveries) {
 					d.OnChange(true)

@@ -279,8 +279,12 @@ func (l *Lease) Joined() bool {
 }
 
 // JoinError is what stopped the member joining the group (the broker's
-// error), nil once it joined.
+// error), nil once it joined. It also drops the error fetches the group
+// client queues for a poll after each such error: the lease never polls
+// (its partition is a token), and a member refused for days would keep
+// them all. PollFetches(nil) returns at once.
 func (l *Lease) JoinError() error {
+	l.client.PollFetches(nil) //nolint:staticcheck // nil: do not block
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.joinErr

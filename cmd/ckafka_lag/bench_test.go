@@ -35,28 +35,41 @@ func BenchmarkCollection(b *testing.B) {
 		partitions = 16
 		rateLimit  = 20
 	)
-	fake := benchFake(instances, groups, topics, partitions, false)
-	srv := httptest.NewServer(fake)
-	defer srv.Close()
+	shared := benchFake(instances, groups, topics, partitions, false)
+	sharedSrv := httptest.NewServer(shared)
+	defer sharedSrv.Close()
+	// 2,000 topics: each group reads 4 of its own, so retention lookups
+	// (one a topic) outnumber the offset reads (one a group).
+	const spreadTopics = 4
+	spread := benchFakeSpread(instances, groups, spreadTopics, partitions)
+	spreadSrv := httptest.NewServer(spread)
+	defer spreadSrv.Close()
 
 	cases := []struct {
 		name        string
 		concurrency int
 		rate        string // rate_limit
 		perAction   int    // the fake's limit per action, unknown to the plugin; 0: rateLimit for all
+		spread      bool   // the 2,000-topic cluster
 	}{
-		{"concurrent", 8, "20", 0},
-		{"sequential", 1, "20", 0},
-		{"sequential-unpaced", 1, "100000", 0},
+		{"concurrent", 8, "20", 0, false},
+		{"sequential", 1, "20", 0, false},
+		{"sequential-unpaced", 1, "100000", 0, false},
 		// rate_limit = "auto" finding a per-action limit it is not told.
-		{"auto-20", 8, `"auto"`, 20},
-		{"auto-50", 8, `"auto"`, 50},
-		{"auto-100", 8, `"auto"`, 100},
+		{"auto-20", 8, `"auto"`, 20, false},
+		{"auto-50", 8, `"auto"`, 50, false},
+		{"auto-100", 8, `"auto"`, 100, false},
+		{"auto-50-2000topics", 8, `"auto"`, 50, true},
+		{"auto-100-2000topics", 8, `"auto"`, 100, true},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
 			conf := writeConfig(b, fmt.Sprintf("  max_concurrency = %d\n  rate_limit = %s\n  timeout = \"60s\"\n", c.concurrency, c.rate))
 			limit := float64(rateLimit)
+			fake, srv, perGroup, distinct := shared, sharedSrv, topics, instances*topics
+			if c.spread {
+				fake, srv, perGroup, distinct = spread, spreadSrv, spreadTopics, groups*spreadTopics
+			}
 			for range b.N {
 				fake.SetLatency(20 * time.Millisecond)
 				if c.perAction > 0 {
@@ -92,8 +105,8 @@ func BenchmarkCollection(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if n := len(testkit.Select(ms, "ckafka_lag")); n != groups*topics {
-					b.Fatalf("got %d ckafka_lag metrics, want %d", n, groups*topics)
+				if n := len(testkit.Select(ms, "ckafka_lag")); n != groups*perGroup {
+					b.Fatalf("got %d ckafka_lag metrics, want %d", n, groups*perGroup)
 				}
 				st := fake.Stats()
 				// The floor counts answered requests: throttled ones are the
@@ -119,15 +132,34 @@ func BenchmarkCollection(b *testing.B) {
 				b.ReportMetric(float64(st.Requests), "requests")
 				b.ReportMetric(float64(st.Throttled), "throttled")
 				b.ReportMetric(100*float64(st.Throttled)/float64(st.Requests), "throttled_%")
-				// One per topic and instance (40), not per group and topic.
-				if n := st.ByAction["DescribeTopicAttributes"]; st.Throttled == 0 && n > instances*topics {
-					b.Fatalf("%d DescribeTopicAttributes for %d topics", n, instances*topics)
+				// One per topic and instance, not per group and topic.
+				if n := st.ByAction["DescribeTopicAttributes"]; st.Throttled == 0 && n > distinct {
+					b.Fatalf("%d DescribeTopicAttributes for %d topics", n, distinct)
 				}
 				b.ReportMetric(float64(st.ByAction["DescribeTopicAttributes"]), "retention_requests")
 				b.ReportMetric(float64(rss)/(1<<20), "peak_rss_MB")
 			}
 		})
 	}
+}
+
+// benchFakeSpread is a cluster where each group reads topics of its own.
+func benchFakeSpread(instances, groups, topics, partitions int) *ckafka.Fake {
+	fake := ckafka.New(map[string]string{secretID: secretKey})
+	parts := make([]ckafka.Partition, partitions)
+	for i := range parts {
+		parts[i] = ckafka.Partition{Committed: int64(1000 * i), LogEnd: int64(1000*i + 37)}
+	}
+	for in := range instances {
+		id := fmt.Sprintf("ckafka-bench%d", in)
+		fake.AddInstance(id, id, ckafka.StatusRunning)
+		for g := range groups / instances {
+			for t := range topics {
+				fake.SetTopic(id, fmt.Sprintf("group-%03d", g), fmt.Sprintf("topic-%03d-%d", g, t), parts)
+			}
+		}
+	}
+	return fake
 }
 
 // benchFake is the cluster of the collection benchmarks: every group of an

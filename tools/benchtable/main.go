@@ -75,11 +75,18 @@ func main() {
 	add("same collection one request at a time, unpaced like the 2019 function", "",
 		"%.2f s = %.3f× the concurrent run; %.0f requests, %.0f throttled and retried",
 		[2]string{unpaced, "wall_s"}, [2]string{"ratio", unpaced}, [2]string{unpaced, "requests"}, [2]string{unpaced, "throttled"})
-	for _, limit := range []string{"20", "50", "100"} {
-		auto := "BenchmarkCollection/auto-" + limit
-		add("same collection with rate_limit = \"auto\", the fake enforcing "+limit+" req/s per action (not told)",
-			"≤ 1.15× requests ÷ limit, ≤ 3% throttled", "%.2f s = %.3f× answered requests ÷ "+limit+", %.0f throttled (%.1f%%)",
-			[2]string{auto, "wall_s"}, [2]string{auto, "wall/floor"}, [2]string{auto, "throttled"}, [2]string{auto, "throttled_%"})
+	for _, run := range []struct{ limit, suffix, what string }{
+		{"20", "", "same collection"}, {"50", "", "same collection"}, {"100", "", "same collection"},
+		{"50", "-2000topics", "500 groups each reading 4 topics of their own (2,000 topics: more retention lookups than offset reads)"},
+		{"100", "-2000topics", "same 2,000 topics"},
+	} {
+		auto := "BenchmarkCollection/auto-" + run.limit + run.suffix
+		add(run.what+" with rate_limit = \"auto\", the fake enforcing "+run.limit+" req/s per action (not told)",
+			"≤ 1.15× the busiest action's requests ÷ limit, ≤ 3% throttled",
+			"%.2f s = %.3f× floor (%.2f s), %.0f throttled (%.1f%%); offsets %.0f/s over %.2f s, retention %.0f/s over %.2f s",
+			[2]string{auto, "wall_s"}, [2]string{auto, "wall/floor"}, [2]string{auto, "floor_s"}, [2]string{auto, "throttled"}, [2]string{auto, "throttled_%"},
+			[2]string{auto, "DescribeGroupOffsets_per_s"}, [2]string{auto, "DescribeGroupOffsets_span_s"},
+			[2]string{auto, "DescribeTopicAttributes_per_s"}, [2]string{auto, "DescribeTopicAttributes_span_s"})
 	}
 	add("ckafka_lag -once peak RSS", "≤ 40 MB", "%.1f MB", [2]string{c, "peak_rss_MB"})
 	const hist, tracker = "BenchmarkCollectionHistory", "BenchmarkTimeTracker"

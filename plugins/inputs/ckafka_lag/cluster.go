@@ -29,11 +29,10 @@ const (
 // collectorLease follows the output's lease.
 type collectorLease struct {
 	client *kgo.Client // asks the group's coordinator; never joins
-	cfg    lease.Config
-	// byName: cluster_member_name was set, and names the output member to
-	// follow; otherwise the collector follows the member on its machine
-	// (cfg.Host), which the output tells in its lease.
-	byName  bool
+	// cfg.Member is cluster_member_name: when set, the output member to
+	// follow by name; otherwise the collector follows the member on its
+	// machine (cfg.Host), which the output tells in its lease.
+	cfg     lease.Config
 	noneFor time.Time // since when no member holds the lease
 	orphan  bool      // collecting for lack of a holder (warned once)
 }
@@ -41,7 +40,7 @@ type collectorLease struct {
 // follows reports whether the lease's holder is the output this collector
 // serves.
 func (cl *collectorLease) follows(holder lease.Identity) bool {
-	if cl.byName {
+	if cl.cfg.Member != "" {
 		return holder.Name == cl.cfg.Member
 	}
 	return holder.Host == cl.cfg.Host
@@ -92,7 +91,7 @@ func (c *CKafkaLag) initCluster() error {
 	if err != nil {
 		return fmt.Errorf("cluster_brokers: %w", err)
 	}
-	c.pair = &collectorLease{client: client, cfg: cfg, byName: cfg.Member != ""}
+	c.pair = &collectorLease{client: client, cfg: cfg}
 	return nil
 }
 

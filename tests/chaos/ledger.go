@@ -323,8 +323,9 @@ func (l *ledger) checkLate(d Destination, id string, row *Row, it Delivery, trig
 
 // deadline is when a notification triggered at trigger is late: base after
 // it, pushed past every fault that holds it up (the destination's own, a
-// killed output, and for a change of the lag the collector's) by the retry
-// schedule's longest wait.
+// killed output, a lost or frozen active host until the other takes over,
+// and for a change of the lag the collector's) by the retry schedule's
+// longest wait.
 func (l *ledger) deadline(d Destination, trigger, base time.Duration, detect bool) time.Duration {
 	deadline := trigger + base
 	for changed := true; changed; {
@@ -334,6 +335,13 @@ func (l *ledger) deadline(d Destination, trigger, base time.Duration, detect boo
 			switch {
 			case f.Kind == KillOutput:
 				until = f.At + l.st.RestartDelay + 2*time.Second + l.st.GroupWait
+			case f.Kind == HostKill || f.Kind == HostPause:
+				// The other host takes over after the session timeout, and
+				// its collector, which follows it, starts then.
+				until = f.At + l.st.Session + 2*time.Second + l.st.GroupWait
+				if detect {
+					until += base
+				}
 			case f.Kind == KillCollector && detect:
 				until = f.At + l.st.RestartDelay + 2*time.Second + base
 			case strings.HasPrefix(string(f.Kind), "ckafka API") && detect:

@@ -260,6 +260,18 @@ type collection struct {
 	lastError string
 	// retentionOf returns a topic's retention in seconds.
 	retentionOf func(instanceID, topic string) Optional
+	// lookups are the background lookups the collection started; it ends
+	// when they do, so its counts and duration include them.
+	lookups sync.WaitGroup
+}
+
+// background runs f beside the collection (see lookups).
+func (col *collection) background(f func()) {
+	col.lookups.Add(1)
+	go func() {
+		defer col.lookups.Done()
+		f()
+	}()
 }
 
 // Gather runs one collection. Failures are reported per instance or group
@@ -327,6 +339,7 @@ func (c *CKafkaLag) Gather(acc telegraf.Accumulator) error {
 		}()
 	}
 	wg.Wait()
+	col.lookups.Wait()
 	c.sweep()
 
 	fields := map[string]interface{}{

@@ -216,6 +216,7 @@ func TestGatherPagesBeyondFifty(t *testing.T) {
 	for i := range 70 {
 		fake.SetTopic("ckafka-a", fmt.Sprintf("small-%02d", i), "t", []ckafka.Partition{{Committed: 0, LogEnd: 2}})
 	}
+	fake.GroupInfoMax = 40
 	acc := gather(t, newPlugin(t, url))
 	require.Empty(t, acc.Errors)
 	require.Len(t, byName(acc, "ckafka_group_lag"), 71)
@@ -229,12 +230,14 @@ func TestGatherPagesBeyondFifty(t *testing.T) {
 	st := fake.Stats()
 	require.Equal(t, 2, st.ByAction["DescribeGroup"])           // 71 groups, 50 per page
 	require.Equal(t, 3+70, st.ByAction["DescribeGroupOffsets"]) // 120 topics, 50 per page
-	// 71 groups: 100 per request refused, then 50 + 21.
-	require.Equal(t, 3, st.ByAction["DescribeGroupInfo"])
+	// State is asked a listing page at a time (50 + 21). The first page is
+	// refused at the batch of 100 and at 50 (at most 40 allowed), then
+	// asked as 25 + 25; the second goes at once.
+	require.Equal(t, 5, st.ByAction["DescribeGroupInfo"])
 	// One retention request per topic (121), not per group and topic
 	// (190): cached, and the 70 groups reading "t" wait for one answer.
 	require.Equal(t, 121, st.ByAction["DescribeTopicAttributes"])
-	require.Equal(t, int64(1+2+3+73+121), gatherFields(acc)["api_requests"])
+	require.Equal(t, int64(1+2+5+73+121), gatherFields(acc)["api_requests"])
 	require.Equal(t, int64(0), gatherFields(acc)["api_errors"], "a refused batch size is not an error")
 	for _, m := range byName(acc, "ckafka_group_lag") {
 		require.Equal(t, "Stable", m.Fields()["state"], m.Tags()["group"])

@@ -44,42 +44,79 @@ func (c *CKafkaLag) instances(col *collection) ([]instanceInfo, error) {
 	return selected, err
 }
 
+// collectInstance reads an instance's groups a listing page at a time:
+// a page's groups are read while the next page is asked for, and their
+// state (DescribeGroupInfo) is asked for beside their offsets, so neither
+// the listing nor the state holds up the first offset reads.
 func (col *collection) collectInstance(in instanceInfo, wg *sync.WaitGroup) {
-	groups, err := col.c.api.describeGroups(col.ctx, &col.stats, in.ID)
+	listed := 0
+	err := col.c.api.describeGroups(col.ctx, &col.stats, in.ID, func(page []string) {
+		selected := page[:0]
+		for _, g := range page {
+			if col.c.groupFilter.Match(g) {
+				selected = append(selected, g)
+			}
+		}
+		listed += len(selected)
+		if len(selected) == 0 {
+			return
+		}
+		infos := col.groupInfo(in.ID, selected, wg)
+		for _, g := range selected {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				col.collectGroup(in, g, infos)
+			}()
+		}
+	})
 	if err != nil {
 		col.expect(in.ID, 0, false)
 		col.report(err, "instance "+in.ID)
 		return
 	}
-	selected := groups[:0]
-	for _, g := range groups {
-		if col.c.groupFilter.Match(g) {
-			selected = append(selected, g)
-		}
-	}
-	col.expect(in.ID, len(selected), true)
-	var infos map[string]groupInfo
-	if col.c.GroupInfo && len(selected) > 0 {
-		// Without state the lag is still worth emitting: report and go on.
-		if infos, err = col.c.api.describeGroupInfo(col.ctx, &col.stats, in.ID, selected, &col.c.infoBatch); err != nil {
-			col.report(err, "instance "+in.ID+" group info")
-		}
-	}
-	for _, g := range selected {
-		info, hasInfo := infos[g]
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if hasInfo {
-				col.collectGroup(in, g, &info)
-			} else {
-				col.collectGroup(in, g, nil)
-			}
-		}()
-	}
+	col.expect(in.ID, listed, true)
 }
 
-func (col *collection) collectGroup(in instanceInfo, group string, info *groupInfo) {
+// groupInfos is the state of one page of groups, ready once done closes.
+type groupInfos struct {
+	done  chan struct{}
+	byKey map[string]groupInfo
+}
+
+// of waits for the page's state and returns group's, if known.
+func (gi *groupInfos) of(group string) *groupInfo {
+	if gi == nil {
+		return nil
+	}
+	<-gi.done
+	if info, ok := gi.byKey[group]; ok {
+		return &info
+	}
+	return nil
+}
+
+// groupInfo asks for the state of groups in the background, with
+// group_info on; nil without.
+func (col *collection) groupInfo(instanceID string, groups []string, wg *sync.WaitGroup) *groupInfos {
+	if !col.c.GroupInfo {
+		return nil
+	}
+	gi := &groupInfos{done: make(chan struct{})}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(gi.done)
+		var err error
+		// Without state the lag is still worth emitting: report and go on.
+		if gi.byKey, err = col.c.api.describeGroupInfo(col.ctx, &col.stats, instanceID, groups, &col.c.infoBatch); err != nil {
+			col.report(err, "instance "+instanceID+" group info")
+		}
+	}()
+	return gi
+}
+
+func (col *collection) collectGroup(in instanceInfo, group string, infos *groupInfos) {
 	offsets, err := col.c.api.describeGroupOffsets(col.ctx, &col.stats, in.ID, group)
 	if err != nil {
 		col.report(err, fmt.Sprintf("instance %s group %q", in.ID, group))
@@ -97,20 +134,22 @@ func (col *collection) collectGroup(in instanceInfo, group string, info *groupIn
 		}
 	}
 	col.c.trackerMu.Unlock()
-	col.emitGroup(in, group, topics, times, info)
+	col.emitGroup(in, group, topics, times, infos.of(group))
 	col.mu.Lock()
 	col.groups++
 	col.mu.Unlock()
 }
 
 // cloudRetention is a topic's retention from DescribeTopicAttributes,
-// cached for retention_refresh. A key without the permission turns it off
-// with one warning (the lag is the job); other failures keep what was known.
+// cached for retention_refresh and looked up in the background (see
+// retentionCache): the lag never waits for it. A key without the
+// permission turns it off with one warning (the lag is the job); other
+// failures keep what was known.
 func (c *CKafkaLag) cloudRetention(col *collection, instanceID, topic string) Optional {
 	if c.RetentionRefresh <= 0 || c.retentionDenied.Load() {
 		return Optional{}
 	}
-	return c.retention.get(instanceID+"/"+topic, c.clock(), time.Duration(c.RetentionRefresh), func() (Optional, error) {
+	return c.retention.lookup(instanceID+"/"+topic, c.clock(), time.Duration(c.RetentionRefresh), col.background, func() (Optional, error) {
 		v, err := c.api.describeTopicRetention(col.ctx, &col.stats, instanceID, topic)
 		switch {
 		case err == nil:

@@ -198,24 +198,25 @@ type describeGroupResponse struct {
 	}
 }
 
-func (a *cloudAPI) describeGroups(ctx context.Context, st *callStats, instanceID string) ([]string, error) {
-	var out []string
+func (a *cloudAPI) describeGroups(ctx context.Context, st *callStats, instanceID string, page func([]string)) error {
 	for offset, pages := 0, 0; pages < maxPages; pages++ {
 		var resp describeGroupResponse
 		params := map[string]any{"InstanceId": instanceID, "Offset": offset, "Limit": groupsPageSize}
 		if err := a.call(ctx, st, "DescribeGroup", params, &resp); err != nil {
-			return nil, err
+			return err
 		}
 		list := resp.Response.Result.GroupList
-		for _, g := range list {
-			out = append(out, g.Group)
+		names := make([]string, len(list))
+		for i, g := range list {
+			names[i] = g.Group
 		}
+		page(names)
 		offset += len(list)
 		if len(list) == 0 || int64(offset) >= resp.Response.Result.TotalCount {
-			return out, nil
+			return nil
 		}
 	}
-	return nil, errors.New("DescribeGroup: too many pages")
+	return errors.New("DescribeGroup: too many pages")
 }
 
 type topicOffsets struct {

@@ -76,42 +76,52 @@ func TopicLossETA(partitions []RetentionFields) Optional {
 
 // retentionCache keeps each topic's retention for retention_refresh: it
 // changes rarely, and asking costs a request (counted in the rate limit).
-// Callers asking for the same topic at once wait for one answer.
+//
+// Lookups never hold up the lag: lookup answers with what is known and
+// starts at most one fetch per topic in the background, so a topic's
+// retention fields appear from the collection after its first lookup (the
+// first collection seldom knows lag_seconds, which the headroom needs,
+// anyway), and a refresh serves the old value until the new one is in.
 type retentionCache struct {
 	mu      sync.Mutex
 	entries map[string]*retentionEntry
 }
 
 type retentionEntry struct {
-	done    chan struct{}
-	value   Optional
-	fetched time.Time
+	value    Optional
+	fetched  time.Time // when the latest fetch started; zero before the first
+	fetching bool
 }
 
-// get returns the retention of key, fetching it when it is older than
-// refresh; a failed fetch keeps what was known before.
-func (rc *retentionCache) get(key string, now time.Time, refresh time.Duration, fetch func() (Optional, error)) Optional {
+// lookup returns what is known of key and, when it is older than refresh
+// and no fetch of it is under way, runs fetch through start (which runs it
+// in the background and lets the caller wait for it). A failed fetch keeps
+// what was known and is not retried before refresh has passed.
+func (rc *retentionCache) lookup(key string, now time.Time, refresh time.Duration, start func(func()), fetch func() (Optional, error)) Optional {
 	rc.mu.Lock()
+	defer rc.mu.Unlock()
 	if rc.entries == nil {
 		rc.entries = map[string]*retentionEntry{}
 	}
-	old := rc.entries[key]
-	if old != nil && now.Sub(old.fetched) < refresh {
-		rc.mu.Unlock()
-		<-old.done
-		return old.value
+	e := rc.entries[key]
+	if e == nil {
+		e = &retentionEntry{}
+		rc.entries[key] = e
 	}
-	e := &retentionEntry{done: make(chan struct{}), fetched: now}
-	rc.entries[key] = e
-	rc.mu.Unlock()
-	v, err := fetch()
-	if err != nil && old != nil {
-		<-old.done
-		v = old.value
+	if e.fetching || (!e.fetched.IsZero() && now.Sub(e.fetched) < refresh) {
+		return e.value
 	}
-	e.value = v
-	close(e.done)
-	return v
+	e.fetching, e.fetched = true, now
+	start(func() {
+		v, err := fetch()
+		rc.mu.Lock()
+		defer rc.mu.Unlock()
+		e.fetching = false
+		if err == nil {
+			e.value = v
+		}
+	})
+	return e.value
 }
 
 // sweep drops what was not asked for in a refresh period: deleted topics.
@@ -142,24 +152,20 @@ func (rc *retentionCache) fresh(key string, now time.Time, refresh time.Duration
 
 // put stores a value fetched at now (the Kafka source fetches in batches).
 func (rc *retentionCache) put(key string, v Optional, now time.Time) {
-	done := make(chan struct{})
-	close(done)
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	if rc.entries == nil {
 		rc.entries = map[string]*retentionEntry{}
 	}
-	rc.entries[key] = &retentionEntry{done: done, value: v, fetched: now}
+	rc.entries[key] = &retentionEntry{value: v, fetched: now}
 }
 
 // peek returns what is known of key, fetching nothing.
 func (rc *retentionCache) peek(key string) Optional {
 	rc.mu.Lock()
-	e := rc.entries[key]
-	rc.mu.Unlock()
-	if e == nil {
-		return Optional{}
+	defer rc.mu.Unlock()
+	if e := rc.entries[key]; e != nil {
+		return e.value
 	}
-	<-e.done
-	return e.value
+	return Optional{}
 }

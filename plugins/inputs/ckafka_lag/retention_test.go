@@ -6,10 +6,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/influxdata/telegraf/testutil"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kadm"
 
 	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/fakes/ckafka"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/fakes/tcapi"
 )
 
 func TestCalculateRetention(t *testing.T) {
@@ -131,6 +133,10 @@ func TestLossETAAgainstTheTimeline(t *testing.T) {
 		acc := gather(t, p)
 		require.Empty(t, acc.Errors)
 		f := byName(acc, "ckafka_lag")[0].Fields()
+		if i == 0 {
+			require.NotContains(t, f, "retention_seconds", "looked up beside the first collection, not before its lag")
+			continue
+		}
 		require.Equal(t, 120.0, f["retention_seconds"])
 		if s, ok := f["lag_seconds"].(float64); ok {
 			require.InDelta(t, 120-s, f["retention_headroom_seconds"], 1e-9)
@@ -145,6 +151,49 @@ func TestLossETAAgainstTheTimeline(t *testing.T) {
 	}
 	require.Greater(t, predictions, 15, "from the second collection on")
 	require.Equal(t, 1, fake.Stats().ByAction["DescribeTopicAttributes"], "cached for retention_refresh (10m)")
+}
+
+// lagClock is an accumulator that notes when the first ckafka_lag metric
+// came.
+type lagClock struct {
+	testutil.Accumulator
+	start time.Time
+	lagAt time.Duration
+}
+
+func (a *lagClock) AddFields(name string, fields map[string]interface{}, tags map[string]string, t ...time.Time) {
+	if name == "ckafka_lag" && a.lagAt == 0 {
+		a.lagAt = time.Since(a.start)
+	}
+	a.Accumulator.AddFields(name, fields, tags, t...)
+}
+
+// TestRetentionLookupOffTheLagPath: a topic's first retention lookup
+// answers late; the group's lag is emitted without waiting for it, the
+// collection ends when the lookup does, and the next collection carries
+// the retention.
+func TestRetentionLookupOffTheLagPath(t *testing.T) {
+	fake, url := newFake(t)
+	fake.AddInstance("ckafka-a", "orders", ckafka.StatusRunning)
+	fake.SetTopic("ckafka-a", "g", "t", []ckafka.Partition{{Committed: 5, LogEnd: 9}})
+	fake.SetRetention("ckafka-a", "t", time.Hour)
+	const late = time.Second // within the test plugin's 2 s request timeout
+	fake.Inject(tcapi.Fault{Action: "DescribeTopicAttributes", Delay: late})
+	p := newPlugin(t, url)
+
+	acc := &lagClock{start: time.Now()}
+	require.NoError(t, p.Gather(acc))
+	took := time.Since(acc.start)
+	require.Empty(t, acc.Errors)
+	require.NotZero(t, acc.lagAt, "no lag emitted")
+	require.Less(t, acc.lagAt, late, "the lag waited for the retention lookup")
+	require.GreaterOrEqual(t, took, late, "the collection ended before its lookup")
+	require.NotContains(t, byName(&acc.Accumulator, "ckafka_lag")[0].Fields(), "retention_seconds")
+	require.Equal(t, int64(5), gatherFields(&acc.Accumulator)["api_requests"], "the lookup is the collection's") // instances, groups, group info, offsets, retention
+
+	next := gather(t, p)
+	require.Equal(t, 3600.0, byName(next, "ckafka_lag")[0].Fields()["retention_seconds"])
+	require.Equal(t, 1, fake.Stats().ByAction["DescribeTopicAttributes"])
 }
 
 // TestKafkaRetentionAndLostMessages: retention.ms from DescribeConfigs, the

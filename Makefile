@@ -59,8 +59,8 @@ bench: build telegraf
 FUZZTIME ?= 2m
 FUZZ_TARGETS := \
 	./internal/execd:FuzzRunOutput ./internal/execd:FuzzLoadPlugin \
-	./plugins/outputs/wecom_sms_mail:FuzzConfig ./plugins/outputs/wecom_sms_mail:FuzzReadState ./plugins/outputs/wecom_sms_mail:FuzzReadJournal \
-	./plugins/outputs/wecom_sms_mail/route:FuzzLoadSilences ./plugins/outputs/wecom_sms_mail/render:FuzzHostileTags \
+	./plugins/outputs/wecom_sms_mail:FuzzConfig ./plugins/outputs/wecom_sms_mail/engine:FuzzReadState ./plugins/outputs/wecom_sms_mail/engine:FuzzReadJournal \
+	./plugins/outputs/wecom_sms_mail/silence:FuzzLoadSilences ./plugins/outputs/wecom_sms_mail/render:FuzzHostileTags \
 	./plugins/outputs/wecom_sms_mail/web:FuzzVerify \
 	./plugins/inputs/ckafka_lag:FuzzGroupOffsetsAnswer ./plugins/inputs/ckafka_lag:FuzzConfig
 fuzz:

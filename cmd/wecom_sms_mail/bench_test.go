@@ -17,7 +17,7 @@ import (
 
 	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/fakes/wecom"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/testkit"
-	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/engine"
 )
 
 const (
@@ -199,11 +199,11 @@ func BenchmarkAcceptToDurable(b *testing.B) {
 }
 
 // awaitRecord returns the output's nth "Delivery recorded" line.
-func awaitRecord(b *testing.B, stderr *testkit.SyncBuffer, n int) wecom_sms_mail.Recorded {
+func awaitRecord(b *testing.B, stderr *testkit.SyncBuffer, n int) engine.Recorded {
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Microsecond) {
-		lines := strings.Split(stderr.String(), wecom_sms_mail.RecordedPrefix)
+		lines := strings.Split(stderr.String(), engine.RecordedPrefix)
 		if len(lines) > n {
-			var r wecom_sms_mail.Recorded
+			var r engine.Recorded
 			js, _, _ := strings.Cut(lines[n], "\n")
 			if err := json.Unmarshal([]byte(js), &r); err != nil {
 				b.Fatalf("a recorded line that does not parse: %v", err)
@@ -212,7 +212,7 @@ func awaitRecord(b *testing.B, stderr *testkit.SyncBuffer, n int) wecom_sms_mail
 		}
 	}
 	b.Fatalf("delivery %d never recorded:\n%s", n, stderr.String())
-	return wecom_sms_mail.Recorded{}
+	return engine.Recorded{}
 }
 
 func stat(b *testing.B, path string) os.FileInfo {

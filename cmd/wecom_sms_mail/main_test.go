@@ -20,7 +20,7 @@ import (
 	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/fakes/smtpd"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/fakes/wecom"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/testkit"
-	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/engine"
 )
 
 const (
@@ -126,7 +126,7 @@ func start(t *testing.T, s *sinks, conf string) *proc {
 // that a kill after it must not repeat them.
 func (p *proc) awaitRecorded(t *testing.T, n int) {
 	t.Helper()
-	require.Eventually(t, func() bool { return strings.Count(p.stderr.String(), wecom_sms_mail.RecordedPrefix) >= n },
+	require.Eventually(t, func() bool { return strings.Count(p.stderr.String(), engine.RecordedPrefix) >= n },
 		30*time.Second, 10*time.Millisecond, "%d deliveries recorded; stderr: %s", n, p.stderr)
 }
 

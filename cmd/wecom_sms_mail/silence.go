@@ -11,6 +11,7 @@ import (
 
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/route"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/silence"
 )
 
 // stringList is a repeatable flag.
@@ -31,7 +32,7 @@ func silenceCommand(p *wecom_sms_mail.WeComSMSMail, action string, args []string
 	now := time.Now()
 	switch action {
 	case "add":
-		ms, err := route.ParseMatcherArgs(matchers)
+		ms, err := silence.ParseMatcherArgs(matchers)
 		if err != nil {
 			log.Error(err)
 			return 2
@@ -40,7 +41,7 @@ func silenceCommand(p *wecom_sms_mail.WeComSMSMail, action string, args []string
 			log.Error("-silence add needs -for DURATION (e.g. -for 2h)")
 			return 2
 		}
-		id, err := route.AddSilence(path, route.Silence{Matchers: ms, StartsAt: now, EndsAt: now.Add(d), CreatedBy: author, Comment: comment}, now)
+		id, err := silence.Add(path, silence.Silence{Matchers: ms, StartsAt: now, EndsAt: now.Add(d), CreatedBy: author, Comment: comment}, now)
 		if err != nil {
 			log.Errorf("Adding the silence: %v", err)
 			return 1
@@ -49,7 +50,7 @@ func silenceCommand(p *wecom_sms_mail.WeComSMSMail, action string, args []string
 		log.Infof("Silenced %s until %s", matcherText(ms), now.Add(d).Format(time.RFC3339))
 		return 0
 	case "list":
-		ss, err := route.LoadSilences(path, now)
+		ss, err := silence.Load(path, now)
 		if err != nil {
 			log.Error(err)
 		}
@@ -75,7 +76,7 @@ func silenceCommand(p *wecom_sms_mail.WeComSMSMail, action string, args []string
 			log.Error("-silence expire needs the silence's ID")
 			return 2
 		}
-		if err := route.ExpireSilence(path, args[0], now); err != nil {
+		if err := silence.Expire(path, args[0], now); err != nil {
 			log.Error(err)
 			return 1
 		}

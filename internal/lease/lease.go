@@ -25,6 +25,15 @@ import (
 )
 
 // Config names the lease.
+// The defaults of the pair's keys, for the output's members and the
+// collectors that follow them alike: one place, so the two cannot drift.
+const (
+	// DefaultName is the lease's topic and group when none is configured.
+	DefaultName = "ckafka_lag_alerting"
+	// DefaultSessionTimeout is the session timeout when none is configured.
+	DefaultSessionTimeout = 10 * time.Second
+)
+
 type Config struct {
 	Topic  string
 	Group  string

@@ -23,8 +23,8 @@ import (
 	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/lease"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/sim"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/testkit"
-	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/alert"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/engine"
 )
 
 var (
@@ -372,9 +372,15 @@ func (d *driver) fault(f Fault) (begin, end func() error) {
 	case HostPause:
 		var pid int
 		return func() error {
-				pid = testkit.ChildPID(d.active().cmd.Process.Pid, "wecom_sms_mail")
-				if pid == 0 {
-					return errors.New("the active host runs no wecom_sms_mail")
+				// A kill a moment ago leaves the host without the process
+				// until Telegraf restarts it: pause the one it starts.
+				for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+					if pid = testkit.ChildPID(d.active().cmd.Process.Pid, "wecom_sms_mail"); pid != 0 {
+						break
+					}
+					if time.Now().After(deadline) {
+						return errors.New("the active host ran no wecom_sms_mail for 5 s")
+					}
 				}
 				d.kills[f.Kind]++
 				// A delivery past the fence when it froze may land after
@@ -382,6 +388,9 @@ func (d *driver) fault(f Fault) (begin, end func() error) {
 				d.killedOutput = append(d.killedOutput, time.Since(d.start))
 				return syscall.Kill(pid, syscall.SIGSTOP)
 			}, func() error {
+				if pid == 0 {
+					return nil // never paused
+				}
 				d.killedOutput = append(d.killedOutput, time.Since(d.start))
 				return syscall.Kill(pid, syscall.SIGCONT)
 			}
@@ -467,11 +476,11 @@ func (d *driver) kill(kind FaultKind, name string) error {
 func (d *driver) records(log string) []Record {
 	var out []Record
 	for line := range strings.Lines(log) {
-		_, js, ok := strings.Cut(line, wecom_sms_mail.RecordedPrefix)
+		_, js, ok := strings.Cut(line, engine.RecordedPrefix)
 		if !ok {
 			continue
 		}
-		var r wecom_sms_mail.Recorded
+		var r engine.Recorded
 		if err := json.Unmarshal([]byte(strings.TrimSpace(js)), &r); err != nil {
 			d.t.Errorf("a recorded line that does not parse (%v): %s", err, line)
 			continue

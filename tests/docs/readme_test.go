@@ -15,13 +15,13 @@ import (
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail"
 )
 
-// destinationTables are the output's destination tables: its config's
+// destinationTables are the output's destination tables: its Config's
 // pointer-to-struct fields whose type lives in a notify/ package (the
 // channels and Alertmanager). A new channel package is found here without
 // anyone remembering to list it.
 func destinationTables(t *testing.T) []string {
 	t.Helper()
-	typ := reflect.TypeOf(wecom_sms_mail.WeComSMSMail{})
+	typ := reflect.TypeOf(wecom_sms_mail.Config{})
 	var out []string
 	for i := range typ.NumField() {
 		f := typ.Field(i)

@@ -80,6 +80,7 @@ type CKafkaLag struct {
 
 	pair *collectorLease // nil without cluster_brokers
 
+	source      source // the one of the two below that Source names
 	api         *cloudAPI
 	kafka       *kafkaSource
 	clock       func() time.Time // when answers arrive; tests share one with the fakes
@@ -130,9 +131,10 @@ func (c *CKafkaLag) Init() error {
 	}
 	switch c.Source {
 	case "", sourceCloudAPI:
-		c.Source = sourceCloudAPI
+		c.Source, c.source = sourceCloudAPI, cloudCollector{c}
 		return c.initCloudAPI()
 	case sourceKafka:
+		c.source = kafkaCollector{c}
 		return c.initKafka()
 	}
 	return fmt.Errorf("source: %q is not \"cloudapi\" or \"kafka\"", c.Source)
@@ -297,31 +299,28 @@ func (c *CKafkaLag) Gather(acc telegraf.Accumulator) error {
 		}
 	}
 	col.role, col.active = role, active
-	if c.Source == sourceKafka {
-		in, groups := c.gatherKafka(col)
-		col.mu.Lock()
-		col.groups = groups
-		col.mu.Unlock()
-		c.sweep()
-		tags := map[string]string{}
-		if c.Region != "" {
-			tags["region"] = c.Region
-		}
-		if in.ID != "" {
-			tags["instance_id"] = in.ID
-		}
-		fields := map[string]interface{}{
-			"groups":             int64(groups),
-			"requests":           col.stats.requests.Load(),
-			"api_errors":         col.stats.errors.Load(),
-			"duration_ms":        time.Since(start).Milliseconds(),
-			"time_lag_fallbacks": col.fallbacks.Load(),
-		}
-		col.addHealth(fields)
-		acc.AddFields("ckafka_lag_gather", fields, tags, start)
-		return nil
-	}
+	tags, fields := c.source.collect(col)
+	c.sweep()
+	fields["duration_ms"] = time.Since(start).Milliseconds()
+	col.addHealth(fields)
+	acc.AddFields("ckafka_lag_gather", fields, tags, start)
+	return nil
+}
 
+// source is where a collection reads lag from: the CKafka cloud API
+// (cloudCollector) or the Kafka protocol (kafkaCollector). Gather runs one
+// collection through it and adds what every collection reports.
+type source interface {
+	// collect reads every group's lag into col and returns the tags and
+	// the source's own fields of ckafka_lag_gather.
+	collect(col *collection) (tags map[string]string, fields map[string]interface{})
+}
+
+// cloudCollector collects through the CKafka cloud API.
+type cloudCollector struct{ c *CKafkaLag }
+
+func (s cloudCollector) collect(col *collection) (map[string]string, map[string]interface{}) {
+	c := s.c
 	col.retentionOf = func(instanceID, topic string) Optional { return c.cloudRetention(col, instanceID, topic) }
 	instances, err := c.instances(col)
 	if err != nil {
@@ -340,8 +339,6 @@ func (c *CKafkaLag) Gather(acc telegraf.Accumulator) error {
 	}
 	wg.Wait()
 	col.lookups.Wait()
-	c.sweep()
-
 	fields := map[string]interface{}{
 		"instances":    int64(len(instances)),
 		"groups":       int64(col.groups),
@@ -349,11 +346,33 @@ func (c *CKafkaLag) Gather(acc telegraf.Accumulator) error {
 		"api_errors":   col.stats.errors.Load(),
 		"throttled":    col.stats.throttled.Load(),
 		"rate_limit":   c.api.pace.Rate(paceAction),
-		"duration_ms":  time.Since(start).Milliseconds(),
 	}
-	col.addHealth(fields)
-	acc.AddFields("ckafka_lag_gather", fields, map[string]string{"region": c.Region}, start)
-	return nil
+	return map[string]string{"region": c.Region}, fields
+}
+
+// kafkaCollector collects over the Kafka protocol.
+type kafkaCollector struct{ c *CKafkaLag }
+
+func (s kafkaCollector) collect(col *collection) (map[string]string, map[string]interface{}) {
+	c := s.c
+	in, groups := c.gatherKafka(col)
+	col.mu.Lock()
+	col.groups = groups
+	col.mu.Unlock()
+	tags := map[string]string{}
+	if c.Region != "" {
+		tags["region"] = c.Region
+	}
+	if in.ID != "" {
+		tags["instance_id"] = in.ID
+	}
+	fields := map[string]interface{}{
+		"groups":             int64(groups),
+		"requests":           col.stats.requests.Load(),
+		"api_errors":         col.stats.errors.Load(),
+		"time_lag_fallbacks": col.fallbacks.Load(),
+	}
+	return tags, fields
 }
 
 // CollectOnce tells the plugin that it will collect once and exit

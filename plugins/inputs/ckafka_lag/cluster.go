@@ -20,10 +20,8 @@ import (
 // "standby" only.
 
 const (
-	defaultClusterTopic = "ckafka_lag_alerting"
-	defaultClusterGroup = "ckafka_lag_alerting"
-	roleActive          = "active"
-	roleStandby         = "standby"
+	roleActive  = "active"
+	roleStandby = "standby"
 )
 
 // collectorLease follows the output's lease.
@@ -73,16 +71,16 @@ func (c *CKafkaLag) initCluster() error {
 	cfg := lease.Config{Topic: c.ClusterTopic, Group: c.ClusterGroup, Member: c.ClusterMemberName,
 		SessionTimeout: time.Duration(c.ClusterSessionTimeout)}
 	if cfg.Topic == "" {
-		cfg.Topic = defaultClusterTopic
+		cfg.Topic = lease.DefaultName
 	}
 	if cfg.Group == "" {
-		cfg.Group = defaultClusterGroup
+		cfg.Group = lease.DefaultName
 	}
 	if cfg.Host, err = os.Hostname(); err != nil && cfg.Member == "" {
 		return fmt.Errorf("cluster_member_name: not set and the hostname is unknown: %w", err)
 	}
 	if cfg.SessionTimeout == 0 {
-		cfg.SessionTimeout = 10 * time.Second
+		cfg.SessionTimeout = lease.DefaultSessionTimeout
 	}
 	if cfg.SessionTimeout < time.Second {
 		return fmt.Errorf("cluster_session_timeout: %s is below 1s", cfg.SessionTimeout)

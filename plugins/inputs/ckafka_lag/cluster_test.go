@@ -35,14 +35,14 @@ func TestClusterOnlyTheActiveCollects(t *testing.T) {
 	t.Cleanup(a.Stop)
 	t.Cleanup(b.Stop)
 	output := func(name string) *lease.Lease {
-		l, err := lease.Start([]kgo.Opt{kgo.SeedBrokers(e.addrs...)}, lease.Config{Topic: defaultClusterTopic,
-			Group: defaultClusterGroup, Member: name, SessionTimeout: time.Second})
+		l, err := lease.Start([]kgo.Opt{kgo.SeedBrokers(e.addrs...)}, lease.Config{Topic: lease.DefaultName,
+			Group: lease.DefaultName, Member: name, SessionTimeout: time.Second})
 		require.NoError(t, err)
 		return l
 	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(e.addrs...))
 	require.NoError(t, err)
-	_, err = lease.EnsureTopic(context.Background(), cl, defaultClusterTopic, "cluster.topic")
+	_, err = lease.EnsureTopic(context.Background(), cl, lease.DefaultName, "cluster.topic")
 	cl.Close()
 	require.NoError(t, err)
 	outA := output("host-a")
@@ -90,7 +90,7 @@ func TestClusterFollowsTheMemberOnItsMachine(t *testing.T) {
 	t.Cleanup(c.Stop)
 	cl, err := kgo.NewClient(kgo.SeedBrokers(e.addrs...))
 	require.NoError(t, err)
-	_, err = lease.EnsureTopic(context.Background(), cl, defaultClusterTopic, "cluster.topic")
+	_, err = lease.EnsureTopic(context.Background(), cl, lease.DefaultName, "cluster.topic")
 	cl.Close()
 	require.NoError(t, err)
 	host, err := os.Hostname()
@@ -106,8 +106,8 @@ func TestClusterFollowsTheMemberOnItsMachine(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			out, err := lease.Start([]kgo.Opt{kgo.SeedBrokers(e.addrs...)}, lease.Config{Topic: defaultClusterTopic,
-				Group: defaultClusterGroup, Member: tt.member, Host: tt.host, SessionTimeout: time.Second})
+			out, err := lease.Start([]kgo.Opt{kgo.SeedBrokers(e.addrs...)}, lease.Config{Topic: lease.DefaultName,
+				Group: lease.DefaultName, Member: tt.member, Host: tt.host, SessionTimeout: time.Second})
 			require.NoError(t, err)
 			defer out.Close()
 			require.Eventually(t, out.Held, 20*time.Second, 20*time.Millisecond)

@@ -19,7 +19,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/kafkaconn"
-	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/secrets"
 )
 
 // kafkaSource reads offsets straight from the brokers with franz-go: one
@@ -91,11 +90,6 @@ func (c *CKafkaLag) initKafka() error {
 	if len(c.Brokers) == 0 {
 		return errors.New(`brokers is required with source = "kafka" (bootstrap host:port list)`)
 	}
-	for i, b := range c.Brokers {
-		if strings.TrimSpace(b) == "" || !strings.Contains(b, ":") {
-			return fmt.Errorf("brokers[%d]: %q is not host:port", i, b)
-		}
-	}
 	switch c.TimeLag {
 	case "", timeLagEstimate:
 		c.TimeLag = timeLagEstimate
@@ -103,33 +97,15 @@ func (c *CKafkaLag) initKafka() error {
 	default:
 		return fmt.Errorf("time_lag: %q is not \"estimate\" or \"exact\"", c.TimeLag)
 	}
-	src := &kafkaSource{}
-	opts := []kgo.Opt{
-		kgo.SeedBrokers(c.Brokers...),
-		kgo.DialTimeout(time.Duration(c.Timeout)),
-		kgo.RetryTimeout(time.Duration(c.Timeout)),
-		kgo.WithHooks(requestCounter{&src.requests}),
-		kgo.ClientID("ckafka_lag"),
-	}
-	password, err := secrets.Reveal(c.SASLPassword)
-	if err != nil {
-		return fmt.Errorf("sasl_password: %w", err)
-	}
-	mech, err := kafkaconn.SASL(c.SASLMechanism, c.SASLUsername, password)
+	// The same connection keys, read the same way, as cluster_brokers.
+	conn := kafkaconn.Config{Brokers: c.Brokers, SASLMechanism: c.SASLMechanism, SASLUsername: c.SASLUsername,
+		SASLPassword: c.SASLPassword, ClientConfig: c.ClientConfig}
+	opts, user, err := conn.Opts("", time.Duration(c.Timeout))
 	if err != nil {
 		return err
 	}
-	if mech != nil {
-		opts = append(opts, kgo.SASL(mech))
-		src.user = fmt.Sprintf("SASL %s as user %q", c.SASLMechanism, c.SASLUsername)
-	}
-	tlsConfig, err := c.ClientConfig.TLSConfig()
-	if err != nil {
-		return fmt.Errorf("tls: %w", err)
-	}
-	if tlsConfig != nil {
-		opts = append(opts, kgo.DialTLSConfig(tlsConfig))
-	}
+	src := &kafkaSource{user: user}
+	opts = append(opts, kgo.WithHooks(requestCounter{&src.requests}), kgo.ClientID("ckafka_lag"))
 	src.opts = opts
 	if src.client, err = kgo.NewClient(opts...); err != nil {
 		return fmt.Errorf("creating the Kafka client: %w", err)

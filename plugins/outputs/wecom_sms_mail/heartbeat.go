@@ -11,8 +11,9 @@ import (
 // flag → alert works, not only that a process runs.
 func (p *WeComSMSMail) heartbeatLoop(ctx context.Context) {
 	every := time.Minute
-	if p.beat != nil {
-		every = p.beat.Interval()
+	beat, am := p.parts.beat, p.parts.am
+	if beat != nil {
+		every = beat.Interval()
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -21,18 +22,15 @@ func (p *WeComSMSMail) heartbeatLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
-			p.mu.Lock()
-			healthy := p.health.Healthy(now)
-			p.mu.Unlock()
-			if !healthy {
+			if !p.engine.Healthy(now) {
 				p.Log.Debug("Heartbeat held: no collector is reporting cleanly")
 				continue
 			}
-			if p.beat != nil {
-				p.beat.Beat(ctx)
+			if beat != nil {
+				beat.Beat(ctx)
 			}
-			if p.am != nil {
-				if err := p.am.Watchdog(ctx, now, every, nil); err != nil {
+			if am != nil {
+				if err := am.Watchdog(ctx, now, every, nil); err != nil {
 					p.Log.Warnf("alertmanager watchdog: %v", err)
 				}
 			}

@@ -17,10 +17,9 @@ import (
 
 	fakewecom "github.com/ckafka-lag/telegraf-ckafka-lag/internal/fakes/wecom"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/kafkaconn"
-	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/alert"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/cluster"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify/wecom"
-	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/route"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/silence"
 )
 
 // pairEnv is a kfake cluster and one robot that two members share.
@@ -124,7 +123,7 @@ func requireSpaced(t *testing.T, msgs []fakewecom.Message, when string) {
 func activeOf(ps map[string]*WeComSMSMail) []string {
 	var out []string
 	for name, p := range ps {
-		if p.pair.acting() {
+		if p.member.Acting() {
 			out = append(out, name)
 		}
 	}
@@ -166,8 +165,8 @@ func TestPairDeliversOnceAndHandsOver(t *testing.T) {
 	}
 	before := len(msgs)
 	require.NoError(t, ps[active].Close())
-	require.Eventually(t, func() bool { return ps[standby].pair.acting() }, 10*time.Second, 10*time.Millisecond)
-	notice := TakeoverNotice("zh", standby, active)
+	require.Eventually(t, func() bool { return ps[standby].member.Acting() }, 10*time.Second, 10*time.Millisecond)
+	notice := cluster.TakeoverNotice("zh", standby, active)
 	require.Eventually(t, func() bool { return count(e.robot.Messages(), notice) == 1 }, 10*time.Second, 10*time.Millisecond)
 	for range 20 {
 		writeBoth(t, []telegraf.Metric{lagMetric("billing", "critical", 2600, 2000)}, ps[standby])
@@ -190,14 +189,14 @@ func TestPairSilenceOnStandbyReachesActive(t *testing.T) {
 	active, standby := activeAndStandby(t, a, b)
 	path, err := standby.SilencePath()
 	require.NoError(t, err)
-	matchers, err := route.ParseMatcherArgs([]string{"group=billing"})
+	matchers, err := silence.ParseMatcherArgs([]string{"group=billing"})
 	require.NoError(t, err)
-	_, err = route.AddSilence(path, route.Silence{Matchers: matchers,
+	_, err = silence.Add(path, silence.Silence{Matchers: matchers,
 		StartsAt: time.Now(), EndsAt: time.Now().Add(time.Hour), CreatedBy: "test"}, time.Now())
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
-		obs, _, err := active.observer.observe(lagMetric("billing", "critical", 2500, 2000))
-		return err == nil && active.silences.silenced(alert.Alert{Key: obs.Key}, time.Now())
+		obs, ok := active.engine.Observation(lagMetric("billing", "critical", 2500, 2000))
+		return ok && active.parts.silences.Silenced(obs.Key, time.Now())
 	}, 10*time.Second, 20*time.Millisecond, "the active member learns the silence")
 	for range 10 {
 		writeBoth(t, []telegraf.Metric{lagMetric("billing", "critical", 2500, 2000)}, a, b)
@@ -256,11 +255,8 @@ func TestPairKeepsQuietHourHolds(t *testing.T) {
 	b, _ := e.member(t, "host-b", quiet)
 	active, standby := activeAndStandby(t, a, b)
 	held := func(p *WeComSMSMail) int {
-		p.mu.Lock()
-		d := p.dispatcher
-		p.mu.Unlock()
 		n := 0
-		for _, notes := range d.Snapshot().Held {
+		for _, notes := range p.engine.DispatchState().Held {
 			n += len(notes)
 		}
 		return n
@@ -270,19 +266,7 @@ func TestPairKeepsQuietHourHolds(t *testing.T) {
 		return held(active) > 0
 	}, 10*time.Second, 100*time.Millisecond, "the warning is held in quiet hours")
 	require.NoError(t, active.Close())
-	require.Eventually(t, func() bool { return standby.pair.acting() }, 10*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return standby.member.Acting() }, 10*time.Second, 10*time.Millisecond)
 	require.Positive(t, held(standby), "the new active holds it too")
 	require.Zero(t, count(e.robot.Messages(), "billing"), "nothing about it is sent during quiet hours")
-}
-
-// A standby that never sees a state (no member was ever active) keeps only
-// the last bufferKeep of what it receives.
-func TestStandbyBufferIsBounded(t *testing.T) {
-	pr := &pair{cfg: &cluster.Config{SessionTimeout: config.Duration(time.Second)}}
-	t0 := time.Unix(1_800_000_000, 0)
-	for i := range 600 { // ten minutes, one a second
-		pr.keep(buffered{at: t0.Add(time.Duration(i) * time.Second)})
-	}
-	require.LessOrEqual(t, len(pr.buffered), 61, "a minute's worth")
-	require.Equal(t, t0.Add(599*time.Second), pr.buffered[len(pr.buffered)-1].at, "the newest kept")
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 
 	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/execd"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/alert"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/engine"
 )
 
 // Preview shows what an alert would look like, without sending anything:
@@ -23,7 +25,7 @@ import (
 // parameters). The email HTML and the chart PNGs go to dir when set. It
 // needs Init, not Connect: no network, no state file.
 func (p *WeComSMSMail) Preview(r io.Reader, out io.Writer, dir string) error {
-	alerts := alert.NewAlerts(alert.Policy{History: alert.History{Window: time.Duration(p.ChartWindow), Max: chartPoints}})
+	alerts := alert.NewAlerts(alert.Policy{History: alert.History{Window: time.Duration(p.ChartWindow), Max: engine.ChartPoints}})
 	dec := lineprotocol.NewDecoder(bufio.NewReader(r))
 	var last time.Time
 	for line := 1; dec.Next(); line++ {
@@ -32,8 +34,8 @@ func (p *WeComSMSMail) Preview(r io.Reader, out io.Writer, dir string) error {
 			fmt.Fprintf(out, "# skipping line %d: %v\n", line, err)
 			continue
 		}
-		obs, ok, err := p.observer.observe(m)
-		if err != nil || !ok {
+		obs, ok := p.engine.Observation(m)
+		if !ok {
 			continue
 		}
 		alerts.Observe(obs, m.Time())
@@ -52,20 +54,21 @@ func (p *WeComSMSMail) Preview(r io.Reader, out io.Writer, dir string) error {
 			return err
 		}
 	}
-	for i, ch := range p.channels {
+	pt := p.parts
+	for i, ch := range pt.channels {
 		var batch []alert.Notification
 		for _, n := range notes {
-			if n.Alert.Level >= ch.MinLevel() && contains(p.dests.routeOf(n.Alert), ch.ID()) {
+			if n.Alert.Level >= ch.MinLevel() && slices.Contains(pt.dests.Route(n.Alert), ch.ID()) {
 				batch = append(batch, n)
 			}
 		}
-		fmt.Fprintf(out, "==== %s %s %s: %d alert(s)\n", p.dests.labels[ch.ID()], ch.Kind(), ch.Destination(), len(batch))
+		fmt.Fprintf(out, "==== %s %s %s: %d alert(s)\n", pt.dests.labels[ch.ID()], ch.Kind(), ch.Destination(), len(batch))
 		if len(batch) == 0 {
 			continue
 		}
-		data := p.builder().Build(batch)
-		_ = data.LinkDashboards(p.dashboard)
-		if png, err := p.charts.Render(data); err == nil {
+		data := p.engine.Builder().Build(batch)
+		_ = data.LinkDashboards(pt.dashboard)
+		if png, err := pt.charts.Render(data); err == nil {
 			data.Chart = png
 		}
 		deliveries, err := ch.Prepare(data)
@@ -98,13 +101,4 @@ func (p *WeComSMSMail) Preview(r io.Reader, out io.Writer, dir string) error {
 		}
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }

@@ -4,10 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/alert"
@@ -81,7 +79,7 @@ func (p *WeComSMSMail) buildRoutes(defaults []notify.Channel, timeout time.Durat
 			}
 			cfg := *p.WeCom
 			cfg.WebhookURLs, cfg.Label = rc.WeComWebhookURLs, label
-			robots, err := wecom.New(&cfg, p.tpls, p.Language, &http.Client{Timeout: timeout})
+			robots, err := wecom.New(&cfg, p.parts.tpls, p.Language, &http.Client{Timeout: timeout})
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", key, err)
 			}
@@ -96,17 +94,17 @@ func (p *WeComSMSMail) buildRoutes(defaults []notify.Channel, timeout time.Durat
 			{"dingtalk_webhook_urls", rc.DingTalkWebhookURLs, p.DingTalk != nil, func(urls []string) ([]notify.Channel, error) {
 				cfg := *p.DingTalk
 				cfg.WebhookURLs, cfg.Label = urls, label
-				return dingtalk.New(&cfg, p.tpls, p.Language, &http.Client{Timeout: timeout})
+				return dingtalk.New(&cfg, p.parts.tpls, p.Language, &http.Client{Timeout: timeout})
 			}},
 			{"feishu_webhook_urls", rc.FeishuWebhookURLs, p.Feishu != nil, func(urls []string) ([]notify.Channel, error) {
 				cfg := *p.Feishu
 				cfg.WebhookURLs, cfg.Label = urls, label
-				return feishu.New(&cfg, p.tpls, p.Language, &http.Client{Timeout: timeout})
+				return feishu.New(&cfg, p.parts.tpls, p.Language, &http.Client{Timeout: timeout})
 			}},
 			{"webhook_urls", rc.WebhookURLs, p.Webhook != nil, func(urls []string) ([]notify.Channel, error) {
 				cfg := *p.Webhook
 				cfg.URLs, cfg.Label = urls, label
-				return webhook.New(&cfg, p.tpls, &http.Client{Timeout: timeout})
+				return webhook.New(&cfg, p.parts.tpls, &http.Client{Timeout: timeout})
 			}},
 		} {
 			if len(robots.urls) == 0 {
@@ -143,7 +141,7 @@ func (p *WeComSMSMail) buildRoutes(defaults []notify.Channel, timeout time.Durat
 			id, err := d.shared(byMail, listKey(rc.EmailTo), func() (notify.Channel, error) {
 				cfg := *p.Email
 				cfg.To, cfg.Label = rc.EmailTo, label
-				return email.New(&cfg, p.tpls, p.Language, timeout)
+				return email.New(&cfg, p.parts.tpls, p.Language, timeout)
 			}, label, quiet)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", key, err)
@@ -215,29 +213,24 @@ func defaultsID(chs []notify.Channel, kind string) string {
 	return ""
 }
 
-// routeOf is the dispatcher's Route: the destinations of an alert.
-func (d *destinations) routeOf(a alert.Alert) []string {
+// Route is the destinations of an alert (engine.Routes).
+func (d *destinations) Route(a alert.Alert) []string {
 	if len(d.router.Routes) == 0 {
 		return d.router.Defaults
 	}
-	return d.router.Destinations(tagsOf(a.Key), a.Level)
+	return d.router.Destinations(alert.KeyTags(a.Key), a.Level)
 }
 
-func (d *destinations) quietOf(dest string) notify.QuietHours {
+// Quiet is a destination's quiet hours, or nil.
+func (d *destinations) Quiet(dest string) notify.QuietHours {
 	if q := d.quiet[dest]; q != nil {
 		return q
 	}
 	return nil
 }
 
-func tagsOf(key string) map[string]string {
-	_, tags := alert.ParseKey(key)
-	m := make(map[string]string, len(tags))
-	for _, t := range tags {
-		m[t.Key] = t.Value
-	}
-	return m
-}
+// Defaults are the default route's destinations.
+func (d *destinations) Defaults() []string { return d.router.Defaults }
 
 // SilencePath is where silences live: silence_file, else state_file +
 // ".silences".
@@ -249,55 +242,4 @@ func (p *WeComSMSMail) SilencePath() (string, error) {
 		return p.StateFile + ".silences", nil
 	}
 	return "", errors.New("silences need a file: set silence_file (or state_file) in [[outputs.wecom_sms_mail]]")
-}
-
-// silenceStore is the running plugin's view of the silence file, re-read
-// when the file changes.
-type silenceStore struct {
-	path string
-	log  interface{ Errorf(string, ...any) }
-
-	mu       sync.Mutex
-	modified time.Time
-	size     int64
-	silences route.Silences
-}
-
-// refresh re-reads the file if it changed since the last read.
-func (s *silenceStore) refresh(now time.Time) {
-	if s == nil || s.path == "" {
-		return
-	}
-	st, err := os.Stat(s.path)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if errors.Is(err, os.ErrNotExist) {
-		s.silences, s.modified, s.size = nil, time.Time{}, 0
-		return
-	}
-	if err != nil || (st.ModTime().Equal(s.modified) && st.Size() == s.size) {
-		return
-	}
-	s.modified, s.size = st.ModTime(), st.Size()
-	ss, err := route.LoadSilences(s.path, now)
-	if err != nil {
-		s.log.Errorf("Silences: %v", err)
-	}
-	s.silences = ss
-}
-
-// list is the silences as last read (refresh first for the file's
-// latest); callers must not modify them.
-func (s *silenceStore) list() route.Silences {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.silences
-}
-
-// silenced is the dispatcher's Silenced.
-func (s *silenceStore) silenced(a alert.Alert, now time.Time) bool {
-	s.mu.Lock()
-	ss := s.silences
-	s.mu.Unlock()
-	return len(ss) > 0 && ss.Silenced(tagsOf(a.Key), now)
 }

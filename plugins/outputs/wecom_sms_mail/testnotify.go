@@ -9,18 +9,18 @@ import (
 
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/heartbeat"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify"
-	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/render"
 )
 
 // TestNotify sends one test message to every distinct destination, one
 // attempt each, and prints a line per destination: its route ("default" or
 // "route N"), channel kind, redacted destination, and "ok" or the error.
 func (p *WeComSMSMail) TestNotify(ctx context.Context, out io.Writer) error {
-	data := p.builder().Sample(time.Now())
+	data := p.engine.Builder().Sample(time.Now())
+	pt := p.parts
 	failed := false
-	if p.pair != nil {
+	if p.member != nil {
 		actx, cancel := context.WithTimeout(ctx, time.Duration(p.Cluster.SessionTimeout))
-		result, err := p.pair.status(actx)
+		result, err := p.member.Status(actx)
 		cancel()
 		if err != nil {
 			failed = true
@@ -28,23 +28,23 @@ func (p *WeComSMSMail) TestNotify(ctx context.Context, out io.Writer) error {
 		}
 		fmt.Fprintf(out, "cluster %s/%s: %s\n", p.Cluster.Topic, p.Cluster.Group, result)
 	}
-	for _, ch := range p.channels {
+	for _, ch := range pt.channels {
 		result := "ok"
-		if err := p.testChannel(ctx, ch, data); err != nil {
+		if err := notify.Try(ctx, ch, data, time.Duration(p.Timeout)); err != nil {
 			failed = true
 			result = err.Error()
 		}
-		fmt.Fprintf(out, "%s %s %s: %s\n", p.dests.labels[ch.ID()], ch.Kind(), ch.Destination(), result)
+		fmt.Fprintf(out, "%s %s %s: %s\n", pt.dests.labels[ch.ID()], ch.Kind(), ch.Destination(), result)
 	}
-	if p.am != nil {
-		results := p.am.TestNotify(ctx, time.Now())
-		for _, u := range p.am.URLs() {
+	if pt.am != nil {
+		results := pt.am.TestNotify(ctx, time.Now())
+		for _, u := range pt.am.URLs() {
 			result := "ok"
 			if err := results[u]; err != nil {
 				failed = true
 				result = err.Error()
 			}
-			fmt.Fprintf(out, "default alertmanager %s: %s\n", p.am.Shown(u), result)
+			fmt.Fprintf(out, "default alertmanager %s: %s\n", pt.am.Shown(u), result)
 		}
 	}
 	if p.web != nil {
@@ -57,11 +57,11 @@ func (p *WeComSMSMail) TestNotify(ctx context.Context, out io.Writer) error {
 		cancel()
 		fmt.Fprintf(out, "web %s: %s\n", p.Web.ExternalURL, result)
 	}
-	if p.beat != nil {
-		for _, u := range p.beat.URLs() {
+	if pt.beat != nil {
+		for _, u := range pt.beat.URLs() {
 			result := "ok"
 			actx, cancel := context.WithTimeout(ctx, time.Duration(p.Timeout))
-			if err := p.beat.Ping(actx, u); err != nil {
+			if err := pt.beat.Ping(actx, u); err != nil {
 				failed = true
 				result = err.Error()
 			}
@@ -71,22 +71,6 @@ func (p *WeComSMSMail) TestNotify(ctx context.Context, out io.Writer) error {
 	}
 	if failed {
 		return errors.New("at least one destination failed")
-	}
-	return nil
-}
-
-func (p *WeComSMSMail) testChannel(ctx context.Context, ch notify.Channel, data *render.TemplateData) error {
-	deliveries, err := ch.Prepare(data)
-	if err != nil {
-		return err
-	}
-	for i := range deliveries {
-		actx, cancel := context.WithTimeout(ctx, time.Duration(p.Timeout))
-		err := ch.Deliver(actx, &deliveries[i])
-		cancel()
-		if err != nil {
-			return err
-		}
 	}
 	return nil
 }

@@ -148,13 +148,13 @@ func TestLinksInABrowser(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
-	a, _ := p.alerts.Get(keyOf(t, p, "billing"))
+	a, _ := p.engine.Alert(keyOf(t, p, "billing"))
 	require.Empty(t, a.ClaimedBy, "a bad link changes nothing")
 
 	// Claim: GET shows the confirmation page and changes nothing.
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(claim), chromedp.WaitVisible(chromedp.ID("name"))))
 	screenshot(t, ctx, "confirm.png")
-	a, _ = p.alerts.Get(keyOf(t, p, "billing"))
+	a, _ = p.engine.Alert(keyOf(t, p, "billing"))
 	require.Empty(t, a.ClaimedBy, "GET changes nothing")
 	clicked := time.Now()
 	require.NoError(t, chromedp.Do(ctx,
@@ -210,7 +210,7 @@ func TestLinksInABrowser(t *testing.T) {
 	require.Contains(t, rows, "group=search")
 	screenshot(t, ctx, "list.png")
 	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS("button.expire")), chromedp.WaitVisible(chromedp.ID("nosilences"))))
-	require.Eventually(t, func() bool { return !p.silences.silenced(alertOf(t, p, "search"), time.Now()) }, 5*time.Second, 20*time.Millisecond)
+	require.Eventually(t, func() bool { return !p.parts.silences.Silenced(alertOf(t, p, "search").Key, time.Now()) }, 5*time.Second, 20*time.Millisecond)
 
 	// Secrets and tokens never reach the log.
 	for _, m := range e.log.Messages() {
@@ -230,14 +230,14 @@ func textAt(t *testing.T, ctx context.Context, url, id string) string {
 
 func keyOf(t *testing.T, p *WeComSMSMail, group string) string {
 	t.Helper()
-	obs, _, err := p.observer.observe(lagMetric(group, "critical", 1, 1))
-	require.NoError(t, err)
+	obs, ok := p.engine.Observation(lagMetric(group, "critical", 1, 1))
+	require.True(t, ok)
 	return obs.Key
 }
 
 func alertOf(t *testing.T, p *WeComSMSMail, group string) alert.Alert {
 	t.Helper()
-	a, ok := p.alerts.Get(keyOf(t, p, group))
+	a, ok := p.engine.Alert(keyOf(t, p, group))
 	require.True(t, ok, group)
 	return a
 }

@@ -13,7 +13,7 @@ import (
 	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/secrets"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/alert"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/render"
-	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/route"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/silence"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/web"
 )
 
@@ -34,7 +34,7 @@ func (p *WeComSMSMail) initWeb() error {
 	if p.Web == nil || p.Web.Listen == "" {
 		return nil
 	}
-	if p.silences == nil {
+	if p.parts.silences == nil {
 		return errors.New("web: the silence links need a silence file: set silence_file or state_file")
 	}
 	secret, err := secrets.Reveal(p.Web.LinkSecret)
@@ -45,17 +45,20 @@ func (p *WeComSMSMail) initWeb() error {
 		p.Web.LinkTTL = config.Duration(24 * time.Hour)
 	}
 	p.web, err = web.New(web.Config{Listen: p.Web.Listen, ExternalURL: p.Web.ExternalURL, Secret: []byte(secret),
-		TTL: time.Duration(p.Web.LinkTTL), UsersFile: p.Web.BasicAuthUsersFile, Lang: p.Language, Location: p.location,
-		Ready: func() bool { return p.pair == nil || p.pair.acting() }}, webStore{p})
+		TTL: time.Duration(p.Web.LinkTTL), UsersFile: p.Web.BasicAuthUsersFile, Lang: p.Language, Location: p.parts.location,
+		Ready: func() bool { return p.engine.Acting() }}, webStore{p})
 	return err
 }
 
-// links are the dispatcher's Links: one signed link per action.
-func (p *WeComSMSMail) links(dest string, v render.AlertView) []render.Link {
+// actionLinks are the dispatcher's notify.Linker: one signed link per
+// action.
+type actionLinks struct{ web *web.Server }
+
+func (l actionLinks) Links(dest string, v render.AlertView) []render.Link {
 	now := time.Now()
 	out := make([]render.Link, 0, len(web.Actions))
 	for _, a := range web.Actions {
-		out = append(out, render.Link{Label: p.web.Label(a), URL: p.web.LinkURL(a, v.Key, v.StartedAt, dest, now)})
+		out = append(out, render.Link{Label: l.web.Label(a), URL: l.web.LinkURL(a, v.Key, v.StartedAt, dest, now)})
 	}
 	return out
 }
@@ -84,9 +87,8 @@ type webStore struct{ p *WeComSMSMail }
 
 // view is a firing alert as the pages show it; silences is the store's
 // list, refreshed by the caller.
-func (s webStore) view(a alert.Alert, silences route.Silences, now time.Time) web.Alert {
-	p := s.p
-	d := p.builder().Build([]alert.Notification{{Kind: alert.KindRepeat, Alert: a, At: now}})
+func (s webStore) view(a alert.Alert, silences silence.Silences, now time.Time) web.Alert {
+	d := s.p.engine.Builder().Build([]alert.Notification{{Kind: alert.KindRepeat, Alert: a, At: now}})
 	v := d.Alerts[0]
 	out := web.Alert{Key: a.Key, Level: a.Level.String(), LevelText: v.LevelText, Subject: v.Subject, Lag: v.ValueText, Trend: v.Trend,
 		Since: a.StartedAt, ClaimedBy: a.ClaimedBy, HasChart: len(a.History) > 1}
@@ -96,19 +98,12 @@ func (s webStore) view(a alert.Alert, silences route.Silences, now time.Time) we
 	if v.Collector != "" {
 		out.Subject = v.Collector
 	}
-	tags := tagsOf(a.Key)
-	for _, sl := range silences {
-		if sl.Active(now) && (route.Silences{sl}).Silenced(tags, now) && sl.EndsAt.After(out.SilencedUntil) {
-			out.SilencedUntil = sl.EndsAt
-		}
-	}
+	out.SilencedUntil = silences.MutedUntil(alert.KeyTags(a.Key), now)
 	return out
 }
 
 func (s webStore) Firing(now time.Time) []web.Alert {
-	s.p.mu.Lock()
-	firing := s.p.alerts.Snapshot()
-	s.p.mu.Unlock()
+	firing := s.p.engine.Firing()
 	silences := s.silences(now)
 	out := make([]web.Alert, 0, len(firing))
 	for _, a := range firing {
@@ -118,9 +113,7 @@ func (s webStore) Firing(now time.Time) []web.Alert {
 }
 
 func (s webStore) Alert(key string, now time.Time) (web.Alert, bool) {
-	s.p.mu.Lock()
-	a, ok := s.p.alerts.Get(key)
-	s.p.mu.Unlock()
+	a, ok := s.p.engine.Alert(key)
 	if !ok {
 		return web.Alert{}, false
 	}
@@ -129,9 +122,9 @@ func (s webStore) Alert(key string, now time.Time) (web.Alert, bool) {
 
 // silences are the store's, with what the CLI or a link wrote since the
 // last tick.
-func (s webStore) silences(now time.Time) route.Silences {
-	s.p.silences.refresh(now)
-	return s.p.silences.list()
+func (s webStore) silences(now time.Time) silence.Silences {
+	s.p.parts.silences.Refresh(now)
+	return s.p.parts.silences.List()
 }
 
 // errStandby: the member of an HA pair that stands by does not act; the
@@ -140,35 +133,24 @@ var errStandby = errors.New("this host is the standby of the HA pair: open the l
 
 func (s webStore) Claim(key string, since int64, by string, now time.Time) error {
 	p := s.p
-	if p.pair != nil && !p.pair.acting() {
+	if !p.engine.Acting() {
 		return errStandby
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	n, err := p.alerts.Claim(key, since, by, now)
-	if err != nil {
+	if err := p.engine.Claim(key, since, by, now); err != nil {
 		return err
 	}
-	p.dispatcher.Add(n)
-	p.dirty.Store(true)
 	p.Log.Infof("Alert claimed by %q through a link: %s", by, key)
 	return nil
 }
 
 func (s webStore) Silence(key string, until time.Time, by, comment string, now time.Time) (string, error) {
-	_, tags := alert.ParseKey(key)
-	matchers := make([]route.Matcher, 0, len(tags))
-	for _, t := range tags {
-		m, err := route.NewMatcher(t.Key, route.Literal(t.Value))
-		if err != nil {
-			return "", err
-		}
-		matchers = append(matchers, m)
+	matchers, err := silence.ForAlert(key)
+	if err != nil {
+		return "", err
 	}
-	id, err := route.AddSilence(s.p.silences.path, route.Silence{Matchers: matchers, StartsAt: now, EndsAt: until,
+	id, err := s.p.parts.silences.Add(silence.Silence{Matchers: matchers, StartsAt: now, EndsAt: until,
 		CreatedBy: by, Comment: comment}, now)
 	if err == nil {
-		s.p.silences.refresh(now)
 		s.p.Log.Infof("Silence %s added by %q through a link, until %s: %s", id, by, until.Format(time.RFC3339), key)
 	}
 	return id, err
@@ -191,57 +173,24 @@ func (s webStore) Silences(now time.Time) []web.Silence {
 }
 
 func (s webStore) Expire(id string, now time.Time) error {
-	err := route.ExpireSilence(s.p.silences.path, id, now)
+	err := s.p.parts.silences.Expire(id, now)
 	if err == nil {
-		s.p.silences.refresh(now)
 		s.p.Log.Infof("Silence %s expired through the page", id)
 	}
 	return err
 }
 
 func (s webStore) Chart(key string) ([]byte, error) {
-	p := s.p
-	p.mu.Lock()
-	a, ok := p.alerts.Get(key)
-	p.mu.Unlock()
+	a, ok := s.p.engine.Alert(key)
 	if !ok {
 		return nil, alert.ErrNotFiring
 	}
-	d := p.builder().Build([]alert.Notification{{Kind: alert.KindRepeat, Alert: a, At: time.Now()}})
-	return p.charts.Render(d)
+	d := s.p.engine.Builder().Build([]alert.Notification{{Kind: alert.KindRepeat, Alert: a, At: time.Now()}})
+	return s.p.parts.charts.Render(d)
 }
 
-func (s webStore) Used(id string) (string, time.Time, bool) {
-	s.p.mu.Lock()
-	defer s.p.mu.Unlock()
-	u, ok := s.p.usedLinks[id]
-	return u.By, u.At, ok
-}
+func (s webStore) Used(id string) (string, time.Time, bool) { return s.p.engine.Used(id) }
 
 func (s webStore) MarkUsed(id, by string, at, expires time.Time) {
-	s.p.mu.Lock()
-	s.p.usedLinks[id] = usedLink{By: by, At: at, Expires: expires}
-	s.p.mu.Unlock()
-	s.p.dirty.Store(true)
-}
-
-// usedLink records a link that acted, until it expires, so that it acts
-// once; kept in the state file (and the HA pair's log).
-type usedLink struct {
-	By      string    `json:"by"`
-	At      time.Time `json:"at"`
-	Expires time.Time `json:"expires"`
-}
-
-// liveLinks drops the used links that expired; p.mu is held.
-func (p *WeComSMSMail) liveLinks(now time.Time) map[string]usedLink {
-	out := make(map[string]usedLink, len(p.usedLinks))
-	for id, u := range p.usedLinks {
-		if u.Expires.After(now) {
-			out[id] = u
-		} else {
-			delete(p.usedLinks, id)
-		}
-	}
-	return out
+	s.p.engine.MarkUsed(id, by, at, expires)
 }

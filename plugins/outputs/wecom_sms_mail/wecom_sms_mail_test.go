@@ -23,6 +23,7 @@ import (
 	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/fakes/smtpd"
 	fakewecom "github.com/ckafka-lag/telegraf-ckafka-lag/internal/fakes/wecom"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/testkit"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/engine"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify/email"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify/sms"
@@ -328,9 +329,7 @@ func TestWriteNeverBlocksOnTheNetwork(t *testing.T) {
 		// Each write makes a notification due while the robot hangs.
 		require.NoError(t, p.Write([]telegraf.Metric{lagMetric("g"+strconv.Itoa(i), "critical", 2500, 2000)}))
 	}
-	p.mu.Lock()
-	require.Equal(t, 50, p.alerts.Len())
-	p.mu.Unlock()
+	require.Len(t, p.engine.Firing(), 50)
 }
 
 func TestMetricsWithoutOrWithBadLevel(t *testing.T) {
@@ -339,8 +338,8 @@ func TestMetricsWithoutOrWithBadLevel(t *testing.T) {
 	plain := metric.New("cpu", map[string]string{}, map[string]interface{}{"usage": 1.0}, time.Now())
 	bad := lagMetric("billing", "panic", 2500, 2000)
 	require.NoError(t, p.Write([]telegraf.Metric{plain, plain, bad, bad}))
-	require.Equal(t, int64(2), p.stats.Unleveled)
-	require.Equal(t, int64(2), p.stats.BadLevel)
+	require.Equal(t, int64(2), p.engine.Stats().Unleveled)
+	require.Equal(t, int64(2), p.engine.Stats().BadLevel)
 	require.Len(t, e.logged(`measurement "cpu"`), 1, "logged once per measurement")
 	require.Len(t, e.logged("unknown level"), 1, "logged once per measurement")
 	testkit.Quiet(t, e.robot.Received(), 200*time.Millisecond, "message")
@@ -355,7 +354,7 @@ func TestLevelFromTagAndHostExcludedFromIdentity(t *testing.T) {
 		map[string]interface{}{"lag": int64(5001)}, time.Now())
 	require.NoError(t, p.Write([]telegraf.Metric{m1, m2}))
 	testkit.Await(t, e.robot.Received(), 10*time.Second, "message")
-	require.Equal(t, 1, p.alerts.Len(), "host is not part of the identity")
+	require.Len(t, p.engine.Firing(), 1, "host is not part of the identity")
 }
 
 func TestStateFileSurvivesRestart(t *testing.T) {
@@ -506,7 +505,7 @@ func TestSMSPartialSuccessIsSavedForRestart(t *testing.T) {
 		if err != nil {
 			return false
 		}
-		var s savedState
+		var s engine.State
 		if json.Unmarshal(raw, &s) != nil || len(s.Queues["sms"]) != 1 {
 			return false
 		}
@@ -597,7 +596,7 @@ func TestJournalCoversTheGapBeforeTheStateFile(t *testing.T) {
 	// queued in the state file, its delivery in the journal.
 	raw, err := os.ReadFile(state)
 	require.NoError(t, err)
-	var saved savedState
+	var saved engine.State
 	require.NoError(t, json.Unmarshal(raw, &saved))
 	require.Len(t, saved.Queues, 1)
 	var record notify.Delivered
@@ -619,7 +618,7 @@ func TestJournalCoversTheGapBeforeTheStateFile(t *testing.T) {
 	require.NoError(t, p2.Close())
 	raw, err = os.ReadFile(state)
 	require.NoError(t, err)
-	saved = savedState{}
+	saved = engine.State{}
 	require.NoError(t, json.Unmarshal(raw, &saved))
 	require.Empty(t, saved.Queues, "the delivered job left the queue")
 	require.NotEmpty(t, saved.Sent, "and the delivery log shows it")

@@ -47,3 +47,14 @@ func ParseKey(key string) (name string, tags []Tag) {
 	}
 	return name, tags
 }
+
+// KeyTags returns an alert key's tags as a map, as routes and silences
+// match them.
+func KeyTags(key string) map[string]string {
+	_, tags := ParseKey(key)
+	m := make(map[string]string, len(tags))
+	for _, t := range tags {
+		m[t.Key] = t.Value
+	}
+	return m
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/influxdata/telegraf/config"
 
 	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/kafkaconn"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/lease"
 )
 
 // Config is [outputs.wecom_sms_mail.cluster].
@@ -36,7 +37,7 @@ func (c *Config) Host() string {
 }
 
 // DefaultName is the default topic and group.
-const DefaultName = "ckafka_lag_alerting"
+const DefaultName = lease.DefaultName
 
 // Validate sets the defaults and checks the keys.
 func (c *Config) Validate() error {
@@ -54,7 +55,7 @@ func (c *Config) Validate() error {
 		c.MemberName = host
 	}
 	if c.SessionTimeout == 0 {
-		c.SessionTimeout = config.Duration(10 * time.Second)
+		c.SessionTimeout = config.Duration(lease.DefaultSessionTimeout)
 	}
 	switch {
 	case time.Duration(c.SessionTimeout) < time.Second:

@@ -14,7 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify"
-	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/route"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/silence"
 )
 
 // maxRecordBytes bounds a record on our side; the topic's
@@ -211,7 +211,7 @@ func (l *Log) AppendDelivery(ctx context.Context, generation int32, d notify.Del
 }
 
 // AppendSilence writes a silence (new, or expired early).
-func (l *Log) AppendSilence(ctx context.Context, s route.Silence) error {
+func (l *Log) AppendSilence(ctx context.Context, s silence.Silence) error {
 	value, err := json.Marshal(s)
 	if err != nil {
 		return err

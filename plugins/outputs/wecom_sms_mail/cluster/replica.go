@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify"
-	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/route"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/silence"
 )
 
 // Record keys. The topic is compacted, so each key's latest record is what
@@ -62,7 +62,7 @@ type Replica struct {
 	// Deliveries are those not reflected in State, in log order.
 	Deliveries []DeliveryRecord
 	// Silences are every silence the log holds, by ID.
-	Silences map[string]route.Silence
+	Silences map[string]silence.Silence
 	// Offset is the next offset to read.
 	Offset int64
 }
@@ -120,28 +120,18 @@ func (r *Replica) Apply(key string, value []byte, offset int64) error {
 		}
 		r.Deliveries = append(r.Deliveries, d)
 	case strings.HasPrefix(key, keySilence):
-		var s route.Silence
+		var s silence.Silence
 		if err := json.Unmarshal(value, &s); err != nil {
 			return fmt.Errorf("silence record at offset %d: %w", offset, err)
 		}
 		if r.Silences == nil {
-			r.Silences = map[string]route.Silence{}
+			r.Silences = map[string]silence.Silence{}
 		}
-		r.Silences[s.ID] = MergeSilence(r.Silences[s.ID], s)
+		r.Silences[s.ID] = silence.Merge(r.Silences[s.ID], s)
 	default:
 		return fmt.Errorf("record at offset %d: unknown key %q", offset, key)
 	}
 	return nil
-}
-
-// MergeSilence combines two versions of one silence: a silence only ever
-// changes by being expired early, so the earlier end wins, whatever order
-// the hosts heard of them in.
-func MergeSilence(old, s route.Silence) route.Silence {
-	if old.ID == "" || s.EndsAt.Before(old.EndsAt) {
-		return s
-	}
-	return old
 }
 
 // Journal returns the deliveries as the state file's journal records.
@@ -170,7 +160,7 @@ func (r *Replica) Clone() Replica {
 		}
 	}
 	c.Deliveries = append([]DeliveryRecord(nil), r.Deliveries...)
-	c.Silences = make(map[string]route.Silence, len(r.Silences))
+	c.Silences = make(map[string]silence.Silence, len(r.Silences))
 	for id, s := range r.Silences {
 		c.Silences[id] = s
 	}

@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify"
-	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/route"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/silence"
 )
 
 type rec struct {
@@ -25,8 +25,8 @@ func delivery(member string, seq uint64) rec {
 	return rec{deliveryKey(member, seq), DeliveryRecord{Member: member, Seq: seq, Delivered: notify.Delivered{Dest: "wecom-1", Next: int(seq)}}}
 }
 
-func silence(id string, ends time.Time) rec {
-	return rec{keySilence + id, route.Silence{ID: id, EndsAt: ends}}
+func silenceRecord(id string, ends time.Time) rec {
+	return rec{keySilence + id, silence.Silence{ID: id, EndsAt: ends}}
 }
 
 func TestReplicaApply(t *testing.T) {
@@ -70,7 +70,7 @@ func TestReplicaApply(t *testing.T) {
 		},
 		{
 			name:     "an expiry wins over the silence, in either order",
-			records:  []rec{silence("s1", t0.Add(time.Hour)), silence("s1", t0), silence("s2", t0), silence("s2", t0.Add(time.Hour))},
+			records:  []rec{silenceRecord("s1", t0.Add(time.Hour)), silenceRecord("s1", t0), silenceRecord("s2", t0), silenceRecord("s2", t0.Add(time.Hour))},
 			silences: map[string]time.Time{"s1": t0, "s2": t0},
 		},
 	}

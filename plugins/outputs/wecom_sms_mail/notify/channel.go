@@ -138,3 +138,22 @@ func itoa(i int) string {
 	}
 	return itoa(i/10) + digits[i%10:i%10+1]
 }
+
+// Try renders data for ch and makes one attempt at each of its deliveries,
+// each within timeout, outside the dispatcher (-test-notify and notices):
+// no queue, no retry, no delivery log.
+func Try(ctx context.Context, ch Channel, data *render.TemplateData, timeout time.Duration) error {
+	deliveries, err := ch.Prepare(data)
+	if err != nil {
+		return err
+	}
+	for i := range deliveries {
+		actx, cancel := context.WithTimeout(ctx, timeout)
+		err := ch.Deliver(actx, &deliveries[i])
+		cancel()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

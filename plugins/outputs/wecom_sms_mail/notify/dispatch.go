@@ -36,40 +36,75 @@ type Options struct {
 	MaxRetries   int
 	RetryBase    time.Duration // first backoff step
 	Timeout      time.Duration // per delivery attempt
-	// Route returns the IDs of the channels a firing alert goes to, before
-	// their min_level; nil sends every alert to every channel.
-	Route func(a alert.Alert) []string
-	// Silenced reports whether a silence mutes the alert at now: it is
-	// tracked but notifies nobody. Nil: nothing is silenced.
-	Silenced func(a alert.Alert, now time.Time) bool
-	// Quiet returns the quiet hours of a destination, or nil.
-	Quiet func(dest string) QuietHours
+	// Router picks each firing alert's channels and their quiet hours;
+	// nil sends every alert to every channel, at any hour.
+	Router Router
+	// Silencer mutes alerts: a muted alert is tracked but notifies
+	// nobody. Nil: nothing is silenced.
+	Silencer Silencer
 	// Charts draws a message's lag chart; nil draws none.
 	Charts *render.Charts
 	// Location is where messages' times of day are told (timezone);
 	// nil is the local zone.
 	Location *time.Location
-	// History returns a firing alert's chart history as it is now, so a
-	// message charts what was observed until it was sent, not until it
-	// became due; nil keeps the history the notification carries. It is
-	// called without the dispatcher's lock.
-	History func(key string) ([]alert.Point, bool)
-	// OnChange is told when the state changed; urgent after a delivery,
+	// Recorder hears of state changes and deliveries and gives fresh
+	// chart histories; nil hears nothing.
+	Recorder Recorder
+	// Linker adds action links to robot and email messages; nil: none.
+	Linker Linker
+	// Fence, when set, is asked before each delivery attempt: the HA
+	// pair's fencing. While it says no, the worker holds its queue (no
+	// attempt is spent) and asks again.
+	Fence Fence
+}
+
+// Router is where alerts go (routes and quiet hours).
+type Router interface {
+	// Route returns the IDs of the channels a firing alert goes to,
+	// before their min_level.
+	Route(a alert.Alert) []string
+	// Quiet returns the quiet hours of a destination, or nil.
+	Quiet(dest string) QuietHours
+}
+
+// Silencer reports whether a silence mutes the alert with this key at now.
+type Silencer interface {
+	Silenced(key string, now time.Time) bool
+}
+
+// Fence says whether this process may deliver now.
+type Fence interface {
+	MayDeliver() bool
+}
+
+// Recorder is the dispatcher's owner: what it is told and what it is asked.
+type Recorder interface {
+	// Changed is told when the state changed; urgent after a delivery,
 	// when a kill must not cause a duplicate.
-	OnChange func(urgent bool)
-	// OnDelivered is told of each accepted delivery the moment its answer
-	// arrives, before the delivery log or OnChange: a journal written
+	Changed(urgent bool)
+	// Delivered is told of each accepted delivery the moment its answer
+	// arrives, before the delivery log or Changed: a journal written
 	// there closes most of the gap between a receiver accepting a message
 	// and the state file saying so (see Replay).
-	OnDelivered func(Delivered)
-	// Links, when set, returns the action links of a firing alert for a
-	// destination (robots and email; SMS messages carry none).
-	Links func(dest string, v render.AlertView) []render.Link
-	// MayDeliver, when set, is asked before each delivery attempt: the
-	// HA pair's fencing. While it says no, the worker holds its queue
-	// (no attempt is spent) and asks again.
-	MayDeliver func() bool
+	Delivered(Delivered)
+	// History returns a firing alert's chart history as it is now, so a
+	// message charts what was observed until it was sent, not until it
+	// became due; false keeps the history the notification carries. It
+	// is called without the dispatcher's lock.
+	History(key string) ([]alert.Point, bool)
 }
+
+// Linker returns the action links of a firing alert for a destination.
+type Linker interface {
+	Links(dest string, v render.AlertView) []render.Link
+}
+
+// noRecorder hears nothing.
+type noRecorder struct{}
+
+func (noRecorder) Changed(bool)                         {}
+func (noRecorder) Delivered(Delivered)                  {}
+func (noRecorder) History(string) ([]alert.Point, bool) { return nil, false }
 
 // Dispatcher groups due notifications for group_wait, routes them to the
 // channels (by route and min_level; reminders and resolutions after the
@@ -90,11 +125,8 @@ type Dispatcher struct {
 
 // New returns a dispatcher over the channels; Run starts its workers.
 func New(channels []Channel, log telegraf.Logger, o Options) *Dispatcher {
-	if o.OnChange == nil {
-		o.OnChange = func(bool) {}
-	}
-	if o.OnDelivered == nil {
-		o.OnDelivered = func(Delivered) {}
+	if o.Recorder == nil {
+		o.Recorder = noRecorder{}
 	}
 	d := &Dispatcher{log: log, Options: o, sent: Log{}, held: map[string][]alert.Notification{}}
 	for _, ch := range channels {
@@ -138,7 +170,7 @@ func (d *Dispatcher) addLocked(notes []alert.Notification) {
 		d.groupTimer = time.AfterFunc(wait, d.Flush)
 	}
 	d.pending = append(d.pending, notes...)
-	d.OnChange(false)
+	d.Recorder.Changed(false)
 }
 
 // Remind adds what time makes due at now for the firing alerts: reminders,
@@ -175,9 +207,9 @@ func (d *Dispatcher) Remind(alerts []alert.Alert, now time.Time) {
 // those whose min_level its level meets.
 func (d *Dispatcher) destinations(a alert.Alert) []string {
 	var routed map[string]bool
-	if d.Route != nil {
+	if d.Router != nil {
 		routed = map[string]bool{}
-		for _, id := range d.Route(a) {
+		for _, id := range d.Router.Route(a) {
 			routed[id] = true
 		}
 	}
@@ -192,7 +224,7 @@ func (d *Dispatcher) destinations(a alert.Alert) []string {
 }
 
 func (d *Dispatcher) silenced(a alert.Alert, now time.Time) bool {
-	return d.Silenced != nil && d.Silenced(a, now)
+	return d.Silencer != nil && d.Silencer.Silenced(a.Key, now)
 }
 
 // Flush closes the group: one message per channel. Routing and queueing
@@ -243,7 +275,7 @@ func (d *Dispatcher) Flush() {
 		// Saved before any worker starts: a job must be in the state file
 		// before it can be delivered, or the delivery journal could not
 		// name it after a kill.
-		d.OnChange(true)
+		d.Recorder.Changed(true)
 	}
 	for _, w := range woken {
 		w.release()
@@ -253,7 +285,7 @@ func (d *Dispatcher) Flush() {
 // freshHistories returns the current chart history of each pending
 // notification's alert that still fires.
 func (d *Dispatcher) freshHistories() map[string][]alert.Point {
-	if d.History == nil {
+	if _, none := d.Recorder.(noRecorder); none {
 		return nil
 	}
 	d.mu.Lock()
@@ -264,7 +296,7 @@ func (d *Dispatcher) freshHistories() map[string][]alert.Point {
 	d.mu.Unlock()
 	fresh := make(map[string][]alert.Point, len(keys))
 	for _, k := range keys {
-		if h, ok := d.History(k); ok {
+		if h, ok := d.Recorder.History(k); ok {
 			fresh[k] = h
 		}
 	}
@@ -376,13 +408,13 @@ func (d *Dispatcher) route(notes []alert.Notification, now time.Time) map[string
 
 // link adds the action links to the firing alerts of a message for ch.
 func (d *Dispatcher) link(ch Channel, data *render.TemplateData) {
-	if d.Links == nil || ch.Kind() == "sms" {
+	if d.Linker == nil || ch.Kind() == "sms" {
 		return
 	}
 	for i := range data.Alerts {
 		v := &data.Alerts[i]
 		if !v.Resolved && v.Kind != string(alert.KindClaimed) && v.Collector == "" && v.ClaimedBy == "" {
-			v.Links = d.Links(ch.ID(), *v)
+			v.Links = d.Linker.Links(ch.ID(), *v)
 		}
 	}
 	if len(data.Alerts) > 0 {

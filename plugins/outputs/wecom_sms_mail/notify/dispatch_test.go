@@ -105,7 +105,7 @@ func (r *recorder) next(t *testing.T) string {
 // silence ends.
 func TestSilenceBeginningInTheWindow(t *testing.T) {
 	var silenced atomic.Bool
-	d, rec := startDispatcher(t, Options{Silenced: func(alert.Alert, time.Time) bool { return silenced.Load() }})
+	d, rec := startDispatcher(t, Options{Silencer: silencerFunc(func(string, time.Time) bool { return silenced.Load() })})
 	t0 := time.Now()
 	a := firing("billing", alert.LevelWarning, t0)
 	d.Remind([]alert.Alert{a}, t0) // never heard of it: the first message is due
@@ -121,7 +121,7 @@ func TestSilenceBeginningInTheWindow(t *testing.T) {
 // the digest; a critical one's passes through.
 func TestQuietHoursHoldResolutionsBelowTheLevel(t *testing.T) {
 	quiet := &quietStub{}
-	d, rec := startDispatcher(t, Options{Quiet: func(string) QuietHours { return quiet }})
+	d, rec := startDispatcher(t, Options{Router: quietRouter{quiet}})
 	t0 := time.Now()
 	warn, crit := firing("search", alert.LevelWarning, t0), firing("etl", alert.LevelCritical, t0)
 	d.Add(alert.Notification{Kind: alert.KindFiring, Alert: warn, At: t0}, alert.Notification{Kind: alert.KindFiring, Alert: crit, At: t0})
@@ -235,7 +235,7 @@ func TestNewJobWaitsForTheSave(t *testing.T) {
 	var secondSaved time.Time
 	saving := make(chan struct{}, 1)
 	d := New([]Channel{rec}, testutil.Logger{Quiet: true}, Options{Lang: "en", GroupWait: 10 * time.Millisecond, Timeout: 5 * time.Second,
-		OnChange: func(urgent bool) {
+		Recorder: changedFunc(func(urgent bool) {
 			if !urgent {
 				return
 			}
@@ -251,7 +251,7 @@ func TestNewJobWaitsForTheSave(t *testing.T) {
 			mu.Lock()
 			secondSaved = time.Now()
 			mu.Unlock()
-		}})
+		})})
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	d.Run(ctx, &wg)
@@ -376,3 +376,21 @@ func TestReplayOfAJobTheStateNeverSaw(t *testing.T) {
 		})
 	}
 }
+
+// silencerFunc, quietRouter and changedFunc adapt a test's function to the
+// dispatcher's seams.
+type silencerFunc func(key string, now time.Time) bool
+
+func (f silencerFunc) Silenced(key string, now time.Time) bool { return f(key, now) }
+
+type quietRouter struct{ quiet QuietHours }
+
+// Route sends every alert to both of the tests' recorders.
+func (quietRouter) Route(alert.Alert) []string { return []string{"test", "test-critical"} }
+func (r quietRouter) Quiet(string) QuietHours  { return r.quiet }
+
+type changedFunc func(urgent bool)
+
+func (f changedFunc) Changed(urgent bool)                { f(urgent) }
+func (changedFunc) Delivered(Delivered)                  {}
+func (changedFunc) History(string) ([]alert.Point, bool) { return nil, false }

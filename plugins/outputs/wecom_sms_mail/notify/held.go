@@ -22,10 +22,10 @@ func (noQuiet) Active(time.Time) bool             { return false }
 func (noQuiet) Holds(alert.Level, time.Time) bool { return false }
 
 func (d *Dispatcher) quiet(dest string) QuietHours {
-	if d.Quiet == nil {
+	if d.Router == nil {
 		return noQuiet{}
 	}
-	if q := d.Quiet(dest); q != nil {
+	if q := d.Router.Quiet(dest); q != nil {
 		return q
 	}
 	return noQuiet{}

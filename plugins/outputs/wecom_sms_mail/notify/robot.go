@@ -227,28 +227,81 @@ func Labeled(label, id string) string {
 	return label + " " + id
 }
 
-// RobotSettings are what the robots of one chat table share, validated.
-type RobotSettings struct {
-	MinLevel alert.Level
-	Secret   string             // signing secret, "" when unsigned
-	Template *template.Template // the user's template, or nil
+// Robot is what the chat robots (WeCom, DingTalk, Feishu) share: one
+// endpoint of a table, whose URL holds a secret token, the table's level,
+// template and signing secret, the HTTP client and the robot's rate limit.
+// A channel package embeds it and adds its message format and answers.
+type Robot struct {
+	Index        int    // 1-based position in webhook_urls
+	Hook         string // the webhook URL: it holds Token, never log it
+	Token        string
+	Secret       string // signing secret; "" when unsigned
+	Level        alert.Level
+	Templates    *render.Templates
+	UserTemplate *template.Template // the user's template, or nil
+	Client       *http.Client
+	Pace         *Pacer
+	Now          func() time.Time
 }
 
-// ParseRobotSettings validates a chat table's min_level (default warning),
-// secret and template; errors name the table's keys.
-func ParseRobotSettings(table, minLevel string, secret config.Secret, tpl, lang string) (RobotSettings, error) {
-	var s RobotSettings
-	var err error
-	if s.MinLevel, err = alert.ParseMinLevel(table+".min_level", cmp.Or(minLevel, "warning")); err != nil {
-		return s, err
+// RobotTable is the keys every chat robot table has, and what its kind of
+// robot takes.
+type RobotTable struct {
+	Kind     string // the table: wecom, dingtalk, feishu
+	URLs     []string
+	MinLevel string // default warning
+	Secret   config.Secret
+	Template string
+	Endpoint Endpoint
+	Limits   []Limit
+}
+
+// NewRobots validates a chat table's min_level, secret and template, and
+// returns one channel per webhook URL: wrap makes the table's kind of
+// robot around each base. Errors name the table's keys and never echo an
+// entry (it may be a token).
+func NewRobots(t RobotTable, tpls *render.Templates, lang string, client *http.Client, wrap func(Robot) Channel) ([]Channel, error) {
+	level, err := alert.ParseMinLevel(t.Kind+".min_level", cmp.Or(t.MinLevel, "warning"))
+	if err != nil {
+		return nil, err
 	}
-	if s.Secret, err = secrets.Reveal(secret); err != nil {
-		return s, fmt.Errorf("%s.secret: %w", table, err)
+	secret, err := secrets.Reveal(t.Secret)
+	if err != nil {
+		return nil, fmt.Errorf("%s.secret: %w", t.Kind, err)
 	}
-	if tpl != "" {
-		if s.Template, err = render.ParseUserTemplate(table+".template", tpl, lang); err != nil {
-			return s, err
+	var userTpl *template.Template
+	if t.Template != "" {
+		if userTpl, err = render.ParseUserTemplate(t.Kind+".template", t.Template, lang); err != nil {
+			return nil, err
 		}
 	}
-	return s, nil
+	out := make([]Channel, 0, len(t.URLs))
+	for i, raw := range t.URLs {
+		u, token, err := t.Endpoint.Parse(raw)
+		if err != nil {
+			return nil, fmt.Errorf("%s.webhook_urls[%d]: %v", t.Kind, i, err)
+		}
+		out = append(out, wrap(Robot{Index: i + 1, Hook: u, Token: token, Secret: secret, Level: level, Templates: tpls,
+			UserTemplate: userTpl, Client: client, Pace: NewPacer(t.Limits...), Now: time.Now}))
+	}
+	return out, nil
+}
+
+// MinLevel is the table's min_level.
+func (r *Robot) MinLevel() alert.Level { return r.Level }
+
+// Pacer is the robot's rate limit, kept across restarts (Paced).
+func (r *Robot) Pacer() *Pacer { return r.Pace }
+
+// URL is the webhook URL: it holds the token, never log it.
+func (r *Robot) URL() string { return r.Hook }
+
+// Redact hides the token (as is and URL-escaped) and the signing secret.
+func (r *Robot) Redact(s string) string {
+	for _, secret := range []string{r.Token, url.QueryEscape(r.Token), r.Secret} {
+		if secret != "" {
+			s = strings.ReplaceAll(s, secret, RedactSecret(secret))
+		}
+	}
+	return s
 }

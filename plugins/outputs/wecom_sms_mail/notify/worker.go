@@ -91,7 +91,7 @@ func (w *worker) settle(j *Job, delivered bool) {
 	w.pop()
 	d.addLocked(due)
 	d.mu.Unlock()
-	d.OnChange(true)
+	d.Recorder.Changed(true)
 }
 
 // deliver sends the job's remaining deliveries with retries. It reports
@@ -121,11 +121,11 @@ func (w *worker) deliver(ctx context.Context, j *Job) (delivered, stopped bool) 
 			if err == nil {
 				// Recorded before anything else: until the journal has it,
 				// a kill sends the message again after the restart.
-				d.OnDelivered(Delivered{Dest: w.ch.ID(), Created: j.Created, Next: next, At: accepted, Refs: j.Refs,
+				d.Recorder.Delivered(Delivered{Dest: w.ch.ID(), Created: j.Created, Next: next, At: accepted, Refs: j.Refs,
 					Done: next == len(j.Deliveries)})
 				d.log.Debugf("%s: delivered message with %d alert(s)", w.ch.ID(), j.Alerts)
 				if next < len(j.Deliveries) {
-					d.OnChange(true)
+					d.Recorder.Changed(true)
 				}
 				break
 			}
@@ -133,8 +133,8 @@ func (w *worker) deliver(ctx context.Context, j *Job) (delivered, stopped bool) 
 			// the delivery: record it at once, so a restart does not send
 			// to them again.
 			if err != nil && len(dl.Phones) < phones {
-				d.OnDelivered(Delivered{Dest: w.ch.ID(), Created: j.Created, Next: j.Next, Phones: dl.Phones, At: accepted, Refs: j.Refs})
-				d.OnChange(true)
+				d.Recorder.Delivered(Delivered{Dest: w.ch.ID(), Created: j.Created, Next: j.Next, Phones: dl.Phones, At: accepted, Refs: j.Refs})
+				d.Recorder.Changed(true)
 			}
 			if ctx.Err() != nil {
 				return false, true
@@ -163,7 +163,7 @@ const fencePoll = 100 * time.Millisecond
 // mayDeliver waits until the dispatcher may deliver; false when ctx ended
 // first.
 func (w *worker) mayDeliver(ctx context.Context) bool {
-	for w.d.MayDeliver != nil && !w.d.MayDeliver() {
+	for w.d.Fence != nil && !w.d.Fence.MayDeliver() {
 		t := time.NewTimer(fencePoll)
 		select {
 		case <-ctx.Done():

@@ -1,6 +1,6 @@
-// Package route decides where an alert goes and when: routes by tag globs,
-// silences, and quiet hours. It is pure: no I/O but the silence file's
-// (silence_file.go), and the time is always passed in.
+// Package route decides where an alert goes and when: routes by tag globs
+// and quiet hours. Its tag matchers are also silences' (package silence).
+// It is pure: no I/O, and the time is always passed in.
 package route
 
 import (

@@ -1,8 +1,6 @@
 package route
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -101,65 +99,4 @@ func TestQuietHours(t *testing.T) {
 	q, err := ParseQuiet(nil, "", "")
 	require.NoError(t, err)
 	require.False(t, q.Active(time.Now()), "no windows, never quiet")
-}
-
-func TestSilences(t *testing.T) {
-	t0 := time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC)
-	ms, err := ParseMatcherArgs([]string{"group=billing-*", "topic=orders"})
-	require.NoError(t, err)
-	ss := Silences{{ID: "a", Matchers: ms, StartsAt: t0, EndsAt: t0.Add(2 * time.Hour)}}
-	tags := map[string]string{"group": "billing-pay", "topic": "orders"}
-	require.False(t, ss.Silenced(tags, t0.Add(-time.Second)), "not yet")
-	require.True(t, ss.Silenced(tags, t0))
-	require.True(t, ss.Silenced(tags, t0.Add(2*time.Hour-time.Second)))
-	require.False(t, ss.Silenced(tags, t0.Add(2*time.Hour)), "expired")
-	require.False(t, ss.Silenced(map[string]string{"group": "billing-pay", "topic": "refunds"}, t0), "every matcher must match")
-
-	_, err = ParseMatcherArgs(nil)
-	require.Error(t, err)
-	_, err = ParseMatcherArgs([]string{"group"})
-	require.ErrorContains(t, err, "tag=glob")
-}
-
-func TestSilenceFile(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "alerts.state.silences")
-	t0 := time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC)
-	ms, err := ParseMatcherArgs([]string{"group=billing-*"})
-	require.NoError(t, err)
-	id, err := AddSilence(path, Silence{Matchers: ms, StartsAt: t0, EndsAt: t0.Add(time.Hour), CreatedBy: "ops", Comment: "backfill"}, t0)
-	require.NoError(t, err)
-	require.Len(t, id, 16)
-
-	ss, err := LoadSilences(path, t0)
-	require.NoError(t, err)
-	require.Len(t, ss, 1)
-	require.True(t, ss.Silenced(map[string]string{"group": "billing-x"}, t0.Add(time.Minute)), "matchers survive the file")
-
-	require.NoError(t, ExpireSilence(path, id, t0.Add(10*time.Minute)))
-	ss, err = LoadSilences(path, t0)
-	require.NoError(t, err)
-	require.Equal(t, t0.Add(10*time.Minute), ss[0].EndsAt)
-	require.False(t, ss.Silenced(map[string]string{"group": "billing-x"}, t0.Add(11*time.Minute)))
-	require.ErrorContains(t, ExpireSilence(path, "nope", t0), `no silence with ID "nope"`)
-
-	require.NoError(t, os.WriteFile(path, []byte("{broken"), 0o600))
-	ss, err = LoadSilences(path, t0)
-	require.ErrorContains(t, err, "is corrupt")
-	require.Empty(t, ss)
-	moved, _ := filepath.Glob(path + ".corrupt-*")
-	require.Len(t, moved, 1)
-	_, err = AddSilence(path, Silence{Matchers: ms, StartsAt: t0, EndsAt: t0.Add(time.Hour)}, t0)
-	require.NoError(t, err, "a new file after the corrupt one was moved aside")
-}
-
-func TestLiteralMatchesOnlyItself(t *testing.T) {
-	for _, name := range []string{"orders", "pay*", "a?b", "x[1]", "{a,b}", `back\slash`, "-!"} {
-		m, err := NewMatcher("group", Literal(name))
-		require.NoError(t, err, name)
-		require.True(t, Silences{{Matchers: []Matcher{m}, EndsAt: time.Unix(2, 0)}}.Silenced(map[string]string{"group": name}, time.Unix(1, 0)), name)
-		require.False(t, Silences{{Matchers: []Matcher{m}, EndsAt: time.Unix(2, 0)}}.Silenced(map[string]string{"group": name + "x"}, time.Unix(1, 0)), name)
-	}
-	m, err := NewMatcher("group", Literal("pay*"))
-	require.NoError(t, err)
-	require.False(t, Silences{{Matchers: []Matcher{m}, EndsAt: time.Unix(2, 0)}}.Silenced(map[string]string{"group": "payments"}, time.Unix(1, 0)))
 }

@@ -14,12 +14,10 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"text/template"
 	"time"
 
 	"github.com/influxdata/telegraf/config"
 
-	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/alert"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/render"
 )
@@ -48,17 +46,8 @@ type Config struct {
 }
 
 type robot struct {
-	cfg      *Config
-	index    int
-	url      string // holds the access_token: never log it
-	token    string
-	secret   string
-	minLevel alert.Level
-	tpls     *render.Templates
-	userTpl  *template.Template
-	client   *http.Client
-	pacer    *notify.Pacer
-	now      func() time.Time
+	notify.Robot
+	cfg *Config
 }
 
 // New returns one channel per robot of the table.
@@ -72,21 +61,10 @@ func New(cfg *Config, tpls *render.Templates, lang string, client *http.Client) 
 	if cfg.MsgType != "markdown" && cfg.MsgType != "text" {
 		return nil, fmt.Errorf("dingtalk.msgtype: %q is not markdown or text", cfg.MsgType)
 	}
-	set, err := notify.ParseRobotSettings("dingtalk", cfg.MinLevel, cfg.Secret, cfg.Template, lang)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]notify.Channel, 0, len(cfg.WebhookURLs))
-	for i, raw := range cfg.WebhookURLs {
-		u, token, err := endpoint.Parse(raw)
-		if err != nil {
-			return nil, fmt.Errorf("dingtalk.webhook_urls[%d]: %v", i, err) // the entry may be a token: not echoed
-		}
-		out = append(out, &robot{cfg: cfg, index: i + 1, url: u, token: token, secret: set.Secret, minLevel: set.MinLevel,
-			tpls: tpls, userTpl: set.Template, client: client, now: time.Now,
-			pacer: notify.NewPacer(notify.Limit{N: perMinute, Window: time.Minute})})
-	}
-	return out, nil
+	return notify.NewRobots(notify.RobotTable{Kind: "dingtalk", URLs: cfg.WebhookURLs, MinLevel: cfg.MinLevel,
+		Secret: cfg.Secret, Template: cfg.Template, Endpoint: endpoint, Limits: []notify.Limit{{N: perMinute, Window: time.Minute}}},
+		tpls, lang, client,
+		func(r notify.Robot) notify.Channel { return &robot{Robot: r, cfg: cfg} })
 }
 
 var endpoint = notify.Endpoint{
@@ -95,44 +73,28 @@ var endpoint = notify.Endpoint{
 	Secret:   func(u *url.URL) string { return u.Query().Get("access_token") },
 }
 
-func (*robot) Kind() string            { return "dingtalk" }
-func (r *robot) MinLevel() alert.Level { return r.minLevel }
+func (*robot) Kind() string { return "dingtalk" }
 
 var _ notify.Paced = (*robot)(nil)
 
-// Pacer is the robot's rate limit, kept across restarts (notify.Paced).
-func (r *robot) Pacer() *notify.Pacer { return r.pacer }
-
 func (r *robot) ID() string {
-	return notify.Labeled(r.cfg.Label, fmt.Sprintf("dingtalk robot %d (token %s)", r.index, notify.RedactSecret(r.token)))
+	return notify.Labeled(r.cfg.Label, fmt.Sprintf("dingtalk robot %d (token %s)", r.Index, notify.RedactSecret(r.Token)))
 }
 
 func (r *robot) Destination() string {
-	return fmt.Sprintf("robot %s token %s", notify.Host(r.url), notify.RedactSecret(r.token))
-}
-
-// URL is the webhook URL: it holds the token, never log it.
-func (r *robot) URL() string { return r.url }
-
-func (r *robot) redact(s string) string {
-	for _, secret := range []string{r.token, url.QueryEscape(r.token), r.secret} {
-		if secret != "" {
-			s = strings.ReplaceAll(s, secret, notify.RedactSecret(secret))
-		}
-	}
-	return s
+	return fmt.Sprintf("robot %s token %s", notify.Host(r.Hook), notify.RedactSecret(r.Token))
 }
 
 func (r *robot) Prepare(d *render.TemplateData) ([]notify.Delivery, error) {
 	var content string
 	var err error
 	switch {
-	case r.userTpl != nil:
-		content, err = render.Execute(r.userTpl, d.Escaped(render.EscapeMarkdown))
+	case r.UserTemplate != nil:
+		content, err = render.Execute(r.UserTemplate, d.Escaped(render.EscapeMarkdown))
 	case r.cfg.MsgType == "text":
-		content, err = r.tpls.Render("wecom_text", d.Escaped(render.EscapeText))
+		content, err = r.Templates.Render("wecom_text", d.Escaped(render.EscapeText))
 	default:
-		content, err = r.tpls.Render("dingtalk_markdown", d.Escaped(render.EscapeMarkdown))
+		content, err = r.Templates.Render("dingtalk_markdown", d.Escaped(render.EscapeMarkdown))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("rendering the dingtalk message: %w", err)
@@ -167,13 +129,13 @@ type answer struct {
 }
 
 func (r *robot) Deliver(ctx context.Context, d *notify.Delivery) error {
-	if err := r.pacer.Wait(ctx); err != nil {
+	if err := r.Pace.Wait(ctx); err != nil {
 		return err
 	}
-	target := r.url
-	if r.secret != "" {
-		ts := r.now().UnixMilli()
-		target += "&timestamp=" + strconv.FormatInt(ts, 10) + "&sign=" + url.QueryEscape(Sign(r.secret, ts))
+	target := r.Hook
+	if r.Secret != "" {
+		ts := r.Now().UnixMilli()
+		target += "&timestamp=" + strconv.FormatInt(ts, 10) + "&sign=" + url.QueryEscape(Sign(r.Secret, ts))
 	}
 	body := map[string]any{"msgtype": r.cfg.MsgType,
 		"at": map[string]any{"atMobiles": nonNil(r.cfg.AtMobiles), "isAtAll": r.cfg.AtAll}}
@@ -186,7 +148,7 @@ func (r *robot) Deliver(ctx context.Context, d *notify.Delivery) error {
 		}
 		body["markdown"] = map[string]any{"title": title, "text": d.Text}
 	}
-	raw, err := notify.PostJSON(ctx, r.client, target, body, nil, r.redact)
+	raw, err := notify.PostJSON(ctx, r.Client, target, body, nil, r.Redact)
 	if err != nil {
 		return err
 	}
@@ -194,7 +156,7 @@ func (r *robot) Deliver(ctx context.Context, d *notify.Delivery) error {
 	if err := json.Unmarshal(raw, &a); err != nil {
 		return notify.Retryable(fmt.Errorf("unreadable answer %q: %v", notify.Snippet(raw), err), 0)
 	}
-	r.pacer.Record()
+	r.Pace.Record()
 	switch a.ErrCode {
 	case 0:
 		return nil
@@ -202,13 +164,13 @@ func (r *robot) Deliver(ctx context.Context, d *notify.Delivery) error {
 		// Over the limit the robot is blocked for ten minutes.
 		return notify.Retryable(fmt.Errorf("sending too fast (errcode 130101): %s; the robot is blocked for 10 minutes", a.ErrMsg), blocked)
 	case 310000:
-		return notify.Permanent(fmt.Errorf("security check failed (errcode 310000): %s: check dingtalk.secret and this host's clock (signature, timestamp), the robot's keywords (they must appear in the message), or its IP allowlist", r.redact(a.ErrMsg)))
+		return notify.Permanent(fmt.Errorf("security check failed (errcode 310000): %s: check dingtalk.secret and this host's clock (signature, timestamp), the robot's keywords (they must appear in the message), or its IP allowlist", r.Redact(a.ErrMsg)))
 	case 300001:
 		return notify.Permanent(errors.New("invalid access_token (errcode 300001): check dingtalk.webhook_urls"))
 	case 460101:
 		return notify.Permanent(fmt.Errorf("message too long (errcode 460101): %s", a.ErrMsg))
 	default:
-		return notify.Permanent(fmt.Errorf("errcode %d: %s", a.ErrCode, r.redact(a.ErrMsg)))
+		return notify.Permanent(fmt.Errorf("errcode %d: %s", a.ErrCode, r.Redact(a.ErrMsg)))
 	}
 }
 

@@ -16,12 +16,10 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"text/template"
 	"time"
 
 	"github.com/influxdata/telegraf/config"
 
-	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/alert"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/render"
 )
@@ -45,17 +43,8 @@ type Config struct {
 }
 
 type bot struct {
-	cfg      *Config
-	index    int
-	url      string // holds the token: never log it
-	token    string
-	secret   string
-	minLevel alert.Level
-	tpls     *render.Templates
-	userTpl  *template.Template
-	client   *http.Client
-	pacer    *notify.Pacer
-	now      func() time.Time
+	notify.Robot
+	cfg *Config
 }
 
 // New returns one channel per bot of the table.
@@ -69,21 +58,10 @@ func New(cfg *Config, tpls *render.Templates, lang string, client *http.Client) 
 	if cfg.MsgType != "interactive" && cfg.MsgType != "text" {
 		return nil, fmt.Errorf("feishu.msg_type: %q is not interactive or text", cfg.MsgType)
 	}
-	set, err := notify.ParseRobotSettings("feishu", cfg.MinLevel, cfg.Secret, cfg.Template, lang)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]notify.Channel, 0, len(cfg.WebhookURLs))
-	for i, raw := range cfg.WebhookURLs {
-		u, token, err := endpoint.Parse(raw)
-		if err != nil {
-			return nil, fmt.Errorf("feishu.webhook_urls[%d]: %v", i, err) // the entry may be a token: not echoed
-		}
-		out = append(out, &bot{cfg: cfg, index: i + 1, url: u, token: token, secret: set.Secret, minLevel: set.MinLevel,
-			tpls: tpls, userTpl: set.Template, client: client, now: time.Now,
-			pacer: notify.NewPacer(notify.Limit{N: 5, Window: time.Second}, notify.Limit{N: 100, Window: time.Minute})})
-	}
-	return out, nil
+	return notify.NewRobots(notify.RobotTable{Kind: "feishu", URLs: cfg.WebhookURLs, MinLevel: cfg.MinLevel,
+		Secret: cfg.Secret, Template: cfg.Template, Endpoint: endpoint,
+		Limits: []notify.Limit{{N: 5, Window: time.Second}, {N: 100, Window: time.Minute}}}, tpls, lang, client,
+		func(r notify.Robot) notify.Channel { return &bot{Robot: r, cfg: cfg} })
 }
 
 // endpoint takes a whole hook URL (Feishu or Lark) or only its token.
@@ -99,32 +77,16 @@ var endpoint = notify.Endpoint{
 	},
 }
 
-func (*bot) Kind() string            { return "feishu" }
-func (b *bot) MinLevel() alert.Level { return b.minLevel }
+func (*bot) Kind() string { return "feishu" }
 
 var _ notify.Paced = (*bot)(nil)
 
-// Pacer is the robot's rate limit, kept across restarts (notify.Paced).
-func (b *bot) Pacer() *notify.Pacer { return b.pacer }
-
 func (b *bot) ID() string {
-	return notify.Labeled(b.cfg.Label, fmt.Sprintf("feishu bot %d (token %s)", b.index, notify.RedactSecret(b.token)))
+	return notify.Labeled(b.cfg.Label, fmt.Sprintf("feishu bot %d (token %s)", b.Index, notify.RedactSecret(b.Token)))
 }
 
 func (b *bot) Destination() string {
-	return fmt.Sprintf("bot %s token %s", notify.Host(b.url), notify.RedactSecret(b.token))
-}
-
-// URL is the hook URL: it holds the token, never log it.
-func (b *bot) URL() string { return b.url }
-
-func (b *bot) redact(s string) string {
-	for _, secret := range []string{b.token, b.secret} {
-		if secret != "" {
-			s = strings.ReplaceAll(s, secret, notify.RedactSecret(secret))
-		}
-	}
-	return s
+	return fmt.Sprintf("bot %s token %s", notify.Host(b.Hook), notify.RedactSecret(b.Token))
 }
 
 // colour of the card's header: red while anything is critical, orange for
@@ -143,12 +105,12 @@ func (b *bot) Prepare(d *render.TemplateData) ([]notify.Delivery, error) {
 	var content string
 	var err error
 	switch {
-	case b.userTpl != nil:
-		content, err = render.Execute(b.userTpl, d.Escaped(render.EscapeMarkdown))
+	case b.UserTemplate != nil:
+		content, err = render.Execute(b.UserTemplate, d.Escaped(render.EscapeMarkdown))
 	case b.cfg.MsgType == "text":
-		content, err = b.tpls.Render("wecom_text", d.Escaped(render.EscapeText))
+		content, err = b.Templates.Render("wecom_text", d.Escaped(render.EscapeText))
 	default:
-		content, err = b.tpls.Render("feishu_markdown", d.Escaped(render.EscapeMarkdown))
+		content, err = b.Templates.Render("feishu_markdown", d.Escaped(render.EscapeMarkdown))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("rendering the feishu message: %w", err)
@@ -174,7 +136,7 @@ type answer struct {
 }
 
 func (b *bot) Deliver(ctx context.Context, d *notify.Delivery) error {
-	if err := b.pacer.Wait(ctx); err != nil {
+	if err := b.Pace.Wait(ctx); err != nil {
 		return err
 	}
 	var body map[string]any
@@ -187,16 +149,16 @@ func (b *bot) Deliver(ctx context.Context, d *notify.Delivery) error {
 			"elements": []any{map[string]any{"tag": "div", "text": map[string]any{"tag": "lark_md", "content": d.Text}}},
 		}}
 	}
-	if b.secret != "" {
-		ts := b.now().Unix()
+	if b.Secret != "" {
+		ts := b.Now().Unix()
 		body["timestamp"] = strconv.FormatInt(ts, 10)
-		body["sign"] = Sign(b.secret, ts)
+		body["sign"] = Sign(b.Secret, ts)
 	}
-	raw, postErr := notify.PostJSON(ctx, b.client, b.url, body, nil, b.redact)
+	raw, postErr := notify.PostJSON(ctx, b.Client, b.Hook, body, nil, b.Redact)
 	if raw == nil {
 		return postErr // no answer: the network, or a request we could not build
 	}
-	b.pacer.Record()
+	b.Pace.Record()
 	// Feishu's JSON code decides, whatever the HTTP status: its rate limit
 	// has been seen answered as 9499 "too many request" inside HTTP 400.
 	var a answer
@@ -214,23 +176,23 @@ func (b *bot) Deliver(ctx context.Context, d *notify.Delivery) error {
 	}
 	switch a.Code {
 	case 11232:
-		return notify.RetryWithin(fmt.Errorf("throttled (code %d): %s", a.Code, a.Msg), b.pacer.UntilFree())
+		return notify.RetryWithin(fmt.Errorf("throttled (code %d): %s", a.Code, a.Msg), b.Pace.UntilFree())
 	case 9499:
 		if strings.Contains(strings.ToLower(a.Msg), "too many request") {
-			return notify.RetryWithin(fmt.Errorf("throttled (code 9499): %s", a.Msg), b.pacer.UntilFree())
+			return notify.RetryWithin(fmt.Errorf("throttled (code 9499): %s", a.Msg), b.Pace.UntilFree())
 		}
 		if size := len(mustJSON(body)); size > bodyLimit {
-			return notify.Permanent(fmt.Errorf("bad request (code 9499): %s: the body is %d bytes, over Feishu's 20 KB limit", b.redact(a.Msg), size))
+			return notify.Permanent(fmt.Errorf("bad request (code 9499): %s: the body is %d bytes, over Feishu's 20 KB limit", b.Redact(a.Msg), size))
 		}
-		return notify.Permanent(fmt.Errorf("bad request (code 9499): %s", b.redact(a.Msg)))
+		return notify.Permanent(fmt.Errorf("bad request (code 9499): %s", b.Redact(a.Msg)))
 	case 19021:
-		return notify.Permanent(fmt.Errorf("signature rejected (code 19021): %s: check feishu.secret and this host's clock (the timestamp must be within an hour)", b.redact(a.Msg)))
+		return notify.Permanent(fmt.Errorf("signature rejected (code 19021): %s: check feishu.secret and this host's clock (the timestamp must be within an hour)", b.Redact(a.Msg)))
 	case 19022:
 		return notify.Permanent(fmt.Errorf("IP not allowed (code 19022): %s: check the bot's IP allowlist", a.Msg))
 	case 19024:
 		return notify.Permanent(fmt.Errorf("keywords not found (code 19024): %s: the bot's keywords must appear in the message", a.Msg))
 	default:
-		return notify.Permanent(fmt.Errorf("code %d: %s", a.Code, b.redact(a.Msg)))
+		return notify.Permanent(fmt.Errorf("code %d: %s", a.Code, b.Redact(a.Msg)))
 	}
 }
 

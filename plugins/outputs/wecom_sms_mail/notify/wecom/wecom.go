@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"text/template"
 	"time"
 
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/alert"
@@ -50,15 +49,8 @@ type Config struct {
 
 // robot is one group robot.
 type robot struct {
-	cfg      *Config
-	index    int
-	url      string // contains the key: never log it
-	key      string
-	minLevel alert.Level
-	tpls     *render.Templates
-	userTpl  *template.Template
-	client   *http.Client
-	pacer    *notify.Pacer
+	notify.Robot // its Token is the robot's key
+	cfg          *Config
 }
 
 // robotURL accepts a full webhook URL or just its key.
@@ -78,63 +70,32 @@ func New(cfg *Config, tpls *render.Templates, lang string, client *http.Client) 
 	default:
 		return nil, fmt.Errorf("wecom.msgtype: %q is not markdown or text", cfg.MsgType)
 	}
-	minLevel, err := alert.ParseMinLevel("wecom.min_level", cfg.MinLevel)
-	if err != nil {
-		return nil, err
-	}
 	for i, m := range cfg.MentionedMobileList {
 		if m != "@all" && !mainlandMobile.MatchString(m) {
 			return nil, fmt.Errorf("wecom.mentioned_mobile_list[%d]: %q is not an 11-digit mobile number or @all", i, m)
 		}
 	}
-	var userTpl *template.Template
-	if cfg.Template != "" {
-		if userTpl, err = render.ParseUserTemplate("wecom.template", cfg.Template, lang); err != nil {
-			return nil, err
-		}
-	}
-	robots := make([]notify.Channel, 0, len(cfg.WebhookURLs))
-	for i, raw := range cfg.WebhookURLs {
-		u, key, err := endpoint.Parse(raw)
-		if err != nil {
-			// The entry itself may be a key: never echo it.
-			return nil, fmt.Errorf("wecom.webhook_urls[%d]: %v", i, err)
-		}
-		robots = append(robots, &robot{cfg: cfg, index: i + 1, url: u, key: key, minLevel: minLevel,
-			tpls: tpls, userTpl: userTpl, client: client, pacer: notify.NewPacer(notify.Limit{N: wecomPerMinute, Window: time.Minute})})
-	}
-	return robots, nil
+	return notify.NewRobots(notify.RobotTable{Kind: "wecom", URLs: cfg.WebhookURLs, MinLevel: cfg.MinLevel,
+		Template: cfg.Template, Endpoint: endpoint, Limits: []notify.Limit{{N: wecomPerMinute, Window: time.Minute}}},
+		tpls, lang, client,
+		func(r notify.Robot) notify.Channel { return &robot{Robot: r, cfg: cfg} })
 }
 
-func (*robot) Kind() string            { return "wecom" }
-func (r *robot) MinLevel() alert.Level { return r.minLevel }
+func (*robot) Kind() string { return "wecom" }
 
 // ID names the robot by its position and host; the key stays out of logs.
 var _ notify.Paced = (*robot)(nil)
 
-// Pacer is the robot's rate limit, kept across restarts (notify.Paced).
-func (r *robot) Pacer() *notify.Pacer { return r.pacer }
-
 func (r *robot) ID() string {
-	return notify.Labeled(r.cfg.Label, fmt.Sprintf("wecom robot %d (%s, key %s)", r.index, notify.Host(r.url), redactKey(r.key)))
+	return notify.Labeled(r.cfg.Label, fmt.Sprintf("wecom robot %d (%s, key %s)", r.Index, notify.Host(r.Hook), redactKey(r.Token)))
 }
 
 // Destination is the robot's host and key suffix.
 func (r *robot) Destination() string {
-	return fmt.Sprintf("robot %s key %s", notify.Host(r.url), redactKey(r.key))
+	return fmt.Sprintf("robot %s key %s", notify.Host(r.Hook), redactKey(r.Token))
 }
-
-// URL is the robot's webhook URL: it holds the key, never log it.
-func (r *robot) URL() string { return r.url }
 
 func redactKey(key string) string { return notify.RedactSecret(key) }
-
-// redact removes the key from text that may quote the URL (net/http
-// errors do).
-func (r *robot) redact(s string) string {
-	s = strings.ReplaceAll(s, r.key, redactKey(r.key))
-	return strings.ReplaceAll(s, url.QueryEscape(r.key), redactKey(r.key))
-}
 
 func (r *robot) Prepare(d *render.TemplateData) ([]notify.Delivery, error) {
 	if r.cfg.MsgType == "markdown" {
@@ -145,12 +106,12 @@ func (r *robot) Prepare(d *render.TemplateData) ([]notify.Delivery, error) {
 	var content string
 	var err error
 	switch {
-	case r.userTpl != nil:
-		content, err = render.Execute(r.userTpl, d)
+	case r.UserTemplate != nil:
+		content, err = render.Execute(r.UserTemplate, d)
 	case r.cfg.MsgType == "text":
-		content, err = r.tpls.Render("wecom_text", d)
+		content, err = r.Templates.Render("wecom_text", d)
 	default:
-		content, err = r.tpls.Render("wecom_markdown", d)
+		content, err = r.Templates.Render("wecom_markdown", d)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("rendering the wecom message: %w", err)
@@ -196,7 +157,7 @@ func news(d *render.TemplateData) bool {
 }
 
 func (r *robot) Deliver(ctx context.Context, d *notify.Delivery) error {
-	if err := r.pacer.Wait(ctx); err != nil {
+	if err := r.Pace.Wait(ctx); err != nil {
 		return err
 	}
 	body := map[string]any{"msgtype": r.cfg.MsgType}
@@ -217,7 +178,7 @@ func (r *robot) Deliver(ctx context.Context, d *notify.Delivery) error {
 	default:
 		body["markdown"] = map[string]any{"content": d.Text}
 	}
-	raw, err := notify.PostJSON(ctx, r.client, r.url, body, nil, r.redact)
+	raw, err := notify.PostJSON(ctx, r.Client, r.Hook, body, nil, r.Redact)
 	if err != nil {
 		return err
 	}
@@ -225,19 +186,19 @@ func (r *robot) Deliver(ctx context.Context, d *notify.Delivery) error {
 	if err := json.Unmarshal(raw, &answer); err != nil {
 		return notify.Retryable(fmt.Errorf("unreadable answer %q: %v", notify.Snippet(raw), err), 0)
 	}
-	r.pacer.Record()
+	r.Pace.Record()
 	switch answer.ErrCode {
 	case 0:
 		return nil
 	case 45009:
 		// Rate limited (others may share the robot): retry when our
 		// window frees a slot.
-		return notify.RetryWithin(fmt.Errorf("rate limited (errcode 45009): %s", answer.ErrMsg), r.pacer.UntilFree())
+		return notify.RetryWithin(fmt.Errorf("rate limited (errcode 45009): %s", answer.ErrMsg), r.Pace.UntilFree())
 	case 93000:
 		return notify.Permanent(errors.New("invalid webhook key (errcode 93000): check wecom.webhook_urls; give the robot's whole webhook URL or only its key"))
 	case -1:
 		return notify.Retryable(fmt.Errorf("robot busy (errcode -1): %s", answer.ErrMsg), 0)
 	default:
-		return notify.Permanent(fmt.Errorf("errcode %d: %s", answer.ErrCode, r.redact(answer.ErrMsg)))
+		return notify.Permanent(fmt.Errorf("errcode %d: %s", answer.ErrCode, r.Redact(answer.ErrMsg)))
 	}
 }

@@ -1,4 +1,4 @@
-package wecom_sms_mail
+package engine
 
 import (
 	"bufio"
@@ -60,7 +60,7 @@ func (j *journal) append(r notify.Delivered) {
 	case err == nil:
 		j.failing = false
 		if !j.replicated {
-			logRecorded(j.log, r, time.Now())
+			LogRecorded(j.log, r, time.Now())
 		}
 	}
 }
@@ -82,7 +82,8 @@ type Recorded struct {
 // RecordedPrefix starts the debug line; JSON of a Recorded follows.
 const RecordedPrefix = "Delivery recorded: "
 
-func logRecorded(log telegraf.Logger, r notify.Delivered, now time.Time) {
+// LogRecorded logs a delivery as durable against a kill, now.
+func LogRecorded(log telegraf.Logger, r notify.Delivered, now time.Time) {
 	line, err := json.Marshal(Recorded{Dest: r.Dest, Accepted: r.At, Recorded: now, Alerts: r.Refs, Phones: r.Phones})
 	if err == nil {
 		log.Debug(RecordedPrefix + string(line))
@@ -109,9 +110,9 @@ func (j *journal) truncate(mark uint64) {
 	}
 }
 
-// readJournal returns the journal's records. A line cut short by a kill
+// ReadJournal returns the journal's records. A line cut short by a kill
 // mid-write is the last one and is skipped.
-func readJournal(path string) ([]notify.Delivered, error) {
+func ReadJournal(path string) ([]notify.Delivered, error) {
 	data, _, err := atomicfile.ReadPrivate(path)
 	if err != nil {
 		return nil, fmt.Errorf("delivery journal: %w", err)

@@ -1,4 +1,4 @@
-package wecom_sms_mail
+package engine
 
 import (
 	"fmt"

@@ -1,4 +1,4 @@
-package route
+package silence
 
 import (
 	"os"
@@ -17,7 +17,7 @@ func FuzzLoadSilences(f *testing.F) {
 		if err := os.WriteFile(path, data, 0o600); err != nil {
 			t.Skip()
 		}
-		ss, _ := LoadSilences(path, time.Unix(0, 0))
+		ss, _ := Load(path, time.Unix(0, 0))
 		ss.Silenced(map[string]string{"group": "billing-1"}, time.Unix(1, 0))
 	})
 }

@@ -1,0 +1,129 @@
+package oncall
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/atomicfile"
+)
+
+const fileVersion = 1
+
+// keep is how long an ended override stays in the file (for `list`).
+const keep = 7 * 24 * time.Hour
+
+type file struct {
+	Version   int        `json:"version"`
+	Overrides []Override `json:"overrides"`
+}
+
+// LoadOverrides reads the override file. A missing file holds none; a
+// corrupt one is moved aside and counts as empty, as the silence file.
+func LoadOverrides(path string, now time.Time) ([]Override, error) {
+	data, found, err := atomicfile.ReadPrivate(path)
+	if err != nil {
+		return nil, fmt.Errorf("override file: %w", err)
+	}
+	if !found {
+		return nil, nil
+	}
+	var f file
+	decodeErr := json.Unmarshal(data, &f)
+	if decodeErr == nil && f.Version != fileVersion {
+		decodeErr = fmt.Errorf("version %d, want %d", f.Version, fileVersion)
+	}
+	if decodeErr == nil {
+		return f.Overrides, nil
+	}
+	aside := fmt.Sprintf("%s.corrupt-%s", path, now.UTC().Format("20060102T150405"))
+	if err := os.Rename(path, aside); err != nil {
+		return nil, fmt.Errorf("override file %s is corrupt (%v) and could not be moved aside: %w", path, decodeErr, err)
+	}
+	return nil, fmt.Errorf("override file %s is corrupt (%v); moved it to %s, no override applies", path, decodeErr, aside)
+}
+
+// SaveOverrides replaces the file atomically.
+func SaveOverrides(path string, list []Override) error {
+	data, err := json.MarshalIndent(file{Version: fileVersion, Overrides: list}, "", "  ")
+	if err != nil {
+		return err
+	}
+	return atomicfile.Write(path, append(data, '\n'))
+}
+
+// AddOverride adds o to the file and returns its ID; overrides that ended
+// more than a week ago are dropped on the way.
+func AddOverride(path string, o Override, now time.Time) (string, error) {
+	list, err := LoadOverrides(path, now)
+	if err != nil && !strings.Contains(err.Error(), "moved it to") {
+		return "", err
+	}
+	var id [8]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		return "", err
+	}
+	o.ID = hex.EncodeToString(id[:])
+	if o.Created.IsZero() {
+		o.Created = now
+	}
+	if o.Start.IsZero() {
+		o.Start = now
+	}
+	kept := slices.DeleteFunc(list, func(old Override) bool { return now.Sub(old.end()) > keep })
+	kept = append(kept, o)
+	return o.ID, SaveOverrides(path, kept)
+}
+
+// ExpireOverride ends an override now.
+func ExpireOverride(path, id string, now time.Time) error {
+	list, err := LoadOverrides(path, now)
+	if err != nil {
+		return err
+	}
+	for i := range list {
+		if list[i].ID == id {
+			if list[i].Expired.IsZero() || list[i].Expired.After(now) {
+				list[i].Expired = now
+			}
+			return SaveOverrides(path, list)
+		}
+	}
+	return fmt.Errorf("no override with ID %q in %s", id, path)
+}
+
+func (o Override) end() time.Time {
+	if !o.Expired.IsZero() && o.Expired.Before(o.Until) {
+		return o.Expired
+	}
+	return o.Until
+}
+
+// Merge reconciles overrides from two places (the local file and the HA
+// pair's log): the union by ID, an expiry wins.
+func Merge(a, b []Override) []Override {
+	byID := map[string]Override{}
+	var order []string
+	for _, o := range append(slices.Clone(a), b...) {
+		old, seen := byID[o.ID]
+		if !seen {
+			order = append(order, o.ID)
+			byID[o.ID] = o
+			continue
+		}
+		if !o.Expired.IsZero() && (old.Expired.IsZero() || o.Expired.Before(old.Expired)) {
+			old.Expired = o.Expired
+		}
+		byID[o.ID] = old
+	}
+	out := make([]Override, 0, len(order))
+	for _, id := range order {
+		out = append(out, byID[id])
+	}
+	return out
+}

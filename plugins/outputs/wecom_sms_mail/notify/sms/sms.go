@@ -64,8 +64,8 @@ type channel struct {
 	minLevel alert.Level
 }
 
-// normalizePhone returns the E.164 form: 11-digit mainland numbers get +86.
-func normalizePhone(s string) (string, error) {
+// NormalizePhone returns the E.164 form: 11-digit mainland numbers get +86.
+func NormalizePhone(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	switch {
 	case mainlandMobile.MatchString(s):
@@ -96,7 +96,7 @@ func New(cfg *Config, lang string, timeout time.Duration) (notify.Channel, error
 	ch := &channel{cfg: cfg, lang: lang, minLevel: minLevel}
 	seen := map[string]bool{}
 	for i, p := range cfg.PhoneNumbers {
-		n, err := normalizePhone(p)
+		n, err := NormalizePhone(p)
 		if err != nil {
 			return nil, fmt.Errorf("sms.phone_numbers[%d]: %v", i, err)
 		}

@@ -120,7 +120,13 @@ type Alert struct {
 	// reminders stop; messages say so.
 	ClaimedBy string    `json:"claimed_by,omitempty"`
 	ClaimedAt time.Time `json:"claimed_at,omitzero"`
+	// ClaimedVia is how: "" through a link, ClaimedByPhone by a key press
+	// on an escalation's call.
+	ClaimedVia string `json:"claimed_via,omitempty"`
 }
+
+// ClaimedByPhone is ClaimedVia of a claim made by a key press.
+const ClaimedByPhone = "phone"
 
 // Unknown says since when and why a firing alert's value is not known.
 type Unknown struct {
@@ -396,6 +402,11 @@ var ErrNotFiring = errors.New("the alert is not firing (any more)")
 // at since (Unix seconds), and returns the notification that tells its
 // destinations. A second claim changes nothing and says who was first.
 func (a *Alerts) Claim(key string, since int64, by string, now time.Time) (Notification, error) {
+	return a.ClaimVia(key, since, by, "", now)
+}
+
+// ClaimVia is Claim, saying how the alert was claimed (ClaimedByPhone).
+func (a *Alerts) ClaimVia(key string, since int64, by, via string, now time.Time) (Notification, error) {
 	al, ok := a.active[key]
 	if !ok || al.StartedAt.Unix() != since {
 		return Notification{}, ErrNotFiring
@@ -403,7 +414,7 @@ func (a *Alerts) Claim(key string, since int64, by string, now time.Time) (Notif
 	if al.ClaimedBy != "" {
 		return Notification{}, fmt.Errorf("already claimed by %s", al.ClaimedBy)
 	}
-	al.ClaimedBy, al.ClaimedAt = by, now
+	al.ClaimedBy, al.ClaimedAt, al.ClaimedVia = by, now, via
 	return Notification{Kind: KindClaimed, Alert: al.copy(), At: now}, nil
 }
 

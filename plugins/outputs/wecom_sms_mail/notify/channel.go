@@ -53,6 +53,24 @@ type Delivery struct {
 	// Chart is a PNG the channel shows with the message.
 	Chart  []byte   `json:"chart,omitempty"`
 	Phones []string `json:"phones,omitempty"`
+	// MentionMobiles and MentionUsers are who a robot message mentions
+	// besides the configured ones: the people on call.
+	MentionMobiles []string `json:"mention_mobiles,omitempty"`
+	MentionUsers   []string `json:"mention_users,omitempty"`
+}
+
+// Mentions splits a message's mentions into mobile numbers (without the
+// +86 a chat does not know) and chat user IDs.
+func Mentions(d *render.TemplateData) (mobiles, users []string) {
+	for _, m := range d.Mentions {
+		switch {
+		case m.UserID != "":
+			users = append(users, m.UserID)
+		case m.Mobile != "":
+			mobiles = append(mobiles, strings.TrimPrefix(m.Mobile, "+86"))
+		}
+	}
+	return mobiles, users
 }
 
 // deliveryError says whether a failure is worth retrying, and when.

@@ -52,6 +52,8 @@ type Options struct {
 	Recorder Recorder
 	// Linker adds action links to robot and email messages; nil: none.
 	Linker Linker
+	// Mentioner names the people robot messages mention; nil: nobody.
+	Mentioner Mentioner
 	// Fence, when set, is asked before each delivery attempt: the HA
 	// pair's fencing. While it says no, the worker holds its queue (no
 	// attempt is spent) and asks again.
@@ -70,6 +72,12 @@ type Router interface {
 // Silencer reports whether a silence mutes the alert with this key at now.
 type Silencer interface {
 	Silenced(key string, now time.Time) bool
+}
+
+// Mentioner returns who a message about these firing alerts mentions:
+// the people on call for them.
+type Mentioner interface {
+	Mentions(keys []string, now time.Time) []render.Mention
 }
 
 // Fence says whether this process may deliver now.
@@ -192,7 +200,7 @@ func (d *Dispatcher) Remind(alerts []alert.Alert, now time.Time) {
 			continue // a claimed alert is someone's: no reminders
 		}
 		for _, dest := range d.destinations(a) {
-			if d.quiet(dest).Holds(a.Level, now) {
+			if d.quiet(dest).Holds(a.Level, now) || d.kindOf(dest) == "voice" {
 				continue
 			}
 			if n, ok := d.sent.due(a, dest, d.Repeat, now); ok {
@@ -256,6 +264,7 @@ func (d *Dispatcher) Flush() {
 		}
 		data := d.builder().Build(batch)
 		d.link(w.ch, data)
+		d.mention(data)
 		if err := data.LinkDashboards(d.Dashboard); err != nil {
 			d.log.Errorf("Rendering dashboard_url: %v", err)
 		}
@@ -323,7 +332,7 @@ func (d *Dispatcher) route(notes []alert.Notification, now time.Time) map[string
 	}
 	perDest := map[string]map[string]alert.Notification{}
 	put := func(dest string, n alert.Notification) {
-		if !configured[dest] {
+		if !configured[dest] || (kinds[dest] == "voice" && !callWorthy(n.Kind)) {
 			return
 		}
 		if perDest[dest] == nil {
@@ -344,7 +353,7 @@ func (d *Dispatcher) route(notes []alert.Notification, now time.Time) map[string
 		case n.Kind == alert.KindClaimed:
 			// Told once to the destinations that heard of the alert.
 			for _, dest := range d.sent.toldOf(n.Alert.Key, n.Alert.StartedAt) {
-				if kinds[dest] != "sms" {
+				if kinds[dest] != "sms" && kinds[dest] != "voice" {
 					put(dest, n)
 				}
 			}
@@ -408,7 +417,7 @@ func (d *Dispatcher) route(notes []alert.Notification, now time.Time) map[string
 
 // link adds the action links to the firing alerts of a message for ch.
 func (d *Dispatcher) link(ch Channel, data *render.TemplateData) {
-	if d.Linker == nil || ch.Kind() == "sms" {
+	if d.Linker == nil || ch.Kind() == "sms" || ch.Kind() == "voice" {
 		return
 	}
 	for i := range data.Alerts {
@@ -419,6 +428,35 @@ func (d *Dispatcher) link(ch Channel, data *render.TemplateData) {
 	}
 	if len(data.Alerts) > 0 {
 		data.First = data.Alerts[0]
+	}
+}
+
+// callWorthy reports whether a notification of kind is worth a phone
+// call: news of an alert, not its reminders, end or claim.
+func callWorthy(k alert.Kind) bool { return k == alert.KindFiring || k == alert.KindEscalated }
+
+func (d *Dispatcher) kindOf(id string) string {
+	for _, w := range d.workers {
+		if w.ch.ID() == id {
+			return w.ch.Kind()
+		}
+	}
+	return ""
+}
+
+// mention names the people on call for the message's firing alerts.
+func (d *Dispatcher) mention(data *render.TemplateData) {
+	if d.Mentioner == nil {
+		return
+	}
+	var keys []string
+	for _, v := range data.Alerts {
+		if !v.Resolved && v.Kind != string(alert.KindClaimed) && v.ClaimedBy == "" {
+			keys = append(keys, v.Key)
+		}
+	}
+	if len(keys) > 0 {
+		data.Mentions = d.Mentioner.Mentions(keys, time.Now())
 	}
 }
 

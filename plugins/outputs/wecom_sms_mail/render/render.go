@@ -33,6 +33,15 @@ type TemplateData struct {
 	First  AlertView   // Alerts[0], for one-line channels such as SMS
 	Counts Counts
 	Words  Words
+	// Mentions are the people robot messages mention: whoever is on call
+	// for the alerts (package oncall).
+	Mentions []Mention
+}
+
+// Mention is someone a robot message mentions: by mobile number, or by
+// the chat's user ID.
+type Mention struct {
+	Name, Mobile, UserID string
 }
 
 // Counts of the alerts in a message.
@@ -78,8 +87,10 @@ type AlertView struct {
 	DetailView
 	// History is what the alert received while firing, for charts.
 	History []alert.Point
-	// ClaimedBy is who took the alert through its claim link.
-	ClaimedBy string
+	// ClaimedBy is who took the alert through its claim link, or by
+	// pressing the key on a call (ClaimedByPhone).
+	ClaimedBy      string
+	ClaimedByPhone bool
 	// Links are the signed action links of a firing alert (claim,
 	// silence, view) for the destination the message goes to.
 	Links []Link
@@ -281,28 +292,29 @@ func alertView(n alert.Notification, lang string, w Words, staleAfter time.Durat
 		tags[t.Key] = t.Value
 	}
 	v := AlertView{
-		Key:           n.Alert.Key,
-		ClaimedBy:     n.Alert.ClaimedBy,
-		Name:          name,
-		Tags:          tags,
-		Level:         n.Alert.Level.String(),
-		NotifiedLevel: n.Alert.NotifiedLevel.String(),
-		History:       n.Alert.History,
-		Kind:          string(n.Kind),
-		Value:         n.Alert.Value,
-		HasValue:      n.Alert.HasValue,
-		ValueText:     formatNumber(n.Alert.Value),
-		Threshold:     n.Alert.Threshold,
-		HasThreshold:  n.Alert.HasThreshold,
-		ThresholdText: formatNumber(n.Alert.Threshold),
-		StartedAt:     n.Alert.StartedAt.In(loc), // the email's "since", in the timezone key
-		Duration:      roundDuration(n.At.Sub(n.Alert.StartedAt)),
-		StaleAfter:    roundDuration(staleAfter),
-		Resolved:      n.Resolved(),
-		NoData:        n.Kind == alert.KindStale,
-		Gone:          n.Kind == alert.KindGone,
-		Group:         tags["group"],
-		Topic:         tags["topic"],
+		Key:            n.Alert.Key,
+		ClaimedBy:      n.Alert.ClaimedBy,
+		ClaimedByPhone: n.Alert.ClaimedVia == alert.ClaimedByPhone,
+		Name:           name,
+		Tags:           tags,
+		Level:          n.Alert.Level.String(),
+		NotifiedLevel:  n.Alert.NotifiedLevel.String(),
+		History:        n.Alert.History,
+		Kind:           string(n.Kind),
+		Value:          n.Alert.Value,
+		HasValue:       n.Alert.HasValue,
+		ValueText:      formatNumber(n.Alert.Value),
+		Threshold:      n.Alert.Threshold,
+		HasThreshold:   n.Alert.HasThreshold,
+		ThresholdText:  formatNumber(n.Alert.Threshold),
+		StartedAt:      n.Alert.StartedAt.In(loc), // the email's "since", in the timezone key
+		Duration:       roundDuration(n.At.Sub(n.Alert.StartedAt)),
+		StaleAfter:     roundDuration(staleAfter),
+		Resolved:       n.Resolved(),
+		NoData:         n.Kind == alert.KindStale,
+		Gone:           n.Kind == alert.KindGone,
+		Group:          tags["group"],
+		Topic:          tags["topic"],
 	}
 	if !v.HasValue {
 		v.ValueText = "-"

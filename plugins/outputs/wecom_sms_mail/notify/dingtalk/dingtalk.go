@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -100,17 +101,19 @@ func (r *robot) Prepare(d *render.TemplateData) ([]notify.Delivery, error) {
 		return nil, fmt.Errorf("rendering the dingtalk message: %w", err)
 	}
 	// A mention shows only if the text names the number too.
+	mobiles, _ := notify.Mentions(d)
 	mentions := ""
-	for _, m := range r.cfg.AtMobiles {
+	for _, m := range append(slices.Clone(r.cfg.AtMobiles), mobiles...) {
 		mentions += " @" + m
 	}
 	parts := notify.SplitMessage(strings.TrimRight(content, "\n"), contentLimit-len(mentions))
 	out := make([]notify.Delivery, len(parts))
 	for i, p := range parts {
-		if i == 0 {
-			p += mentions
-		}
 		out[i] = notify.Delivery{Subject: d.Title, Text: p}
+		if i == 0 {
+			out[i].Text += mentions
+			out[i].MentionMobiles = mobiles
+		}
 	}
 	return out, nil
 }
@@ -138,7 +141,7 @@ func (r *robot) Deliver(ctx context.Context, d *notify.Delivery) error {
 		target += "&timestamp=" + strconv.FormatInt(ts, 10) + "&sign=" + url.QueryEscape(Sign(r.Secret, ts))
 	}
 	body := map[string]any{"msgtype": r.cfg.MsgType,
-		"at": map[string]any{"atMobiles": nonNil(r.cfg.AtMobiles), "isAtAll": r.cfg.AtAll}}
+		"at": map[string]any{"atMobiles": nonNil(append(slices.Clone(r.cfg.AtMobiles), d.MentionMobiles...)), "isAtAll": r.cfg.AtAll}}
 	if r.cfg.MsgType == "text" {
 		body["text"] = map[string]any{"content": d.Text}
 	} else {

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -120,9 +121,11 @@ func (r *robot) Prepare(d *render.TemplateData) ([]notify.Delivery, error) {
 	if r.cfg.MsgType == "text" {
 		limit = wecomTextLimit
 	}
+	mobiles, users := notify.Mentions(d)
 	mentions := ""
 	if r.cfg.MsgType == "markdown" {
-		for _, u := range r.cfg.MentionedList {
+		// Markdown mentions by user ID only.
+		for _, u := range append(slices.Clone(r.cfg.MentionedList), users...) {
 			mentions += "<@" + u + ">"
 		}
 	}
@@ -133,6 +136,9 @@ func (r *robot) Prepare(d *render.TemplateData) ([]notify.Delivery, error) {
 			p += "\n" + mentions
 		}
 		out[i] = notify.Delivery{Text: p}
+		if i == 0 && r.cfg.MsgType == "text" {
+			out[i].MentionMobiles, out[i].MentionUsers = mobiles, users
+		}
 	}
 	// Reminders and resolutions would spend the robot's 20 a minute.
 	if r.cfg.SendChart && len(d.Chart) > 0 && len(d.Chart) <= imageLimit && news(d) {
@@ -168,11 +174,11 @@ func (r *robot) Deliver(ctx context.Context, d *notify.Delivery) error {
 			"base64": base64.StdEncoding.EncodeToString(d.Chart), "md5": hex.EncodeToString(sum[:])}}
 	case r.cfg.MsgType == "text":
 		text := map[string]any{"content": d.Text}
-		if len(r.cfg.MentionedList) > 0 {
-			text["mentioned_list"] = r.cfg.MentionedList
+		if users := append(slices.Clone(r.cfg.MentionedList), d.MentionUsers...); len(users) > 0 {
+			text["mentioned_list"] = users
 		}
-		if len(r.cfg.MentionedMobileList) > 0 {
-			text["mentioned_mobile_list"] = r.cfg.MentionedMobileList
+		if mobiles := append(slices.Clone(r.cfg.MentionedMobileList), d.MentionMobiles...); len(mobiles) > 0 {
+			text["mentioned_mobile_list"] = mobiles
 		}
 		body["text"] = text
 	default:

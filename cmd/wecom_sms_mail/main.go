@@ -11,6 +11,14 @@
 //	wecom_sms_mail -config FILE -silence add -match group=billing-* -for 2h -comment "backfill"
 //	wecom_sms_mail -config FILE -silence list
 //	wecom_sms_mail -config FILE -silence expire ID
+//
+// With -oncall it prints who is on call now, per roster, and manages
+// overrides (swaps):
+//
+//	wecom_sms_mail -config FILE -oncall
+//	wecom_sms_mail -config FILE -oncall override add -roster kafka -who 李四 -until 2026-12-08T09:00:00+08:00
+//	wecom_sms_mail -config FILE -oncall override list
+//	wecom_sms_mail -config FILE -oncall override expire ID
 package main
 
 import (
@@ -38,6 +46,8 @@ func run() int {
 	testNotify := flag.Bool("test-notify", false, "send a test message to every configured channel, print ok or the error for each, and exit")
 	debugLog := flag.Bool("debug", false, "log debug messages")
 	silence := flag.String("silence", "", "manage silences: add, list or expire ID")
+	onCall := flag.Bool("oncall", false, "print who is on call now per roster; with arguments: override add|list|expire")
+	placeCall := flag.Bool("call", false, "with -test-notify: also place one test call on the voice channel")
 	preview := flag.String("preview", "", "read line protocol from this file (- for stdin) and print what would be sent to each destination; sends nothing")
 	previewOut := flag.String("out", "", "with -preview: write the email HTML and the chart PNGs to this directory")
 	var matchers stringList
@@ -60,6 +70,10 @@ func run() int {
 	if err := execd.LoadPlugin(*configFile, "outputs", "wecom_sms_mail", plugin); err != nil {
 		log.Errorf("Loading config: %v", err)
 		return 1
+	}
+
+	if *onCall {
+		return oncallCommand(plugin, flag.Args(), *author, os.Stdout, log)
 	}
 
 	if *silence != "" {
@@ -97,6 +111,7 @@ func run() int {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
+		plugin.TestCall = *placeCall
 		if err := plugin.TestNotify(ctx, os.Stdout); err != nil {
 			return 1
 		}

@@ -10,8 +10,10 @@ import (
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify/email"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify/feishu"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify/sms"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify/voice"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify/webhook"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify/wecom"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/oncall"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/route"
 )
 
@@ -50,4 +52,8 @@ type Config struct {
 	Alertmanager         *alertmanager.Config `toml:"alertmanager"`
 	Cluster              *cluster.Config      `toml:"cluster"`
 	Web                  *WebConfig           `toml:"web"`
+	// On call: phone calls, rosters and escalations (package oncall).
+	Voice       *voice.Config             `toml:"voice"`
+	OnCall      []oncall.RosterConfig     `toml:"oncall"`
+	Escalations []oncall.EscalationConfig `toml:"escalation"`
 }

@@ -68,6 +68,13 @@ func (p *WeComSMSMail) Preview(r io.Reader, out io.Writer, dir string) error {
 		}
 		data := p.engine.Builder().Build(batch)
 		_ = data.LinkDashboards(pt.dashboard)
+		if pt.oncall != nil {
+			keys := make([]string, len(batch))
+			for k, n := range batch {
+				keys[k] = n.Alert.Key
+			}
+			data.Mentions = p.engine.Mentions(keys, last)
+		}
 		if png, err := pt.charts.Render(data); err == nil {
 			data.Chart = png
 		}
@@ -100,5 +107,25 @@ func (p *WeComSMSMail) Preview(r io.Reader, out io.Writer, dir string) error {
 			}
 		}
 	}
+	p.previewEscalations(out, firing)
 	return nil
+}
+
+// previewEscalations prints the steps each alert's escalation would place,
+// with their times and whom they reach.
+func (p *WeComSMSMail) previewEscalations(out io.Writer, firing []alert.Alert) {
+	if p.parts.oncall == nil {
+		return
+	}
+	for _, a := range firing {
+		plan := p.engine.Plan(a)
+		if len(plan) == 0 {
+			continue
+		}
+		fmt.Fprintf(out, "==== escalation of %s (first firing %s)\n", a.Key, a.StartedAt.In(p.parts.location).Format("2006-01-02 15:04:05 -07:00"))
+		for _, st := range plan {
+			fmt.Fprintf(out, "step %d at %s (+%s): %s to %s\n", st.Index+1, st.At.In(p.parts.location).Format("15:04:05"),
+				st.At.Sub(a.StartedAt), strings.Join(st.Notify, ", "), strings.Join(st.Who, ", "))
+		}
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify/email"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify/feishu"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify/sms"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify/voice"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify/webhook"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify/wecom"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/route"
@@ -41,7 +42,7 @@ func (p *WeComSMSMail) buildRoutes(defaults []notify.Channel, timeout time.Durat
 		d.add(ch, "default", top)
 		d.router.Defaults = append(d.router.Defaults, ch.ID())
 	}
-	byURL, byPhones, byMail := map[string]string{}, map[string]string{}, map[string]string{}
+	byURL, byPhones, byMail, byVoice := map[string]string{}, map[string]string{}, map[string]string{}, map[string]string{}
 	for _, ch := range defaults {
 		switch c := ch.(type) {
 		case interface{ URL() string }:
@@ -53,6 +54,9 @@ func (p *WeComSMSMail) buildRoutes(defaults []notify.Channel, timeout time.Durat
 	}
 	if p.Email != nil {
 		byMail[listKey(p.Email.To)] = defaultsID(defaults, "email")
+	}
+	if p.Voice != nil && len(p.Voice.PhoneNumbers) > 0 {
+		byVoice[listKey(p.Voice.PhoneNumbers)] = "voice"
 	}
 	for i, rc := range p.Routes {
 		label := fmt.Sprintf("route %d", i+1)
@@ -134,6 +138,20 @@ func (p *WeComSMSMail) buildRoutes(defaults []notify.Channel, timeout time.Durat
 			}
 			rt.Dests = append(rt.Dests, id)
 		}
+		if len(rc.VoicePhoneNumbers) > 0 {
+			if p.Voice == nil {
+				return nil, fmt.Errorf("%s.voice_phone_numbers: [outputs.wecom_sms_mail.voice] is absent", key)
+			}
+			id, err := d.shared(byVoice, listKey(rc.VoicePhoneNumbers), func() (notify.Channel, error) {
+				cfg := *p.Voice
+				cfg.PhoneNumbers, cfg.Label = rc.VoicePhoneNumbers, label
+				return voice.New(&cfg, p.Language, timeout)
+			}, label, quiet)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", key, err)
+			}
+			rt.Dests = append(rt.Dests, id)
+		}
 		if len(rc.EmailTo) > 0 {
 			if p.Email == nil {
 				return nil, fmt.Errorf("%s.email_to: [outputs.wecom_sms_mail.email] is absent", key)
@@ -149,7 +167,7 @@ func (p *WeComSMSMail) buildRoutes(defaults []notify.Channel, timeout time.Durat
 			rt.Dests = append(rt.Dests, id)
 		}
 		if len(rt.Dests) == 0 {
-			return nil, fmt.Errorf("%s names no destination: set wecom_webhook_urls, phone_numbers, email_to, dingtalk_webhook_urls, feishu_webhook_urls or webhook_urls", key)
+			return nil, fmt.Errorf("%s names no destination: set wecom_webhook_urls, phone_numbers, voice_phone_numbers, email_to, dingtalk_webhook_urls, feishu_webhook_urls or webhook_urls", key)
 		}
 		d.router.Routes = append(d.router.Routes, rt)
 	}

@@ -12,6 +12,8 @@ import (
 
 	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/secrets"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/alert"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify/voice"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/oncall"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/render"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/silence"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/web"
@@ -41,13 +43,38 @@ func (p *WeComSMSMail) initWeb() error {
 	if err != nil {
 		return fmt.Errorf("web.link_secret: %w", err)
 	}
+	var token string
+	if p.Voice != nil {
+		if token, err = secrets.Reveal(p.Voice.CallbackToken); err != nil {
+			return fmt.Errorf("voice.callback_token: %w", err)
+		}
+	}
 	if p.Web.LinkTTL == 0 {
 		p.Web.LinkTTL = config.Duration(24 * time.Hour)
 	}
 	p.web, err = web.New(web.Config{Listen: p.Web.Listen, ExternalURL: p.Web.ExternalURL, Secret: []byte(secret),
 		TTL: time.Duration(p.Web.LinkTTL), UsersFile: p.Web.BasicAuthUsersFile, Lang: p.Language, Location: p.parts.location,
-		Ready: func() bool { return p.engine.Acting() }}, webStore{p})
+		Ready: func() bool { return p.engine.Acting() }, VoiceToken: []byte(token), OnVoice: p.voiceCallback}, webStore{p})
 	return err
+}
+
+// voiceCallback applies one VMS callback; a malformed body is an error
+// (answered 400), a callback for a call this output did not place changes
+// nothing.
+func (p *WeComSMSMail) voiceCallback(body []byte) error {
+	cb, err := voice.ParseCallback(body)
+	if err != nil {
+		p.Log.Warnf("VMS callback rejected: %v", err)
+		return err
+	}
+	if err := p.engine.CallResult(cb, time.Now()); err != nil {
+		if errors.Is(err, oncall.ErrUnknownCall) {
+			p.Log.Infof("VMS callback for call %s, which no escalation here placed: nothing changes", cb.CallID)
+			return nil
+		}
+		p.Log.Warnf("VMS callback for call %s: %v", cb.CallID, err)
+	}
+	return nil
 }
 
 // actionLinks are the dispatcher's notify.Linker: one signed link per

@@ -27,8 +27,10 @@ import (
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify/email"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify/feishu"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify/sms"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify/voice"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify/webhook"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify/wecom"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/oncall"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/render"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/silence"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/web"
@@ -46,6 +48,8 @@ const closeBudget = 3 * time.Second
 type WeComSMSMail struct {
 	Config
 	Log telegraf.Logger `toml:"-"`
+	// TestCall makes -test-notify place one call (-call).
+	TestCall bool `toml:"-"`
 
 	// retryBase is the first backoff step; tests shorten it.
 	retryBase time.Duration
@@ -75,6 +79,9 @@ type parts struct {
 	dashboard *template.Template
 	charts    *render.Charts
 	location  *time.Location
+	voice     *voice.Channel // nil without [outputs.wecom_sms_mail.voice]
+	oncall    *engine.OnCall // nil without rosters or escalations
+	overrides *oncall.Store  // nil without a silence file
 }
 
 func (*WeComSMSMail) SampleConfig() string { return sampleConfig }
@@ -137,6 +144,12 @@ func (p *WeComSMSMail) Init() error {
 		}
 		pt.channels = append(pt.channels, ch)
 	}
+	if pt.voice, err = p.initVoice(timeout); err != nil {
+		return err
+	}
+	if pt.voice != nil && len(p.Voice.PhoneNumbers) > 0 {
+		pt.channels = append(pt.channels, pt.voice)
+	}
 	if p.Email != nil {
 		if p.Email.SMTPPort == 0 {
 			p.Email.SMTPPort = 465
@@ -178,12 +191,15 @@ func (p *WeComSMSMail) Init() error {
 		}
 	}
 	if len(pt.channels) == 0 && pt.am == nil {
-		return errors.New("no channel configured: add [outputs.wecom_sms_mail.wecom], .sms, .email, .dingtalk, .feishu, .webhook or .alertmanager")
+		return errors.New("no channel configured: add [outputs.wecom_sms_mail.wecom], .sms, .voice (with phone_numbers), .email, .dingtalk, .feishu, .webhook or .alertmanager")
 	}
 	if pt.dests, err = p.buildRoutes(pt.channels, timeout); err != nil {
 		return err
 	}
 	pt.channels = pt.dests.channels
+	if pt.oncall, err = p.initOnCall(pt.channels, pt.dests.Defaults(), pt.voice); err != nil {
+		return err
+	}
 	if path, err := p.SilencePath(); err == nil {
 		pt.silences = silence.NewStore(path, p.Log)
 	}
@@ -248,6 +264,7 @@ func (p *WeComSMSMail) Init() error {
 		Silences:             pt.silences,
 		Alertmanager:         pt.am,
 		Links:                links,
+		OnCall:               pt.oncall,
 	}, member, p.Log)
 	return nil
 }
@@ -311,6 +328,7 @@ func (p *WeComSMSMail) tickLoop(ctx context.Context) {
 			return
 		case now := <-t.C:
 			p.parts.silences.Refresh(now)
+			p.parts.overrides.Refresh(now)
 			if p.member != nil {
 				p.member.Tick(ctx, now)
 			}

@@ -61,6 +61,8 @@ type Config struct {
 	// Links gives a firing alert's action links for a destination; nil:
 	// messages carry none.
 	Links notify.Linker
+	// OnCall is the rosters and escalations; nil: none.
+	OnCall *OnCall
 }
 
 // Routes is where alerts go (the default route and [[route]]s).
@@ -132,6 +134,12 @@ type Engine struct {
 	journal *journal // nil without a state file
 	dirty   atomic.Bool
 	saveMu  sync.Mutex
+
+	// runCtx is the context the engine runs in (set by Run and Resume),
+	// for calls a callback asks for; steps counts the escalation steps
+	// being placed.
+	runCtx context.Context
+	steps  sync.WaitGroup
 }
 
 // New builds an engine, empty, with the member it belongs to (Standalone
@@ -178,7 +186,11 @@ func (e *Engine) reset() {
 		Recorder:     recorder{e},
 		Fence:        fence,
 		Linker:       c.Links,
+		Mentioner:    mentionerOf(c.OnCall),
 	})
+	if c.OnCall != nil {
+		c.OnCall.Book.Restore(nil)
+	}
 }
 
 // Builder builds every message's data: deliveries, -preview, -test-notify,
@@ -294,6 +306,7 @@ func (e *Engine) observe(obs alert.Observation, now time.Time) {
 func (e *Engine) Run(ctx context.Context, wg *sync.WaitGroup) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.runCtx = ctx
 	e.dispatcher.Run(ctx, wg)
 }
 
@@ -315,6 +328,7 @@ func (e *Engine) Tick(ctx context.Context, now time.Time) {
 	e.mu.Unlock()
 	d.Add(stale...)
 	d.Remind(firing, now)
+	e.escalate(ctx, firing, now)
 	if am := e.cfg.Alertmanager; am != nil {
 		for _, n := range stale {
 			am.Resolve(n)
@@ -391,9 +405,13 @@ func (e *Engine) Alert(key string) (alert.Alert, bool) {
 // Claim records that by took the alert key (of the episode since) and
 // queues the notice.
 func (e *Engine) Claim(key string, since int64, by string, now time.Time) error {
+	return e.claim(key, since, by, "", now)
+}
+
+func (e *Engine) claim(key string, since int64, by, via string, now time.Time) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	n, err := e.alerts.Claim(key, since, by, now)
+	n, err := e.alerts.ClaimVia(key, since, by, via, now)
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/alert"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/health"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/oncall"
 )
 
 // stateVersion 2 replaced version 1's "told" (alert → channels told) with
@@ -28,6 +29,9 @@ type State struct {
 	Collectors []health.Collector `json:"collectors,omitempty"`
 	// UsedLinks are the signed links that acted, until they expire.
 	UsedLinks map[string]UsedLink `json:"used_links,omitempty"`
+	// Escalations are the escalations under way: the step reached and the
+	// calls placed.
+	Escalations []oncall.Escalation `json:"escalations,omitempty"`
 	notify.State
 
 	Told map[string][]string `json:"told,omitempty"` // version 1 only
@@ -116,6 +120,9 @@ func (e *Engine) Save() {
 	s.Alerts = e.alerts.Snapshot()
 	s.Collectors = e.health.Snapshot()
 	s.UsedLinks = e.liveLinks(s.SavedAt)
+	if e.cfg.OnCall != nil {
+		s.Escalations = e.cfg.OnCall.Book.Snapshot()
+	}
 	d := e.dispatcher
 	e.mu.Unlock()
 	s.State = d.Snapshot()
@@ -183,6 +190,9 @@ func (e *Engine) Restore(s *State, records []notify.Delivered, now time.Time) {
 	for id, u := range s.UsedLinks {
 		e.usedLinks[id] = u
 	}
+	if e.cfg.OnCall != nil {
+		e.cfg.OnCall.Book.Restore(s.Escalations)
+	}
 	d := e.dispatcher
 	e.mu.Unlock()
 	d.Restore(s.State)
@@ -227,6 +237,7 @@ func (e *Engine) Resume(ctx context.Context, wg *sync.WaitGroup, since time.Time
 		replayed++
 	}
 	activate()
+	e.runCtx = ctx
 	e.dispatcher.Run(ctx, wg)
 	return replayed
 }

@@ -4,10 +4,12 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/atomicfile"
@@ -126,4 +128,56 @@ func Merge(a, b []Override) []Override {
 		out = append(out, byID[id])
 	}
 	return out
+}
+
+// Store is the running output's view of the override file, re-read when
+// it changes (the CLI writes it), so that an override or its expiry
+// applies within a tick.
+type Store struct {
+	path string
+	log  interface{ Errorf(string, ...any) }
+
+	mu        sync.Mutex
+	modified  time.Time
+	size      int64
+	overrides []Override
+}
+
+// NewStore returns the store of the file at path, read at the first
+// Refresh.
+func NewStore(path string, log interface{ Errorf(string, ...any) }) *Store {
+	return &Store{path: path, log: log}
+}
+
+// Refresh re-reads the file if it changed. A nil store does nothing.
+func (s *Store) Refresh(now time.Time) {
+	if s == nil {
+		return
+	}
+	st, err := os.Stat(s.path)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if errors.Is(err, os.ErrNotExist) {
+		s.overrides, s.modified, s.size = nil, time.Time{}, 0
+		return
+	}
+	if err != nil || (st.ModTime().Equal(s.modified) && st.Size() == s.size) {
+		return
+	}
+	s.modified, s.size = st.ModTime(), st.Size()
+	list, err := LoadOverrides(s.path, now)
+	if err != nil {
+		s.log.Errorf("Roster overrides: %v", err)
+	}
+	s.overrides = list
+}
+
+// List is the overrides as last read.
+func (s *Store) List() []Override {
+	if s == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.overrides)
 }

@@ -1,7 +1,8 @@
 // Package oncall is who must act on an alert: duty rosters with their
 // overrides, and escalation policies walked step by step until someone
-// claims the alert. It is pure: no I/O, and the time is always passed in;
-// the output places the steps it returns and reports the calls' results.
+// claims the alert. Rosters and escalations are pure (no I/O, the time
+// passed in): the output places the steps they return and reports the
+// calls' results. The override file (file.go) is the package's only I/O.
 package oncall
 
 import (

@@ -20,6 +20,7 @@ type Config struct {
 	Match               map[string]string `toml:"match"`
 	WeComWebhookURLs    []string          `toml:"wecom_webhook_urls"`
 	PhoneNumbers        []string          `toml:"phone_numbers"`
+	VoicePhoneNumbers   []string          `toml:"voice_phone_numbers"`
 	EmailTo             []string          `toml:"email_to"`
 	DingTalkWebhookURLs []string          `toml:"dingtalk_webhook_urls"`
 	FeishuWebhookURLs   []string          `toml:"feishu_webhook_urls"`

@@ -8,9 +8,11 @@ import (
 	"crypto/subtle"
 	"embed"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -65,6 +67,11 @@ type Config struct {
 	UsersFile   string // htpasswd, bcrypt; empty: the list is open
 	Lang        string
 	Location    *time.Location
+	// VoiceToken, when set, is the secret path of the VMS callbacks
+	// (POST /vms/<token>); OnVoice takes each callback's body, and its
+	// error (a malformed body) is answered 400.
+	VoiceToken []byte
+	OnVoice    func(body []byte) error
 	// Ready, when set, says whether this host acts: a standby of the HA
 	// pair answers /healthz with 503, so the proxy in front of the pair
 	// sends the links to the active host.
@@ -168,6 +175,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /{$}", s.auth(s.list))
 	mux.HandleFunc("GET /chart", s.auth(s.chart))
 	mux.HandleFunc("POST /silences/{id}/expire", s.auth(s.limitPost(s.expire)))
+	if len(s.cfg.VoiceToken) > 0 && s.cfg.OnVoice != nil {
+		mux.HandleFunc("POST /vms/{token}", s.voiceCallback)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		if s.cfg.Ready != nil && !s.cfg.Ready() {
 			http.Error(w, "standby", http.StatusServiceUnavailable)
@@ -340,6 +350,28 @@ func validName(name string) bool {
 		}
 	}
 	return true
+}
+
+// voiceCallback takes a VMS callback. The path's token is compared in
+// constant time; a wrong one is a 404, as for any unknown path. The
+// answer is the one the VMS docs ask for.
+func (s *Server) voiceCallback(w http.ResponseWriter, r *http.Request) {
+	if subtle.ConstantTimeCompare([]byte(r.PathValue("token")), s.cfg.VoiceToken) != 1 {
+		http.NotFound(w, r)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 16<<10))
+	if err == nil {
+		err = s.cfg.OnVoice(body)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if err != nil {
+		w.WriteHeader(http.StatusBadRequest)
+		msg, _ := json.Marshal(map[string]any{"result": 1, "errmsg": err.Error()})
+		_, _ = w.Write(msg)
+		return
+	}
+	_, _ = w.Write([]byte(`{"result":0,"errmsg":"OK"}`))
 }
 
 // limitPost rate-limits a form POST and bounds its body.

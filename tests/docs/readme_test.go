@@ -40,9 +40,9 @@ func destinationTables(t *testing.T) []string {
 
 // names are how each README calls a destination table in its diagram.
 var names = map[string]map[string]string{
-	"README.md": {"wecom": "WeCom", "dingtalk": "DingTalk", "feishu": "Feishu", "sms": "SMS", "email": "email",
+	"README.md": {"wecom": "WeCom", "dingtalk": "DingTalk", "feishu": "Feishu", "sms": "SMS", "voice": "phone call", "email": "email",
 		"webhook": "webhook", "alertmanager": "Alertmanager"},
-	"README.zh-CN.md": {"wecom": "企业微信", "dingtalk": "钉钉", "feishu": "飞书", "sms": "短信", "email": "邮件",
+	"README.zh-CN.md": {"wecom": "企业微信", "dingtalk": "钉钉", "feishu": "飞书", "sms": "短信", "voice": "电话", "email": "邮件",
 		"webhook": "Webhook", "alertmanager": "Alertmanager"},
 }
 
@@ -97,6 +97,7 @@ var sectionNames = map[string]string{
 	"When the collector fails":         "采集失败时",
 	"Two hosts":                        "两台主机",
 	"Acting on an alert":               "在聊天中处理告警",
+	"On call":                          "值班与升级",
 	"The threshold script's constants": "阈值脚本的常量",
 	"Upgrade notes":                    "升级说明",
 	"Configuration keys":               "配置键一览",

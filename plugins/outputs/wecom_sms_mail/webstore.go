@@ -67,6 +67,16 @@ func (p *WeComSMSMail) voiceCallback(body []byte) error {
 		p.Log.Warnf("VMS callback rejected: %v", err)
 		return err
 	}
+	if p.member != nil && !p.engine.Acting() && p.parts.voice != nil {
+		// The standby forwards it through the pair's log: the active
+		// member applies it within a tick.
+		if err := p.member.ForwardCall(context.Background(), cb.CallID, cb.Outcome(p.parts.voice.AckKey())); err != nil {
+			p.Log.Errorf("VMS callback for call %s on the standby: replicating it: %v", cb.CallID, err)
+			return fmt.Errorf("the standby could not pass the callback on: %w", err)
+		}
+		p.Log.Infof("VMS callback for call %s passed to the active member", cb.CallID)
+		return nil
+	}
 	if err := p.engine.CallResult(cb, time.Now()); err != nil {
 		if errors.Is(err, oncall.ErrUnknownCall) {
 			p.Log.Infof("VMS callback for call %s, which no escalation here placed: nothing changes", cb.CallID)

@@ -266,6 +266,14 @@ func (p *WeComSMSMail) Init() error {
 		Links:                links,
 		OnCall:               pt.oncall,
 	}, member, p.Log)
+	if p.member != nil && pt.oncall != nil {
+		path, _ := p.OverridePath()
+		p.member.SetOnCall(pt.overrides, path, func(callID, result string) {
+			if err := p.engine.ApplyCallResult(callID, result, time.Now()); err != nil && !errors.Is(err, oncall.ErrUnknownCall) {
+				p.Log.Warnf("Escalation: call %s (from the standby): %v", callID, err)
+			}
+		})
+	}
 	return nil
 }
 

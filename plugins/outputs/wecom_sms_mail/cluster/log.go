@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/oncall"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/silence"
 )
 
@@ -217,6 +218,24 @@ func (l *Log) AppendSilence(ctx context.Context, s silence.Silence) error {
 		return err
 	}
 	return l.produce(ctx, &kgo.Record{Topic: l.topic, Key: []byte(keySilence + s.ID), Value: value})
+}
+
+// AppendOverride writes a roster override (new, or expired early).
+func (l *Log) AppendOverride(ctx context.Context, o oncall.Override) error {
+	value, err := json.Marshal(o)
+	if err != nil {
+		return err
+	}
+	return l.produce(ctx, &kgo.Record{Topic: l.topic, Key: []byte(keyOverride + o.ID), Value: value})
+}
+
+// AppendCall writes a call result a standby received.
+func (l *Log) AppendCall(ctx context.Context, c CallRecord) error {
+	value, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	return l.produce(ctx, &kgo.Record{Topic: l.topic, Key: []byte(c.key()), Value: value})
 }
 
 func (l *Log) produce(ctx context.Context, records ...*kgo.Record) error {

@@ -44,6 +44,7 @@ type Member struct {
 	lang      string
 	stateFile string         // "": none; a standby caches the log's state there
 	silences  *silence.Store // nil: silences are off
+	onCall    onCallSync     // zero: no on call
 
 	engine *engine.Engine
 	wg     *sync.WaitGroup
@@ -439,6 +440,7 @@ func (m *Member) trim(savedAt time.Time) {
 // standby the state file kept as a cache of the log and the buffer trimmed.
 func (m *Member) Tick(ctx context.Context, now time.Time) {
 	m.syncSilences(ctx, now)
+	m.syncOnCall(ctx, now)
 	if m.Acting() {
 		return
 	}

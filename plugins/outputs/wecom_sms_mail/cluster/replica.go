@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/notify"
+	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/oncall"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/silence"
 )
 
@@ -25,7 +26,19 @@ const (
 	keyPart     = "s/"        // + part key (see Split)
 	keyDelivery = "delivery/" // + member + "/" + seq
 	keySilence  = "silence/"  // + silence ID
+	keyOverride = "override/" // + roster override ID
+	keyCall     = "call/"     // + VMS CallId + "/" + result: a callback a standby received
 )
+
+// CallRecord is a call's result that reached the standby's page server:
+// the active member applies it (package oncall's Call* results).
+type CallRecord struct {
+	CallID string    `json:"call_id"`
+	Result string    `json:"result"`
+	At     time.Time `json:"at"`
+}
+
+func (c CallRecord) key() string { return keyCall + c.CallID + "/" + c.Result }
 
 // StateRecord ends a save: the parts appended before it (since the last
 // one) are the state as the active member saved it at At.
@@ -63,6 +76,10 @@ type Replica struct {
 	Deliveries []DeliveryRecord
 	// Silences are every silence the log holds, by ID.
 	Silences map[string]silence.Silence
+	// Overrides are every roster override the log holds, by ID.
+	Overrides map[string]oncall.Override
+	// Calls are the call results standbys received, in log order.
+	Calls []CallRecord
 	// Offset is the next offset to read.
 	Offset int64
 }
@@ -128,6 +145,24 @@ func (r *Replica) Apply(key string, value []byte, offset int64) error {
 			r.Silences = map[string]silence.Silence{}
 		}
 		r.Silences[s.ID] = silence.Merge(r.Silences[s.ID], s)
+	case strings.HasPrefix(key, keyOverride):
+		var o oncall.Override
+		if err := json.Unmarshal(value, &o); err != nil {
+			return fmt.Errorf("override record at offset %d: %w", offset, err)
+		}
+		if r.Overrides == nil {
+			r.Overrides = map[string]oncall.Override{}
+		}
+		if old, ok := r.Overrides[o.ID]; ok {
+			o = oncall.Merge([]oncall.Override{old}, []oncall.Override{o})[0]
+		}
+		r.Overrides[o.ID] = o
+	case strings.HasPrefix(key, keyCall):
+		var c CallRecord
+		if err := json.Unmarshal(value, &c); err != nil {
+			return fmt.Errorf("call record at offset %d: %w", offset, err)
+		}
+		r.Calls = append(r.Calls, c)
 	default:
 		return fmt.Errorf("record at offset %d: unknown key %q", offset, key)
 	}
@@ -164,5 +199,10 @@ func (r *Replica) Clone() Replica {
 	for id, s := range r.Silences {
 		c.Silences[id] = s
 	}
+	c.Overrides = make(map[string]oncall.Override, len(r.Overrides))
+	for id, o := range r.Overrides {
+		c.Overrides[id] = o
+	}
+	c.Calls = append([]CallRecord(nil), r.Calls...)
 	return c
 }

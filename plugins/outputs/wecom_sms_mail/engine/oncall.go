@@ -244,9 +244,18 @@ func (e *Engine) CallResult(cb voice.Callback, now time.Time) error {
 	if oc == nil || oc.Voice == nil {
 		return oncall.ErrUnknownCall
 	}
-	result := cb.Outcome(oc.Voice.AckKey())
+	return e.ApplyCallResult(cb.CallID, cb.Outcome(oc.Voice.AckKey()), now)
+}
+
+// ApplyCallResult applies a call's result (an oncall Call* result): from
+// a callback, or one the HA pair's standby received and replicated.
+func (e *Engine) ApplyCallResult(callID, result string, now time.Time) error {
+	oc := e.cfg.OnCall
+	if oc == nil {
+		return oncall.ErrUnknownCall
+	}
 	e.mu.Lock()
-	key, out, err := oc.Book.CallResult(cb.CallID, result)
+	key, out, err := oc.Book.CallResult(callID, result)
 	al, firing := e.alerts.Get(key)
 	ctx := e.runCtx
 	e.mu.Unlock()
@@ -254,7 +263,7 @@ func (e *Engine) CallResult(cb voice.Callback, now time.Time) error {
 		return err
 	}
 	e.dirty.Store(true)
-	e.log.Infof("Escalation: call %s for %s: %s", cb.CallID, key, result)
+	e.log.Infof("Escalation: call %s for %s: %s", callID, key, result)
 	if out.ClaimBy != "" && firing {
 		if err := e.claim(key, al.StartedAt.Unix(), out.ClaimBy, alert.ClaimedByPhone, now); err != nil {
 			return err

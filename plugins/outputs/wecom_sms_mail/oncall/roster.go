@@ -170,6 +170,12 @@ type Override struct {
 	Expired time.Time `json:"expired,omitzero"`
 }
 
+// Same reports whether o and p say the same (times compared as instants).
+func (o Override) Same(p Override) bool {
+	return o.ID == p.ID && o.Roster == p.Roster && o.Who == p.Who && o.CreatedBy == p.CreatedBy &&
+		o.Start.Equal(p.Start) && o.Until.Equal(p.Until) && o.Created.Equal(p.Created) && o.Expired.Equal(p.Expired)
+}
+
 // Active reports whether the override holds at now.
 func (o Override) Active(now time.Time) bool {
 	return !now.Before(o.Start) && now.Before(o.Until) && (o.Expired.IsZero() || now.Before(o.Expired))

@@ -48,7 +48,11 @@ func (p *WeComSMSMail) TestNotify(ctx context.Context, out io.Writer) error {
 			failed = true
 			result = err.Error()
 		}
-		fmt.Fprintf(out, "voice %s: %s\n", pt.voice.Destination(), result)
+		dest := pt.voice.Destination()
+		if dest == "" {
+			dest = "(escalation calls)"
+		}
+		fmt.Fprintf(out, "voice %s: %s\n", dest, result)
 	}
 	if pt.oncall != nil {
 		now := time.Now()

@@ -28,8 +28,8 @@ const (
 
 // onCallConfDir is etc/ with the output's config extended by a voice
 // account on the VMS fake, the page server (for the callbacks), a roster
-// of two and an escalation of seconds: robot at once, SMS after 4 s, a
-// call after 8 s.
+// of two and an escalation of seconds: SMS after 4 s, a call after 8 s
+// (the alert's own robot message mentions the person on call).
 func onCallConfDir(t *testing.T, vmsURL, listen string) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -65,7 +65,6 @@ func onCallConfDir(t *testing.T, vmsURL, listen string) string {
     min_level = "critical"
     oncall = "kafka"
     steps = [
-      { after = "0s", notify = ["wecom"] },
       { after = "4s", notify = ["sms"] },
       { after = "8s", notify = ["voice"] },
     ]

@@ -115,6 +115,14 @@ func TestEscalationClaimedByKeyPress(t *testing.T) {
 		}
 	}
 	require.Equal(t, 1, toZhang, "one SMS to 张三: the step's")
+	alerts := 0
+	for _, m := range o.robot.Messages() {
+		if m.Title() == "CKafka consumer lag alert" {
+			alerts++
+			require.Contains(t, m.Content, "Claim: ", "every alert message, the step's too, carries the claim link")
+		}
+	}
+	require.Equal(t, 2, alerts, "the dispatcher's message and the step's")
 }
 
 // TestEscalationUnansweredCallsTheNextPersonAtOnce: 张三 does not answer;
@@ -150,10 +158,16 @@ func TestEscalationEndsWhenResolved(t *testing.T) {
 	o := newOncallEnv(t)
 	p := o.plugin(t, steps(0, time.Second, 2*time.Second))
 	require.NoError(t, p.Write([]telegraf.Metric{lagMetric("billing", "critical", 2500, 2000)}))
-	// The dispatcher's message (with links), not the step's: a
-	// resolution of an alert nobody heard of is not sent.
-	testkit.AwaitMatch(t, o.robot.Received(), 10*time.Second, "the alert message with its links",
-		fakewecom.Titled("CKafka consumer lag alert", "billing", "Claim: "))
+	// Both alert messages, the step's and the dispatcher's: a resolution
+	// of an alert the dispatcher's destinations never heard of is not sent.
+	seen := 0
+	testkit.AwaitMatch(t, o.robot.Received(), 10*time.Second, "the step's and the dispatcher's alert messages",
+		func(m fakewecom.Message) bool {
+			if fakewecom.Titled("CKafka consumer lag alert", "billing")(m) {
+				seen++
+			}
+			return seen == 2
+		})
 	require.NoError(t, p.Write([]telegraf.Metric{lagMetric("billing", "ok", 10, 2000)}))
 	testkit.AwaitMatch(t, o.robot.Received(), 10*time.Second, "the resolution", fakewecom.Titled("CKafka consumer lag resolved", "billing"))
 	time.Sleep(2500 * time.Millisecond) // past both later steps' times

@@ -139,17 +139,29 @@ func (e *Engine) place(ctx context.Context, a oncall.Action, al alert.Alert) {
 			continue
 		}
 		for _, ch := range oc.Channels[kind] {
-			deliveries, err := ch.Prepare(data)
+			linked := *data
+			linked.Alerts = slices.Clone(data.Alerts)
+			if e.cfg.Links != nil && kind != "sms" {
+				// The step's message carries the claim link like any other.
+				for i := range linked.Alerts {
+					linked.Alerts[i].Links = e.cfg.Links.Links(ch.ID(), linked.Alerts[i])
+				}
+				linked.First = linked.Alerts[0]
+			}
+			deliveries, err := ch.Prepare(&linked)
 			if err != nil {
 				e.log.Errorf("Escalation: %s: %v", ch.ID(), err)
 				continue
 			}
 			for i := range deliveries {
-				if kind == "sms" {
+				switch kind {
+				case "sms":
 					deliveries[i].Phones = phones(a.People)
 					if len(deliveries[i].Phones) == 0 {
 						continue
 					}
+				case "email":
+					deliveries[i].To = emails(a.People) // none: the channel's own recipients
 				}
 				if err := e.attempt(ctx, func(ctx context.Context) error { return ch.Deliver(ctx, &deliveries[i]) }); err != nil {
 					e.log.Errorf("Escalation: step %d of %s on %s: %v", a.Step+1, a.Key, ch.ID(), err)
@@ -157,6 +169,16 @@ func (e *Engine) place(ctx context.Context, a oncall.Action, al alert.Alert) {
 			}
 		}
 	}
+}
+
+func emails(ps []oncall.Person) []string {
+	var out []string
+	for _, p := range ps {
+		if p.Email != "" {
+			out = append(out, p.Email)
+		}
+	}
+	return out
 }
 
 func phones(ps []oncall.Person) []string {

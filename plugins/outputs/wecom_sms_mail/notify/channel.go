@@ -55,6 +55,9 @@ type Delivery struct {
 	Phones []string `json:"phones,omitempty"`
 	// MentionMobiles and MentionUsers are who a robot message mentions
 	// besides the configured ones: the people on call.
+	// To, when set, replaces an email channel's recipients (an escalation
+	// step's people).
+	To             []string `json:"to,omitempty"`
 	MentionMobiles []string `json:"mention_mobiles,omitempty"`
 	MentionUsers   []string `json:"mention_users,omitempty"`
 }

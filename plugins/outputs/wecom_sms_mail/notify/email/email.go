@@ -188,7 +188,11 @@ func (c *channel) Deliver(ctx context.Context, d *notify.Delivery) error {
 	if err := msg.From(c.cfg.From); err != nil {
 		return notify.Permanent(fmt.Errorf("from: %w", err))
 	}
-	if err := msg.To(c.cfg.To...); err != nil {
+	to := c.cfg.To
+	if len(d.To) > 0 {
+		to = d.To
+	}
+	if err := msg.To(to...); err != nil {
 		return notify.Permanent(fmt.Errorf("to: %w", err))
 	}
 	msg.Subject(d.Subject)

@@ -32,13 +32,13 @@ type host struct {
 }
 
 // pairConfDir is etc/ with the cluster table added to both plugins' files.
-func pairConfDir(t *testing.T, name string, brokers []string, session time.Duration) string {
+func pairConfDir(t *testing.T, name string, brokers []string, session time.Duration, outputExtra string) string {
 	t.Helper()
 	dir := t.TempDir()
 	list := `["` + strings.Join(brokers, `", "`) + `"]`
 	for file, extra := range map[string]string{
 		"wecom_sms_mail.conf": fmt.Sprintf("\n  [outputs.wecom_sms_mail.cluster]\n    brokers = %s\n    member_name = %q\n    session_timeout = %q\n",
-			list, name, session),
+			list, name, session) + outputExtra,
 		"ckafka_lag.conf": fmt.Sprintf("  cluster_brokers = %s\n  cluster_member_name = %q\n  cluster_session_timeout = %q\n",
 			list, name, session),
 	} {
@@ -53,7 +53,14 @@ func pairConfDir(t *testing.T, name string, brokers []string, session time.Durat
 // session_timeout (pairSession when not given).
 func startHost(t *testing.T, s *sim.Sim, name string, brokers []string, settings sim.Settings, session ...time.Duration) *host {
 	t.Helper()
-	settings.ConfDir = pairConfDir(t, name, brokers, append(session, pairSession)[0])
+	return startHostWith(t, s, name, brokers, settings, append(session, pairSession)[0], "")
+}
+
+// startHostWith starts a host of the pair whose output config ends with
+// outputExtra (tables of [[outputs.wecom_sms_mail]]).
+func startHostWith(t *testing.T, s *sim.Sim, name string, brokers []string, settings sim.Settings, session time.Duration, outputExtra string) *host {
+	t.Helper()
+	settings.ConfDir = pairConfDir(t, name, brokers, session, outputExtra)
 	settings.StateDir = t.TempDir()
 	settings.BinDir = binDir
 	h := &host{name: name, log: testkit.NewSyncBuffer(), conf: filepath.Join(settings.ConfDir, "wecom_sms_mail.conf"),

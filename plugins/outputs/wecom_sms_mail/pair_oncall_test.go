@@ -107,7 +107,9 @@ func TestPairStandbyTakesOverBetweenSteps(t *testing.T) {
 func TestPairCallbackOnStandbyAndOverrides(t *testing.T) {
 	e := newPairOnCall(t)
 	e.vms.Script(zhangsan, fakevms.AnswerWithKey("1"))
-	steps := []oncall.StepConfig{{Notify: []string{"voice"}}}
+	// The call a second after the first firing: the claim notice goes to
+	// the destinations that heard of the alert, so the robot hears first.
+	steps := []oncall.StepConfig{{After: config.Duration(time.Second), Notify: []string{"voice"}}}
 	a := e.member(t, "host-a", steps)
 	b := e.member(t, "host-b", steps)
 	active, standby := activeAndStandby(t, a, b)

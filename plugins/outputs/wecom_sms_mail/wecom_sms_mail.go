@@ -367,6 +367,7 @@ func (p *WeComSMSMail) Close() error {
 	p.cancel()
 	p.cancel = nil
 	p.wg.Wait()
+	e.WaitSteps()
 	// Ends owed to Alertmanager go now; firing ones would time out there.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	e.SyncAlertmanager(ctx, time.Now())

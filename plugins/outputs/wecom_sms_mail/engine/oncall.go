@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
-	"sync/atomic"
 	"time"
 
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/alert"
@@ -113,7 +112,7 @@ func names(ps []oncall.Person) string {
 	return out
 }
 
-// spawn runs f beside the engine's other work; Close waits for it.
+// spawn runs f beside the engine's other work; WaitSteps waits for it.
 func (e *Engine) spawn(f func()) {
 	e.steps.Add(1)
 	go func() {
@@ -121,6 +120,10 @@ func (e *Engine) spawn(f func()) {
 		f()
 	}()
 }
+
+// WaitSteps waits for the steps being placed (they end with the context
+// the engine runs in).
+func (e *Engine) WaitSteps() { e.steps.Wait() }
 
 // place places one action: a call to each person, or a message on each
 // of the step's other channels.
@@ -216,8 +219,6 @@ func (e *Engine) attempt(ctx context.Context, f func(context.Context) error) err
 	return err
 }
 
-var failedCalls atomic.Uint64
-
 // call places one call and records it with the escalation; a call the
 // API refused counts as failed: the next person is called at once.
 func (e *Engine) call(ctx context.Context, a oncall.Action, p oncall.Person, al alert.Alert, data *render.TemplateData) {
@@ -237,7 +238,8 @@ func (e *Engine) call(ctx context.Context, a oncall.Action, p oncall.Person, al 
 	})
 	now := time.Now()
 	if err != nil {
-		id = fmt.Sprintf("failed-%d", failedCalls.Add(1))
+		// Unique across restarts and takeovers: a callback never names it.
+		id = fmt.Sprintf("failed-%d", now.UnixNano())
 		e.log.Errorf("Escalation: calling %s (%s) for %s: %v", p.Name, oncall.MaskPhone(p.Phone), a.Key, err)
 	} else {
 		e.log.Infof("Escalation: called %s (%s) for %s, step %d: call %s", p.Name, oncall.MaskPhone(p.Phone), a.Key, a.Step+1, id)

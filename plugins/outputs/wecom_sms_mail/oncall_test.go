@@ -229,3 +229,27 @@ func TestOnCallConfigErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestVoiceRouteDestination: a route's voice_phone_numbers is a plain
+// destination: called on the first firing, not for reminders or the
+// resolution.
+func TestVoiceRouteDestination(t *testing.T) {
+	o := newOncallEnv(t)
+	o.vms.Script(lisi, fakevms.AnswerNoKey)
+	p := o.env.plugin(t, func(p *WeComSMSMail) {
+		o.configure(p, steps(time.Hour))
+		p.Escalations = nil
+		p.OnCall = nil
+		p.RepeatInterval = config.Duration(300 * time.Millisecond)
+		p.Routes = []route.Config{{Match: map[string]string{"group": "billing"}, WeComWebhookURLs: p.WeCom.WebhookURLs,
+			VoicePhoneNumbers: []string{lisi}}}
+	})
+	require.NoError(t, p.Write([]telegraf.Metric{lagMetric("billing", "critical", 2500, 2000)}))
+	call := testkit.Await(t, o.vms.Received(), 10*time.Second, "the route's call")
+	require.Equal(t, lisi, call.Phone)
+	testkit.AwaitMatch(t, o.robot.Received(), 10*time.Second, "a reminder on the robot",
+		fakewecom.HasLine("billing", ", for "))
+	require.NoError(t, p.Write([]telegraf.Metric{lagMetric("billing", "ok", 10, 2000)}))
+	testkit.AwaitMatch(t, o.robot.Received(), 10*time.Second, "the resolution", fakewecom.Titled("CKafka consumer lag resolved", "billing"))
+	require.Len(t, o.vms.Calls(), 1, "no call for the reminder or the resolution")
+}

@@ -162,6 +162,18 @@ func IsThrottled(err error) bool {
 	return strings.HasPrefix(Code(err), "RequestLimitExceeded")
 }
 
+// IsTransient reports failures worth retrying: no API code (the network),
+// throttling, the API's internal errors, and the SDK's transport errors.
+func IsTransient(err error) bool {
+	code := Code(err)
+	switch {
+	case code == "", strings.HasPrefix(code, "RequestLimitExceeded"), strings.HasPrefix(code, "InternalError"),
+		code == "ClientError.NetworkError", code == "ClientError.HttpStatusCodeError", code == "ClientError.ParseJsonError":
+		return true
+	}
+	return false
+}
+
 // IsAuth reports failures that no retry fixes: bad or expired signatures,
 // unknown keys, missing CAM permissions.
 func IsAuth(err error) bool {

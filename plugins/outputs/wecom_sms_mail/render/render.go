@@ -163,7 +163,21 @@ func (t *Templates) RenderHTML(d *TemplateData) (string, error) {
 	return b.String(), nil
 }
 
-// parseUserTemplate parses a template given in the configuration and runs
+// ParseUserTemplates parses a list of templates given under key (one per
+// variable, as SMS and voice templates take), each named key[i].
+func ParseUserTemplates(key string, texts []string, lang string) ([]*template.Template, error) {
+	out := make([]*template.Template, 0, len(texts))
+	for i, text := range texts {
+		t, err := ParseUserTemplate(fmt.Sprintf("%s[%d]", key, i), text, lang)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// ParseUserTemplate parses a template given in the configuration and runs
 // it once on sample data, so that a typo fails at start, not at 3 a.m.
 func ParseUserTemplate(key, text, lang string) (*template.Template, error) {
 	t, err := template.New(key).Option("missingkey=error").Parse(text)

@@ -76,6 +76,23 @@ func NormalizePhone(s string) (string, error) {
 	return "", fmt.Errorf("%q is not an E.164 number (+8613800000000) or an 11-digit mainland mobile", s)
 }
 
+// NormalizePhones normalizes the numbers listed under key, each once.
+func NormalizePhones(key string, list []string) ([]string, error) {
+	var out []string
+	seen := map[string]bool{}
+	for i, p := range list {
+		n, err := NormalizePhone(p)
+		if err != nil {
+			return nil, fmt.Errorf("%s[%d]: %v", key, i, err)
+		}
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
 // New returns the SMS channel of [outputs.wecom_sms_mail.sms].
 func New(cfg *Config, lang string, timeout time.Duration) (notify.Channel, error) {
 	for key, v := range map[string]string{"sms.sdk_app_id": cfg.SdkAppID, "sms.template_id": cfg.TemplateID, "sms.region": cfg.Region} {
@@ -94,27 +111,15 @@ func New(cfg *Config, lang string, timeout time.Duration) (notify.Channel, error
 		return nil, err
 	}
 	ch := &channel{cfg: cfg, lang: lang, minLevel: minLevel}
-	seen := map[string]bool{}
-	for i, p := range cfg.PhoneNumbers {
-		n, err := NormalizePhone(p)
-		if err != nil {
-			return nil, fmt.Errorf("sms.phone_numbers[%d]: %v", i, err)
-		}
-		if !seen[n] {
-			seen[n] = true
-			ch.phones = append(ch.phones, n)
-		}
+	if ch.phones, err = NormalizePhones("sms.phone_numbers", cfg.PhoneNumbers); err != nil {
+		return nil, err
 	}
 	params := cfg.TemplateParams
 	if params == nil {
 		params = defaultSMSParams
 	}
-	for i, p := range params {
-		t, err := render.ParseUserTemplate(fmt.Sprintf("sms.template_params[%d]", i), p, lang)
-		if err != nil {
-			return nil, err
-		}
-		ch.params = append(ch.params, t)
+	if ch.params, err = render.ParseUserTemplates("sms.template_params", params, lang); err != nil {
+		return nil, err
 	}
 	secretKey, err := secrets.Reveal(cfg.SecretKey)
 	if err != nil {
@@ -198,10 +203,8 @@ func (c *channel) Deliver(ctx context.Context, d *notify.Delivery) error {
 	}
 	var resp sendSmsResponse
 	if err := c.client.Call(ctx, "SendSms", params, &resp); err != nil {
-		code := tcloud.Code(err)
 		switch {
-		case code == "", strings.HasPrefix(code, "RequestLimitExceeded"), strings.HasPrefix(code, "InternalError"),
-			code == "ClientError.NetworkError", code == "ClientError.HttpStatusCodeError", code == "ClientError.ParseJsonError":
+		case tcloud.IsTransient(err):
 			return notify.Retryable(fmt.Errorf("SendSms: %s", tcloud.Describe(err)), 0)
 		case tcloud.IsAuth(err):
 			return notify.Permanent(fmt.Errorf("SendSms: %s: check sms.secret_id/secret_key and the CAM permission sms:SendSms", tcloud.Describe(err)))

@@ -90,27 +90,15 @@ func New(cfg *Config, lang string, timeout time.Duration) (*Channel, error) {
 		return nil, err
 	}
 	ch := &Channel{cfg: cfg, minLevel: minLevel, pacer: notify.NewPacer(notify.Limit{N: perSecond, Window: time.Second})}
-	seen := map[string]bool{}
-	for i, p := range cfg.PhoneNumbers {
-		n, err := sms.NormalizePhone(p)
-		if err != nil {
-			return nil, fmt.Errorf("voice.phone_numbers[%d]: %v", i, err)
-		}
-		if !seen[n] {
-			seen[n] = true
-			ch.phones = append(ch.phones, n)
-		}
+	if ch.phones, err = sms.NormalizePhones("voice.phone_numbers", cfg.PhoneNumbers); err != nil {
+		return nil, err
 	}
 	params := cfg.TemplateParams
 	if params == nil {
 		params = defaultParams
 	}
-	for i, p := range params {
-		t, err := render.ParseUserTemplate(fmt.Sprintf("voice.template_params[%d]", i), p, lang)
-		if err != nil {
-			return nil, err
-		}
-		ch.params = append(ch.params, t)
+	if ch.params, err = render.ParseUserTemplates("voice.template_params", params, lang); err != nil {
+		return nil, err
 	}
 	secretKey, err := secrets.Reveal(cfg.SecretKey)
 	if err != nil {
@@ -239,9 +227,7 @@ func (c *Channel) Call(ctx context.Context, phone string, params []string, sessi
 func classify(err error, phone string) error {
 	code := tcloud.Code(err)
 	switch {
-	case code == "", strings.HasPrefix(code, "RequestLimitExceeded"), strings.HasPrefix(code, "InternalError"),
-		code == "FailedOperation.AccessUpstreamTimeout",
-		code == "ClientError.NetworkError", code == "ClientError.HttpStatusCodeError", code == "ClientError.ParseJsonError":
+	case tcloud.IsTransient(err), code == "FailedOperation.AccessUpstreamTimeout":
 		return notify.Retryable(fmt.Errorf("SendTtsVoice: %s", tcloud.Describe(err)), 0)
 	case tcloud.IsAuth(err):
 		return notify.Permanent(fmt.Errorf("SendTtsVoice: %s: check voice.secret_id/secret_key and the CAM permission vms:SendTtsVoice",

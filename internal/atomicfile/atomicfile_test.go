@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -51,4 +52,39 @@ func TestReadPrivate(t *testing.T) {
 	_, found, err = ReadPrivate(path)
 	require.True(t, found)
 	require.ErrorContains(t, err, "is world-writable")
+}
+
+func TestReadVersioned(t *testing.T) {
+	type doc struct {
+		Version int    `json:"version"`
+		Name    string `json:"name"`
+	}
+	version := func(d *doc) int { return d.Version }
+	now := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
+	path := filepath.Join(t.TempDir(), "f.json")
+	d, err := ReadVersioned(path, "test", 1, now, version)
+	require.NoError(t, err)
+	require.Nil(t, d, "a missing file is no document")
+
+	require.NoError(t, Write(path, []byte(`{"version":1,"name":"a"}`)))
+	d, err = ReadVersioned(path, "test", 1, now, version)
+	require.NoError(t, err)
+	require.Equal(t, "a", d.Name)
+
+	require.NoError(t, Write(path, []byte(`{"version":2}`)))
+	d, err = ReadVersioned(path, "test", 1, now, version)
+	require.Nil(t, d)
+	require.ErrorIs(t, err, ErrMovedAside)
+	require.EqualError(t, err, "test file "+path+" is corrupt (version 2, want 1); moved it to "+path+".corrupt-20261207T090000, no test applies")
+	require.NoFileExists(t, path)
+
+	var s Stamp
+	changed, gone := s.Check(path)
+	require.False(t, changed)
+	require.True(t, gone)
+	require.NoError(t, Write(path, []byte(`{}`)))
+	changed, _ = s.Check(path)
+	require.True(t, changed)
+	changed, _ = s.Check(path)
+	require.False(t, changed, "unchanged since the last check")
 }

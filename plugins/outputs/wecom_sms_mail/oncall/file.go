@@ -6,9 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -28,26 +26,11 @@ type file struct {
 // LoadOverrides reads the override file. A missing file holds none; a
 // corrupt one is moved aside and counts as empty, as the silence file.
 func LoadOverrides(path string, now time.Time) ([]Override, error) {
-	data, found, err := atomicfile.ReadPrivate(path)
-	if err != nil {
-		return nil, fmt.Errorf("override file: %w", err)
+	f, err := atomicfile.ReadVersioned(path, "override", fileVersion, now, func(f *file) int { return f.Version })
+	if f == nil {
+		return nil, err
 	}
-	if !found {
-		return nil, nil
-	}
-	var f file
-	decodeErr := json.Unmarshal(data, &f)
-	if decodeErr == nil && f.Version != fileVersion {
-		decodeErr = fmt.Errorf("version %d, want %d", f.Version, fileVersion)
-	}
-	if decodeErr == nil {
-		return f.Overrides, nil
-	}
-	aside := fmt.Sprintf("%s.corrupt-%s", path, now.UTC().Format("20060102T150405"))
-	if err := os.Rename(path, aside); err != nil {
-		return nil, fmt.Errorf("override file %s is corrupt (%v) and could not be moved aside: %w", path, decodeErr, err)
-	}
-	return nil, fmt.Errorf("override file %s is corrupt (%v); moved it to %s, no override applies", path, decodeErr, aside)
+	return f.Overrides, nil
 }
 
 // SaveOverrides replaces the file atomically.
@@ -63,7 +46,7 @@ func SaveOverrides(path string, list []Override) error {
 // more than a week ago are dropped on the way.
 func AddOverride(path string, o Override, now time.Time) (string, error) {
 	list, err := LoadOverrides(path, now)
-	if err != nil && !strings.Contains(err.Error(), "moved it to") {
+	if err != nil && !errors.Is(err, atomicfile.ErrMovedAside) {
 		return "", err
 	}
 	var id [8]byte
@@ -138,8 +121,7 @@ type Store struct {
 	log  interface{ Errorf(string, ...any) }
 
 	mu        sync.Mutex
-	modified  time.Time
-	size      int64
+	stamp     atomicfile.Stamp
 	overrides []Override
 }
 
@@ -154,17 +136,15 @@ func (s *Store) Refresh(now time.Time) {
 	if s == nil {
 		return
 	}
-	st, err := os.Stat(s.path)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if errors.Is(err, os.ErrNotExist) {
-		s.overrides, s.modified, s.size = nil, time.Time{}, 0
+	changed, gone := s.stamp.Check(s.path)
+	if gone {
+		s.overrides = nil
+	}
+	if !changed {
 		return
 	}
-	if err != nil || (st.ModTime().Equal(s.modified) && st.Size() == s.size) {
-		return
-	}
-	s.modified, s.size = st.ModTime(), st.Size()
 	list, err := LoadOverrides(s.path, now)
 	if err != nil {
 		s.log.Errorf("Roster overrides: %v", err)

@@ -4,10 +4,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"os"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/atomicfile"
@@ -24,26 +23,11 @@ type file struct {
 // is moved aside (the returned error says where) and counts as empty: a
 // bad file never stops alerting.
 func Load(path string, now time.Time) (Silences, error) {
-	data, found, err := atomicfile.ReadPrivate(path)
-	if err != nil {
-		return nil, fmt.Errorf("silence file: %w", err)
+	f, err := atomicfile.ReadVersioned(path, "silence", fileVersion, now, func(f *file) int { return f.Version })
+	if f == nil {
+		return nil, err
 	}
-	if !found {
-		return nil, nil
-	}
-	var f file
-	decodeErr := json.Unmarshal(data, &f)
-	if decodeErr == nil && f.Version != fileVersion {
-		decodeErr = fmt.Errorf("version %d, want %d", f.Version, fileVersion)
-	}
-	if decodeErr == nil {
-		return f.Silences, nil
-	}
-	aside := fmt.Sprintf("%s.corrupt-%s", path, now.UTC().Format("20060102T150405"))
-	if err := os.Rename(path, aside); err != nil {
-		return nil, fmt.Errorf("silence file %s is corrupt (%v) and could not be moved aside: %w", path, decodeErr, err)
-	}
-	return nil, fmt.Errorf("silence file %s is corrupt (%v); moved it to %s, no silence applies", path, decodeErr, aside)
+	return f.Silences, nil
 }
 
 // Save replaces the file atomically: a crash leaves the old file or the
@@ -60,7 +44,7 @@ func Save(path string, ss Silences) error {
 // more than Keep ago are dropped on the way.
 func Add(path string, s Silence, now time.Time) (string, error) {
 	ss, err := Load(path, now)
-	if err != nil && ss == nil && !strings.Contains(err.Error(), "moved it to") {
+	if err != nil && !errors.Is(err, atomicfile.ErrMovedAside) {
 		return "", err
 	}
 	var id [8]byte

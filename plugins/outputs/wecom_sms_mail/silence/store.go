@@ -1,11 +1,10 @@
 package silence
 
 import (
-	"errors"
-	"os"
 	"sync"
 	"time"
 
+	"github.com/ckafka-lag/telegraf-ckafka-lag/internal/atomicfile"
 	"github.com/ckafka-lag/telegraf-ckafka-lag/plugins/outputs/wecom_sms_mail/alert"
 )
 
@@ -16,8 +15,7 @@ type Store struct {
 	log  interface{ Errorf(string, ...any) }
 
 	mu       sync.Mutex
-	modified time.Time
-	size     int64
+	stamp    atomicfile.Stamp
 	silences Silences
 }
 
@@ -36,17 +34,15 @@ func (s *Store) Refresh(now time.Time) {
 	if s == nil || s.path == "" {
 		return
 	}
-	st, err := os.Stat(s.path)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if errors.Is(err, os.ErrNotExist) {
-		s.silences, s.modified, s.size = nil, time.Time{}, 0
+	changed, gone := s.stamp.Check(s.path)
+	if gone {
+		s.silences = nil
+	}
+	if !changed {
 		return
 	}
-	if err != nil || (st.ModTime().Equal(s.modified) && st.Size() == s.size) {
-		return
-	}
-	s.modified, s.size = st.ModTime(), st.Size()
 	ss, err := Load(s.path, now)
 	if err != nil {
 		s.log.Errorf("Silences: %v", err)
